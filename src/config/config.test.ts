@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.js";
+
+describe("config", () => {
+  it("has the contract's defaults", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe("127.0.0.1");
+    expect(config.databaseUrl).toBe("sqlite:./data/latchkey.db");
+    expect(config.issuer).toBe("http://127.0.0.1:8080");
+    expect(config.tokens).toEqual({
+      refreshTtlSeconds: 1_209_600,
+      accessTtlSeconds: 300,
+      sudoTtlSeconds: 300,
+      partialTtlSeconds: 600,
+      refreshGraceSeconds: 10,
+    });
+    expect(config.throttle).toEqual({ freeFailures: 5, maxWaitSeconds: 3600 });
+  });
+
+  it("reports every problem at once", () => {
+    try {
+      loadConfig({
+        LATCHKEY_PORT: "eighty",
+        LATCHKEY_DATABASE_URL: "mysql://x",
+        LATCHKEY_ARGON2_MEMORY_KIB: "1024",
+        LATCHKEY_LOG_LEVEL: "loud",
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const problems = (error as ConfigError).problems;
+      expect(problems).toHaveLength(4);
+      expect(problems.join("\n")).toMatch(/LATCHKEY_PORT.*LATCHKEY_DATABASE_URL.*LATCHKEY_LOG_LEVEL.*ARGON2_MEMORY/s);
+    }
+  });
+});

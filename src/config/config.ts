@@ -1,0 +1,144 @@
+import { MIN_ARGON2_PARAMS } from "../core/password/hasher.js";
+
+/**
+ * Configuration comes from environment variables only, validated all at once: every problem is
+ * reported together so an operator fixes a broken deployment in one pass. `.env.example` lists them.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  issuer: string;
+  dataDir: string;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  tokens: {
+    refreshTtlSeconds: number;
+    accessTtlSeconds: number;
+    sudoTtlSeconds: number;
+    partialTtlSeconds: number;
+    refreshGraceSeconds: number;
+  };
+  throttle: { freeFailures: number; maxWaitSeconds: number };
+  argon2: { memoryKib: number; iterations: number; parallelism: number };
+  /** `kid:base64key,…`; undefined → a key file under dataDir is used (created on first start). */
+  encryptionKeys: string | undefined;
+  totpIssuer: string | undefined;
+  mail: { dir: string | undefined; smtpUrl: string | undefined; outboxDir: string };
+  codes: { ttlSeconds: number; maxTries: number; resendSeconds: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const value = this.env[name];
+    if (value === undefined || value === "") return fallback;
+    return value;
+  }
+
+  optional(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value === "" ? undefined : value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    if (!/^\d+$/.test(raw.trim())) {
+      this.problems.push(`${name} must be a whole number, got "${raw}"`);
+      return fallback;
+    }
+    const value = Number(raw.trim());
+    if (value < min || value > max) {
+      this.problems.push(`${name} must be between ${min} and ${max}, got ${value}`);
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.string(name, fallback);
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  url(name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
+    const raw = this.optional(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    if (raw.startsWith("sqlite:") && protocols.includes("sqlite:")) return raw;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name} must use one of ${protocols.join(" ")}, got "${parsed.protocol}"`);
+      }
+    } catch {
+      this.problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  }
+}
+
+const DAY_SECONDS = 86_400;
+
+export function loadConfig(env: Env): Config {
+  const r = new Reader(env);
+  const port = r.int("LATCHKEY_PORT", 8080, 0, 65_535);
+  const host = r.string("LATCHKEY_HOST", "127.0.0.1");
+  const dataDir = r.string("LATCHKEY_DATA_DIR", "./data");
+  const config: Config = {
+    host,
+    port,
+    dataDir,
+    databaseUrl:
+      r.url("LATCHKEY_DATABASE_URL", `sqlite:${dataDir}/latchkey.db`, ["sqlite:", "postgres:", "postgresql:"]) ?? "",
+    issuer: r.url("LATCHKEY_ISSUER", `http://127.0.0.1:${port}`, ["http:", "https:"]) ?? "",
+    logLevel: r.oneOf("LATCHKEY_LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    tokens: {
+      refreshTtlSeconds: r.int("LATCHKEY_REFRESH_TOKEN_TTL_SECONDS", 14 * DAY_SECONDS, 60, 365 * DAY_SECONDS),
+      accessTtlSeconds: r.int("LATCHKEY_ACCESS_TOKEN_TTL_SECONDS", 300, 10, DAY_SECONDS),
+      sudoTtlSeconds: r.int("LATCHKEY_SUDO_TOKEN_TTL_SECONDS", 300, 10, DAY_SECONDS),
+      partialTtlSeconds: r.int("LATCHKEY_PARTIAL_TOKEN_TTL_SECONDS", 600, 10, DAY_SECONDS),
+      refreshGraceSeconds: r.int("LATCHKEY_REFRESH_GRACE_SECONDS", 10, 0, 300),
+    },
+    throttle: {
+      freeFailures: r.int("LATCHKEY_THROTTLE_FREE_FAILURES", 5, 1, 1000),
+      maxWaitSeconds: r.int("LATCHKEY_THROTTLE_MAX_WAIT_SECONDS", 3600, 1, 7 * DAY_SECONDS),
+    },
+    argon2: {
+      memoryKib: r.int(
+        "LATCHKEY_ARGON2_MEMORY_KIB",
+        MIN_ARGON2_PARAMS.memoryKib,
+        MIN_ARGON2_PARAMS.memoryKib,
+        4_194_304,
+      ),
+      iterations: r.int("LATCHKEY_ARGON2_ITERATIONS", MIN_ARGON2_PARAMS.iterations, MIN_ARGON2_PARAMS.iterations, 100),
+      parallelism: r.int("LATCHKEY_ARGON2_PARALLELISM", MIN_ARGON2_PARAMS.parallelism, 1, 64),
+    },
+    encryptionKeys: r.optional("LATCHKEY_ENCRYPTION_KEYS"),
+    totpIssuer: r.optional("LATCHKEY_TOTP_ISSUER"),
+    mail: {
+      dir: r.optional("LATCHKEY_MAIL_DIR"),
+      smtpUrl: r.url("LATCHKEY_SMTP_URL", undefined, ["smtp:", "smtps:"]),
+      outboxDir: r.string("LATCHKEY_OUTBOX_DIR", `${dataDir}/outbox`),
+    },
+    codes: {
+      ttlSeconds: r.int("LATCHKEY_CODE_TTL_SECONDS", 600, 60, DAY_SECONDS),
+      maxTries: r.int("LATCHKEY_CODE_MAX_TRIES", 5, 1, 100),
+      resendSeconds: r.int("LATCHKEY_MAIL_RESEND_SECONDS", 60, 0, DAY_SECONDS),
+    },
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

@@ -1,0 +1,26 @@
+import type { Config } from "../../config/config.js";
+import type { Clock } from "../../platform/clock.js";
+import type { Random } from "../../platform/random.js";
+import type { Store } from "../../storage/store.js";
+import type { PasswordHasher } from "../password/hasher.js";
+import type { GuessThrottle } from "../throttle/guard.js";
+import type { TokenService } from "../tokens/tokens.js";
+
+/** What the use-cases need; built once by the composition root (src/deps.ts). */
+export interface FlowContext {
+  config: Pick<Config, "tokens">;
+  clock: Clock;
+  random: Random;
+  store: Store;
+  hasher: PasswordHasher;
+  /** A hash of a random password with the current parameters: unknown users are checked against it. */
+  dummyHash: string;
+  tokens: TokenService;
+  throttle: GuessThrottle;
+}
+
+/** Who is calling and from where, for sessions (and the audit trail). */
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+}

@@ -1,0 +1,44 @@
+import { sha256Hex } from "../../platform/crypto.js";
+import { AppError } from "../errors.js";
+import { userSubject } from "../throttle/guard.js";
+import type { IssuedToken } from "../tokens/tokens.js";
+import { twoFactorEnabled } from "../twofactor/state.js";
+import type { FlowContext, RequestMeta } from "./context.js";
+import { startSession } from "./sessions.js";
+
+export type LoginResult = { kind: "refresh"; token: IssuedToken } | { kind: "partial"; token: IssuedToken };
+
+/** Unknown usernames get a throttle of their own, so a refusal never tells a known account apart. */
+function unknownSubject(username: string): string {
+  return `unknown:${sha256Hex(username.toLowerCase())}`;
+}
+
+/**
+ * `POST /auth/login`. One argon2id verification whatever the outcome: an unknown user is checked
+ * against a dummy hash, so the answer and its timing are those of a wrong password (ASVS 2.2.1).
+ */
+export async function login(
+  ctx: FlowContext,
+  input: { username: string; password: string },
+  meta: RequestMeta,
+): Promise<LoginResult> {
+  const user = await ctx.store.findUserByEmail(input.username);
+  const subject = user ? userSubject(user.id) : unknownSubject(input.username);
+  await ctx.throttle.claim(subject, "password");
+
+  const matches = await ctx.hasher.verify(user?.passwordHash ?? ctx.dummyHash, input.password);
+  if (user && user.passwordHash === null) throw new AppError("NO_PASSWORD_INFO");
+  if (!user || !matches || user.passwordHash === null) throw new AppError("PASSWORD_INCORRECT");
+  if (user.disabledAt !== null) throw new AppError("ACCOUNT_DISABLED");
+
+  await ctx.throttle.succeed(subject, "password");
+  if (ctx.hasher.needsRehash(user.passwordHash)) {
+    await ctx.store.setPasswordHash(user.id, await ctx.hasher.hash(input.password));
+  }
+
+  if (twoFactorEnabled(await ctx.store.twoFactor(user.id))) {
+    const expiresAt = ctx.clock.now() + ctx.config.tokens.partialTtlSeconds * 1000;
+    return { kind: "partial", token: await ctx.tokens.issue("partial", { userId: user.id }, expiresAt) };
+  }
+  return { kind: "refresh", token: await startSession(ctx, user.id, meta) };
+}

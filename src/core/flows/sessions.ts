@@ -1,0 +1,93 @@
+import { AppError } from "../errors.js";
+import type { IssuedToken, TokenClaims } from "../tokens/tokens.js";
+import type { FlowContext, RequestMeta } from "./context.js";
+
+/** A full login's token set (§2). */
+export interface SessionTokens {
+  refresh: IssuedToken;
+  access: IssuedToken;
+  sudo: IssuedToken;
+}
+
+/** Opens a session with its first refresh token. The refresh lifetime is absolute (§2). */
+export async function startSession(ctx: FlowContext, userId: number, meta: RequestMeta): Promise<IssuedToken> {
+  const now = ctx.clock.now();
+  const sessionId = ctx.random.uuid();
+  const expiresAt = now + ctx.config.tokens.refreshTtlSeconds * 1000;
+  const refresh = await ctx.tokens.issue("refresh", { userId, sessionId }, expiresAt);
+  await ctx.store.createSession(
+    { id: sessionId, userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
+    refresh.jti,
+  );
+  return refresh;
+}
+
+export async function issueAccessAndSudo(
+  ctx: FlowContext,
+  userId: number,
+  sessionId: string,
+): Promise<Omit<SessionTokens, "refresh">> {
+  const now = ctx.clock.now();
+  const [access, sudo] = await Promise.all([
+    ctx.tokens.issue("access", { userId, sessionId }, now + ctx.config.tokens.accessTtlSeconds * 1000),
+    ctx.tokens.issue("sudo", { userId, sessionId }, now + ctx.config.tokens.sudoTtlSeconds * 1000),
+  ]);
+  return { access, sudo };
+}
+
+interface LiveRefreshToken {
+  userId: number;
+  sessionId: string;
+  expiresAt: number;
+}
+
+/**
+ * Checks a verified refresh token against its row: the session must be live, and a token already
+ * rotated is accepted only within the grace period. Past the grace it is reuse: the whole session
+ * is revoked (§2, OAuth 2.0 Security BCP §4.14).
+ */
+async function liveRefreshToken(ctx: FlowContext, claims: TokenClaims): Promise<LiveRefreshToken> {
+  const status = await ctx.store.refreshTokenStatus(claims.jti);
+  if (!status) throw new AppError("TOKEN_REVOKED");
+  if (status.sessionId !== claims.sid || status.userId !== claims.sub) throw new AppError("INVALID_TOKEN");
+  if (status.revokedAt !== null) throw new AppError("TOKEN_REVOKED");
+  if (status.userDisabled) throw new AppError("ACCOUNT_DISABLED");
+  const now = ctx.clock.now();
+  if (status.usedAt !== null && now - status.usedAt > ctx.config.tokens.refreshGraceSeconds * 1000) {
+    await ctx.store.revokeSession(status.sessionId, now);
+    throw new AppError("REFRESH_TOKEN_REUSED");
+  }
+  return { userId: status.userId, sessionId: status.sessionId, expiresAt: status.expiresAt };
+}
+
+/** `GET /auth/refreshtoken`: rotation. Concurrent callers within the grace each get a fresh token. */
+export async function rotateRefreshToken(ctx: FlowContext, claims: TokenClaims): Promise<IssuedToken> {
+  const live = await liveRefreshToken(ctx, claims);
+  const next = await ctx.tokens.issue("refresh", { userId: live.userId, sessionId: live.sessionId }, live.expiresAt);
+  await ctx.store.rotateRefreshToken({
+    jti: claims.jti,
+    newJti: next.jti,
+    sessionId: live.sessionId,
+    now: ctx.clock.now(),
+  });
+  return next;
+}
+
+/** `GET /auth/accesstoken`. */
+export async function accessTokenFor(ctx: FlowContext, claims: TokenClaims): Promise<IssuedToken> {
+  const live = await liveRefreshToken(ctx, claims);
+  const expiresAt = ctx.clock.now() + ctx.config.tokens.accessTtlSeconds * 1000;
+  return ctx.tokens.issue("access", { userId: live.userId, sessionId: live.sessionId }, expiresAt);
+}
+
+/** `GET /auth/refreshtoken/validate`. */
+export async function validateRefreshToken(ctx: FlowContext, claims: TokenClaims): Promise<number> {
+  return (await liveRefreshToken(ctx, claims)).userId;
+}
+
+/** `POST /auth/logout`: ends the session; every token of it stops working at once. */
+export async function logout(ctx: FlowContext, claims: TokenClaims): Promise<void> {
+  const live = await liveRefreshToken(ctx, claims);
+  const ended = await ctx.store.revokeSession(live.sessionId, ctx.clock.now());
+  if (!ended) throw new AppError("TOKEN_REVOKED");
+}

@@ -1,0 +1,55 @@
+import type { Clock } from "../../platform/clock.js";
+import type { Store } from "../../storage/store.js";
+import { AppError, type ErrorCode } from "../errors.js";
+import { claimAttempt, FRESH_THROTTLE, secondsUntilAllowed, type ThrottleRule } from "./throttle.js";
+
+export type GuessKind = "password" | "totp" | "recovery";
+
+const REFUSAL: Record<GuessKind, ErrorCode> = {
+  password: "TOO_MANY_FAILED_PASSWORD_CHECKS",
+  totp: "TOO_MANY_TOTP_CHECKS",
+  recovery: "TOO_MANY_RECOVERY_CODE_CHECKS",
+};
+
+/** Enough for every contender of a burst to win once; each lost round means another caller won. */
+const MAX_SWAP_ROUNDS = 200;
+
+/**
+ * Guess throttles kept in the database, so every node shares them (§4). `claim` counts the attempt
+ * before the secret is checked (one compare-and-swap decides), `succeed` clears the count.
+ */
+export class GuessThrottle {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly rule: ThrottleRule,
+  ) {}
+
+  /** Throws the kind's 429 with retryAfter when the subject must wait; otherwise counts one attempt. */
+  async claim(subject: string, kind: GuessKind): Promise<void> {
+    for (let round = 0; round < MAX_SWAP_ROUNDS; round++) {
+      const stored = await this.store.getThrottle(subject, kind);
+      const decision = claimAttempt(stored ?? FRESH_THROTTLE, this.rule, this.clock.now());
+      if (!decision.allowed) {
+        throw new AppError(REFUSAL[kind], { retryAfterSeconds: decision.retryAfterSeconds });
+      }
+      if (await this.store.swapThrottle(subject, kind, stored, decision.next)) return;
+    }
+    // Contention beyond any honest load: refuse rather than run an uncounted check.
+    throw new AppError(REFUSAL[kind], { retryAfterSeconds: 1 });
+  }
+
+  succeed(subject: string, kind: GuessKind): Promise<void> {
+    return this.store.resetThrottle(subject, kind);
+  }
+
+  /** Whole seconds until the next attempt is allowed (the `next-guess` endpoints), 0 if now. */
+  async secondsToWait(subject: string, kind: GuessKind): Promise<number> {
+    const stored = await this.store.getThrottle(subject, kind);
+    return stored ? secondsUntilAllowed(stored, this.clock.now()) : 0;
+  }
+}
+
+export function userSubject(userId: number): string {
+  return `user:${userId}`;
+}

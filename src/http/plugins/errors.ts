@@ -1,0 +1,45 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import { AppError, BadRequestError, type ErrorBody, type ErrorCode } from "../../core/errors.js";
+
+/** Fastify's own request-shape errors, mapped onto registry codes. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_CONTENT_TYPE",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "INVALID_REQUEST",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "MALFORMED_JSON",
+  FST_ERR_CTP_INVALID_JSON_BODY: "MALFORMED_JSON",
+  FST_ERR_CTP_BODY_TOO_LARGE: "BODY_TOO_LARGE",
+};
+
+function send(reply: FastifyReply, body: ErrorBody): FastifyReply {
+  if (body.retryAfter !== undefined) reply.header("retry-after", String(body.retryAfter));
+  return reply.code(body.statusCode).type("application/json; charset=utf-8").send(body);
+}
+
+/**
+ * Every error leaves in the contract's envelope. 4xx say what was wrong; 5xx say only their code and
+ * are logged with the request id (which the log line carries), never with a stack in the response.
+ */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, "request failed");
+      return send(reply, error.toBody());
+    }
+    if (error instanceof BadRequestError) return send(reply, error.toBody());
+    if (error.validation) {
+      return send(reply, new BadRequestError(error.message).toBody());
+    }
+    const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
+    if (mapped) return send(reply, new AppError(mapped).toBody());
+    if (error instanceof SyntaxError && error.statusCode === 400)
+      return send(reply, new AppError("MALFORMED_JSON").toBody());
+    if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
+      request.log.info({ code: error.code }, "request refused");
+      return send(reply, new AppError("INVALID_REQUEST").toBody());
+    }
+    request.log.error({ err: error }, "unexpected fault");
+    return send(reply, new AppError("INTERNAL_SERVER_ERROR").toBody());
+  });
+
+  app.setNotFoundHandler((_request, reply) => send(reply, new AppError("ROUTE_NOT_FOUND").toBody()));
+}

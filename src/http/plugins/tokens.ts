@@ -1,0 +1,36 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../../core/errors.js";
+import { COOKIES_FOR, type Principal, type Requirement, type TokenGuard } from "../../core/tokens/guard.js";
+import type { IssuedToken } from "../../core/tokens/tokens.js";
+
+export type TokenCookie = "refreshToken" | "accessToken" | "partialToken";
+
+/** The bearer token, or — when no Authorization header is sent — the cookie of the kind accepted (§1). */
+export function presentedToken(request: FastifyRequest, requirement: Requirement): string | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
+    if (!match) throw new AppError("INVALID_TOKEN");
+    return match[1];
+  }
+  for (const name of COOKIES_FOR[requirement]) {
+    const value = request.cookies[name];
+    if (value) return value;
+  }
+  return undefined;
+}
+
+export function authenticate(guard: TokenGuard, request: FastifyRequest, requirement: Requirement): Promise<Principal> {
+  return guard.authenticate(presentedToken(request, requirement), requirement);
+}
+
+/** `?cookie=true`: the token also travels as an HttpOnly, Secure, SameSite=Strict cookie. */
+export function setTokenCookie(reply: FastifyReply, name: TokenCookie, token: IssuedToken, nowMs: number): void {
+  reply.setCookie(name, token.token, {
+    httpOnly: true,
+    secure: true,
+    sameSite: "strict",
+    path: "/",
+    maxAge: Math.max(0, Math.floor((token.expiresAt - nowMs) / 1000)),
+  });
+}

@@ -1,0 +1,9 @@
+import type { FastifyRequest } from "fastify";
+import type { RequestMeta } from "../core/flows/context.js";
+
+const MAX_USER_AGENT = 512;
+
+export function requestMeta(request: FastifyRequest): RequestMeta {
+  const userAgent = request.headers["user-agent"];
+  return { ip: request.ip ?? null, userAgent: userAgent ? userAgent.slice(0, MAX_USER_AGENT) : null };
+}

@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { Deps } from "../../deps.js";
+
+/** Public keys and discovery, so other services verify access tokens offline (§2). */
+export function wellKnownRoutes(deps: Deps): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      "/.well-known/jwks.json",
+      { schema: { summary: "The public keys that verify Latchkey's tokens", tags: ["Discovery"] } },
+      async (_request, reply) => {
+        reply.header("cache-control", "public, max-age=300");
+        return deps.keys.jwks();
+      },
+    );
+    app.get(
+      "/.well-known/openid-configuration",
+      { schema: { summary: "Issuer and key set location", tags: ["Discovery"] } },
+      async () => ({
+        issuer: deps.config.issuer,
+        jwks_uri: `${deps.config.issuer}/.well-known/jwks.json`,
+        id_token_signing_alg_values_supported: ["EdDSA"],
+        token_endpoint_auth_methods_supported: ["none"],
+        response_types_supported: ["token"],
+        subject_types_supported: ["public"],
+      }),
+    );
+  };
+}

@@ -1,0 +1,55 @@
+import { systemClock } from "../platform/clock.js";
+import { secureRandom } from "../platform/random.js";
+import { loadMailCatalog, type MailCatalog } from "./catalog.js";
+import { assertSmtpUrl } from "./origin-config.js";
+import { renderMail } from "./render.js";
+import { createDelivery } from "./transport.js";
+import type { Mailer, MailerOptions, MailRequest, MailTemplate } from "./types.js";
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Templates whose whole point is the code; sending one without a code is a programming fault. */
+const CODE_TEMPLATES: ReadonlySet<MailTemplate> = new Set([
+  "email-otp-setup",
+  "email-otp-challenge",
+  "password-reset",
+  "email-transfer",
+]);
+
+/**
+ * Loads and compiles the mail catalog (synchronously, once) and returns the mailer flows use.
+ * Throws a plain Error naming the file when the mail directory is malformed.
+ */
+export function createMailer(options: MailerOptions): Mailer {
+  if (options.smtpUrl !== undefined) assertSmtpUrl(options.smtpUrl, "Mailer configuration");
+  const catalog: MailCatalog = loadMailCatalog(options.mailDir);
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? secureRandom;
+  const delivery = createDelivery({
+    outboxDir: options.outboxDir,
+    timeoutsMs: options.timeoutsMs ?? DEFAULT_TIMEOUT_MS,
+    log: options.log,
+    now: () => clock.now(),
+    randomId: () => random.uuid(),
+  });
+
+  const render = (req: MailRequest) => renderMail(catalog, req);
+
+  return {
+    render,
+    async send(req) {
+      const mail = render(req);
+      if (CODE_TEMPLATES.has(req.template) && !req.vars.code) {
+        throw new Error(`Mail template ${req.template} needs a code`);
+      }
+      const smtpUrl = catalog.origin(mail.origin)?.config.smtpUrl ?? options.smtpUrl;
+      await delivery.deliver(mail, req.template, smtpUrl);
+    },
+    totpIssuer(origin) {
+      return catalog.origin(origin)?.config.totpIssuer;
+    },
+    close() {
+      return delivery.close();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The mail subsystem's public types. Flows depend on these (and on `Mailer`) only; which transport
+ * delivers a mail and how templates are laid out on disk stays inside `src/mail/`.
+ */
+
+/** Every mail the service can send. Each is a template triple (subject, text, html) per language. */
+export const MAIL_TEMPLATES = [
+  "email-otp-setup",
+  "email-otp-challenge",
+  "password-reset",
+  "email-transfer",
+  "notice-password-changed",
+  "notice-password-reset",
+  "notice-email-transferred",
+  "notice-2fa-disabled",
+  "notice-recovery-codes-reset",
+] as const;
+
+export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
+
+export interface MailVars {
+  /** The one-time code (6 digits) for the code-carrying templates. */
+  code?: string;
+  /** Minutes until the code expires. */
+  expiresMinutes?: number;
+  /** For `notice-2fa-disabled`: "totp" / "TOTP", or "email" / "email codes". */
+  method?: string;
+  /** For `notice-email-transferred`: the new address; the mailer masks it (j***@example.com). */
+  newEmail?: string;
+  /** The account's address as shown in the body; defaults to the recipient. */
+  email?: string;
+}
+
+export interface MailRequest {
+  to: string;
+  template: MailTemplate;
+  /** Origin folder name; omitted → "default". */
+  origin?: string;
+  /** Two-letter language code; omitted or missing for this template → the origin's default language. */
+  language?: string;
+  vars: MailVars;
+}
+
+export interface RenderedMail {
+  from: string;
+  fromName: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** The origin that rendered the mail. */
+  origin: string;
+  /** The language actually used (after fallback). */
+  language: string;
+}
+
+export interface Mailer {
+  /** Throws AppError UNABLE_TO_FIND_MAIL_TEMPLATE before anything is sent if origin/template can't be resolved. */
+  render(req: MailRequest): RenderedMail;
+  /** Renders then delivers; throws AppError MAIL_DELIVERY_FAILED on transport failure. */
+  send(req: MailRequest): Promise<void>;
+  /** The origin's totpIssuer if configured (undefined for unknown origin or not set). */
+  totpIssuer(origin?: string): string | undefined;
+  close(): Promise<void>;
+}
+
+export interface MailerOptions {
+  /** Folder holding one sub-folder per origin. */
+  mailDir: string;
+  /** Global SMTP transport (smtp:// or smtps://). Without it (and without an origin smtpUrl) mail goes to the outbox. */
+  smtpUrl?: string;
+  /** Where `.eml` files are written when no SMTP URL applies; created if missing. */
+  outboxDir: string;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Connection, greeting and socket timeout for SMTP, in milliseconds (default 10 000). */
+  timeoutsMs?: number;
+  clock?: { now(): number };
+  random?: { uuid(): string };
+}

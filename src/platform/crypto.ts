@@ -1,0 +1,72 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  timingSafeEqual,
+} from "node:crypto";
+
+/** Constant-time equality of two strings; unequal lengths compare a digest so timing does not reveal length. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = createHash("sha256").update(a).digest();
+  const right = createHash("sha256").update(b).digest();
+  return timingSafeEqual(left, right) && a.length === b.length;
+}
+
+export function sha256Hex(input: string | Buffer): string {
+  return createHash("sha256").update(input).digest("hex");
+}
+
+export function hmacSha256Hex(key: Buffer, input: string): string {
+  return createHmac("sha256", key).update(input).digest("hex");
+}
+
+export interface Ed25519KeyPair {
+  privatePem: string;
+  publicPem: string;
+}
+
+export function generateEd25519(): Ed25519KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  return {
+    privatePem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    publicPem: publicKey.export({ format: "pem", type: "spki" }).toString(),
+  };
+}
+
+export function privateKeyFromPem(pem: string): KeyObject {
+  return createPrivateKey(pem);
+}
+
+export function publicKeyFromPem(pem: string): KeyObject {
+  return createPublicKey(pem);
+}
+
+const GCM_IV_BYTES = 12;
+const GCM_TAG_BYTES = 16;
+
+/** AES-256-GCM: returns iv ‖ ciphertext ‖ tag. `aad` binds the ciphertext to its context. */
+export function aesGcmEncrypt(key: Buffer, iv: Buffer, plaintext: Buffer, aad: string): Buffer {
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]);
+}
+
+/** Throws when the ciphertext, tag or aad does not check out. */
+export function aesGcmDecrypt(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  if (sealed.length < GCM_IV_BYTES + GCM_TAG_BYTES) throw new Error("ciphertext too short");
+  const iv = sealed.subarray(0, GCM_IV_BYTES);
+  const tag = sealed.subarray(sealed.length - GCM_TAG_BYTES);
+  const body = sealed.subarray(GCM_IV_BYTES, sealed.length - GCM_TAG_BYTES);
+  const decipher = createDecipheriv("aes-256-gcm", key, iv);
+  decipher.setAAD(Buffer.from(aad));
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(body), decipher.final()]);
+}
+
+export type { KeyObject };

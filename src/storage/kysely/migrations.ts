@@ -1,0 +1,103 @@
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import type { Dialect } from "../store.js";
+
+/**
+ * Migrations live in code, append-only and date-prefixed: never edit one that has landed.
+ * Each receives the dialect so that column types fit both SQLite and PostgreSQL.
+ */
+type DialectMigration = (dialect: Dialect) => Migration;
+
+const migrations: Record<string, DialectMigration> = {
+  "2026-11-27-001-foundation": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .createTable("users")
+        .addColumn("id", dialect === "postgres" ? "bigserial" : "integer", (c) =>
+          dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn("email", "text", (c) => c.notNull())
+        .addColumn("email_lower", "text", (c) => c.notNull().unique())
+        .addColumn("password_hash", "text")
+        .addColumn("disabled_at", int64)
+        .addColumn("created_at", int64, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("sessions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("user_id", int64, (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("created_at", int64, (c) => c.notNull())
+        .addColumn("expires_at", int64, (c) => c.notNull())
+        .addColumn("revoked_at", int64)
+        .addColumn("ip", "text")
+        .addColumn("user_agent", "text")
+        .execute();
+      await db.schema.createIndex("sessions_user_id").on("sessions").column("user_id").execute();
+      await db.schema
+        .createTable("refresh_tokens")
+        .addColumn("jti", "text", (c) => c.primaryKey())
+        .addColumn("session_id", "text", (c) => c.notNull().references("sessions.id").onDelete("cascade"))
+        .addColumn("issued_at", int64, (c) => c.notNull())
+        .addColumn("used_at", int64)
+        .execute();
+      await db.schema.createIndex("refresh_tokens_session_id").on("refresh_tokens").column("session_id").execute();
+      await db.schema
+        .createTable("throttles")
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("failures", "integer", (c) => c.notNull())
+        .addColumn("next_allowed_at", int64, (c) => c.notNull())
+        .addPrimaryKeyConstraint("throttles_pk", ["subject", "kind"])
+        .execute();
+      await db.schema
+        .createTable("signing_keys")
+        .addColumn("kid", "text", (c) => c.primaryKey())
+        .addColumn("private_pem", "text", (c) => c.notNull())
+        .addColumn("public_pem", "text", (c) => c.notNull())
+        .addColumn("created_at", int64, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("user_totp")
+        .addColumn("user_id", int64, (c) => c.primaryKey().references("users.id").onDelete("cascade"))
+        .addColumn("secret_enc", "text")
+        .addColumn("pending_secret_enc", "text")
+        .addColumn("enabled_at", int64)
+        .addColumn("last_used_step", int64)
+        .execute();
+      await db.schema
+        .createTable("user_email_otp")
+        .addColumn("user_id", int64, (c) => c.primaryKey().references("users.id").onDelete("cascade"))
+        .addColumn("email", "text")
+        .addColumn("pending_email", "text")
+        .addColumn("enabled_at", int64)
+        .execute();
+      await db.schema
+        .createTable("recovery_codes")
+        .addColumn("user_id", int64, (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("code_hash", "text", (c) => c.notNull())
+        .addColumn("created_at", int64, (c) => c.notNull())
+        .addColumn("used_at", int64)
+        .addPrimaryKeyConstraint("recovery_codes_pk", ["user_id", "code_hash"])
+        .execute();
+    },
+  }),
+};
+
+class CodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return Object.fromEntries(Object.entries(migrations).map(([name, make]) => [name, make(this.dialect)]));
+  }
+}
+
+/** Applies every pending migration; safe to run from several nodes at once (Kysely takes a lock). */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new CodeMigrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+export async function pingDatabase(db: Kysely<unknown>): Promise<void> {
+  await sql`select 1`.execute(db);
+}
