@@ -2,7 +2,7 @@ import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Deps } from "./deps.js";
 import { registerErrorHandling } from "./http/plugins/errors.js";
 import { authRoutes } from "./http/routes/auth.js";
@@ -10,16 +10,15 @@ import { wellKnownRoutes } from "./http/routes/well-known.js";
 import { ErrorResponse } from "./http/schemas/common.js";
 
 export interface AppOptions {
-  logger?: FastifyServerOptions["logger"];
+  /** Log requests (the server does; tests usually do not). */
+  logRequests?: boolean;
 }
-
-/** Headers and body fields that never reach a log line. */
-export const REDACTED_PATHS = ["req.headers.authorization", "req.headers.cookie", 'res.headers["set-cookie"]'];
 
 /** Builds the HTTP application on top of ready dependencies. Never reads process.env. */
 export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: !(options.logRequests ?? true),
     bodyLimit: 64 * 1024,
     genReqId: () => deps.random.uuid(),
     ajv: {

@@ -1,11 +1,16 @@
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
 import type { Config } from "./config/config.js";
 import type { FlowContext } from "./core/flows/context.js";
 import { createArgon2Hasher, type PasswordHasher } from "./core/password/hasher.js";
+import { type Keyring, parseKeyring } from "./core/secrets/keyring.js";
 import { GuessThrottle } from "./core/throttle/guard.js";
 import { TokenGuard } from "./core/tokens/guard.js";
 import { SigningKeys } from "./core/tokens/signing-keys.js";
 import { TokenService } from "./core/tokens/tokens.js";
+import { createMailer, DEFAULT_MAIL_DIR, type Mailer } from "./mail/index.js";
 import { type Clock, systemClock } from "./platform/clock.js";
+import { loadOrCreateKeyFile } from "./platform/keyfile.js";
 import { type Random, secureRandom } from "./platform/random.js";
 import { connect } from "./storage/kysely/connect.js";
 import { KyselyStore } from "./storage/kysely/store.js";
@@ -21,6 +26,9 @@ export interface Deps {
   tokens: TokenService;
   guard: TokenGuard;
   flow: FlowContext;
+  keyring: Keyring;
+  mailer: Mailer;
+  logger: Logger;
   close(): Promise<void>;
 }
 
@@ -32,6 +40,31 @@ export interface DepsOverrides {
   store?: KyselyStore;
   /** PostgreSQL schema for this node's connections. */
   searchPath?: string;
+  logger?: Logger;
+}
+
+/** Fields that never reach a log line, wherever they appear. */
+export const REDACTED_LOG_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  'res.headers["set-cookie"]',
+  "*.password",
+  "*.oldPassword",
+  "*.newPassword",
+  "*.otp",
+  "*.totp",
+  "*.code",
+  "*.recoveryCode",
+  "*.token",
+];
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } });
+}
+
+/** The encryption keyring: from LATCHKEY_ENCRYPTION_KEYS, or a key file kept under the data directory. */
+export function loadKeyring(config: Config, random: Random): Keyring {
+  return parseKeyring(config.encryptionKeys ?? loadOrCreateKeyFile(join(config.dataDir, "encryption.keys"), random));
 }
 
 export function openStore(config: Config, searchPath?: string): KyselyStore {
@@ -43,6 +76,8 @@ export function openStore(config: Config, searchPath?: string): KyselyStore {
 export async function buildDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
   const random = overrides.random ?? secureRandom;
+  const logger = overrides.logger ?? createLogger(config);
+  const keyring = loadKeyring(config, random);
   const ownsStore = overrides.store === undefined;
   const store = overrides.store ?? openStore(config, overrides.searchPath);
   try {
@@ -53,7 +88,27 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     await keys.init();
     const tokens = new TokenService(keys, config.issuer, clock, random);
     const throttle = new GuessThrottle(store, clock, config.throttle);
-    const flow: FlowContext = { config, clock, random, store, hasher, dummyHash, tokens, throttle };
+    const mailer = createMailer({
+      mailDir: config.mail.dir ?? DEFAULT_MAIL_DIR,
+      ...(config.mail.smtpUrl ? { smtpUrl: config.mail.smtpUrl } : {}),
+      outboxDir: config.mail.outboxDir,
+      log: (msg, fields) => logger.info(fields ?? {}, msg),
+      clock,
+      random,
+    });
+    const flow: FlowContext = {
+      config,
+      clock,
+      random,
+      store,
+      hasher,
+      dummyHash,
+      tokens,
+      throttle,
+      keyring,
+      mailer,
+      logger,
+    };
     return {
       config,
       clock,
@@ -64,7 +119,11 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       tokens,
       guard: new TokenGuard(tokens, store),
       flow,
+      keyring,
+      mailer,
+      logger,
       close: async () => {
+        await mailer.close();
         if (ownsStore) await store.close();
       },
     };

@@ -21,6 +21,10 @@ export function sha256Hex(input: string | Buffer): string {
   return createHash("sha256").update(input).digest("hex");
 }
 
+export function hmacSha256(key: Buffer, input: string): Buffer {
+  return createHmac("sha256", key).update(input).digest();
+}
+
 export function hmacSha256Hex(key: Buffer, input: string): string {
   return createHmac("sha256", key).update(input).digest("hex");
 }

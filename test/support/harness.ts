@@ -29,6 +29,8 @@ export function testDialects(): TestDialect[] {
   return dialects;
 }
 
+export const TEST_ENCRYPTION_KEYS = `test1:${Buffer.alloc(32, 7).toString("base64")}`;
+
 /** Cheap argon2id parameters for tests; production enforces the §4 minimum through config. */
 export const testHasher: PasswordHasher = createArgon2Hasher({ memoryKib: 1024, iterations: 1, parallelism: 1 });
 
@@ -95,7 +97,12 @@ export interface TestAppOptions {
 export async function createTestApp(dialect: TestDialect, options: TestAppOptions = {}): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase(dialect));
   const clock = options.clock ?? new ManualClock();
-  const config = loadConfig({ LATCHKEY_ISSUER: "http://latchkey.test", LATCHKEY_LOG_LEVEL: "silent", ...options.env });
+  const config = loadConfig({
+    LATCHKEY_ISSUER: "http://latchkey.test",
+    LATCHKEY_LOG_LEVEL: "silent",
+    LATCHKEY_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
+    ...options.env,
+  });
   const hasher = options.hasher ?? testHasher;
   const deps = await buildDeps(config, { clock, hasher, store: database.store() });
   const app = await buildApp(deps);

@@ -1,14 +1,17 @@
+import type { Logger } from "pino";
 import type { Config } from "../../config/config.js";
+import type { Mailer } from "../../mail/index.js";
 import type { Clock } from "../../platform/clock.js";
 import type { Random } from "../../platform/random.js";
 import type { Store } from "../../storage/store.js";
 import type { PasswordHasher } from "../password/hasher.js";
+import type { Keyring } from "../secrets/keyring.js";
 import type { GuessThrottle } from "../throttle/guard.js";
 import type { TokenService } from "../tokens/tokens.js";
 
 /** What the use-cases need; built once by the composition root (src/deps.ts). */
 export interface FlowContext {
-  config: Pick<Config, "tokens">;
+  config: Config;
   clock: Clock;
   random: Random;
   store: Store;
@@ -17,6 +20,10 @@ export interface FlowContext {
   dummyHash: string;
   tokens: TokenService;
   throttle: GuessThrottle;
+  /** Encrypts TOTP secrets and keys the hashes of recovery and mailed codes. */
+  keyring: Keyring;
+  mailer: Mailer;
+  logger: Logger;
 }
 
 /** Who is calling and from where, for sessions (and the audit trail). */

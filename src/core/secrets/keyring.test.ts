@@ -177,3 +177,21 @@ describe("parseKeyring", () => {
     }
   });
 });
+
+describe("macKey", () => {
+  const keyring = parseKeyring(`new:${KEY_NEW},old:${KEY_OLD}`);
+
+  it("derives a 32-byte key per purpose and per kid, deterministically", () => {
+    const a = keyring.macKey("recovery");
+    expect(a.kid).toBe("new");
+    expect(a.key).toHaveLength(32);
+    expect(keyring.macKey("recovery").key).toEqual(a.key);
+    expect(keyring.macKey("mail-code").key).not.toEqual(a.key);
+    expect(keyring.macKey("recovery", "old").key).not.toEqual(a.key);
+    expect(a.key.equals(Buffer.from(KEY_NEW, "base64"))).toBe(false);
+  });
+
+  it("refuses an unknown kid", () => {
+    expect(() => keyring.macKey("recovery", "gone")).toThrow(SecretDecryptError);
+  });
+});

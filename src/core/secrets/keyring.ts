@@ -8,7 +8,7 @@
  * Sealed format: `v1.<kid>.<base64url(iv ‖ ciphertext ‖ tag)>`, 12-byte random IV and 16-byte tag
  * (NIST SP 800-38D). A kid cannot contain ".", so the three parts split unambiguously.
  */
-import { aesGcmDecrypt, aesGcmEncrypt } from "../../platform/crypto.js";
+import { aesGcmDecrypt, aesGcmEncrypt, hmacSha256 } from "../../platform/crypto.js";
 import type { Random } from "../../platform/random.js";
 
 const VERSION = "v1";
@@ -27,6 +27,11 @@ export interface Keyring {
   /** Throws SecretDecryptError for a bad format, an unknown kid, or a failed authentication. */
   decrypt(sealed: string, aad: string): Buffer;
   kids(): string[];
+  /**
+   * A 32-byte key for keyed hashes (recovery codes, mailed codes), derived from key `kid` (default:
+   * the active one) and bound to `purpose`, so one configured secret serves every use separately.
+   */
+  macKey(purpose: string, kid?: string): { kid: string; key: Buffer };
 }
 
 /** One error for every decryption failure, so callers (and attackers) cannot tell the causes apart. */
@@ -100,6 +105,12 @@ class AesGcmKeyring implements Keyring {
 
   kids(): string[] {
     return [...this.#keys.keys()];
+  }
+
+  macKey(purpose: string, kid: string = this.activeKid): { kid: string; key: Buffer } {
+    const key = this.#keys.get(kid);
+    if (key === undefined) throw new SecretDecryptError();
+    return { kid, key: hmacSha256(key, `latchkey-mac-key:${purpose}`) };
   }
 }
 
