@@ -9,16 +9,11 @@ import { authRoutes } from "./http/routes/auth.js";
 import { wellKnownRoutes } from "./http/routes/well-known.js";
 import { ErrorResponse } from "./http/schemas/common.js";
 
-export interface AppOptions {
-  /** Log requests (the server does; tests usually do not). */
-  logRequests?: boolean;
-}
 
 /** Builds the HTTP application on top of ready dependencies. Never reads process.env. */
-export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: !(options.logRequests ?? true),
     bodyLimit: 64 * 1024,
     genReqId: () => deps.random.uuid(),
     ajv: {
@@ -27,6 +22,8 @@ export async function buildApp(deps: Deps, options: AppOptions = {}): Promise<Fa
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON only (§1): any other body type is refused with UNSUPPORTED_CONTENT_TYPE.
+  app.removeContentTypeParser(["text/plain"]);
   app.addSchema(ErrorResponse);
   registerErrorHandling(app);
   await app.register(cookie);

@@ -57,7 +57,8 @@ export class SigningKeys {
       kid: this.random.bytes(12).toString("base64url"),
       privatePem: pair.privatePem,
       publicPem: pair.publicPem,
-      createdAt: this.clock.now(),
+      // Strictly newer than the current key, so the new one is the active one even within one millisecond.
+      createdAt: Math.max(this.clock.now(), (this.#active?.createdAt ?? 0) + 1),
     };
     await this.store.insertSigningKey(record);
     await this.reload();

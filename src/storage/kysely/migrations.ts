@@ -92,10 +92,23 @@ class CodeMigrationProvider implements MigrationProvider {
 
 /** Applies every pending migration; safe to run from several nodes at once (Kysely takes a lock). */
 export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new CodeMigrationProvider(dialect) });
+  // Kysely looks for its bookkeeping tables in every schema unless told which one: with several
+  // schemas in one database (one per test suite, or per tenant) it would find another schema's table
+  // and skip creating its own. Pin them to the connection's current schema.
+  const migrationTableSchema = dialect === "postgres" ? await currentSchema(db) : undefined;
+  const migrator = new Migrator({
+    db,
+    provider: new CodeMigrationProvider(dialect),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+async function currentSchema(db: Kysely<unknown>): Promise<string | undefined> {
+  const result = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  return result.rows[0]?.schema ?? undefined;
 }
 
 export async function pingDatabase(db: Kysely<unknown>): Promise<void> {

@@ -1,0 +1,4 @@
+import { runCli } from "./cli.js";
+
+// `npm start`: serve with the configuration from the environment.
+process.exitCode = await runCli(["serve"]);

@@ -1,0 +1,61 @@
+import { createPublicKey, verify } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
+
+describe.each(testDialects())("JWKS on $name", (dialect) => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp(dialect);
+    await t.createUser("alice@example.com");
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
+  async function accessToken(): Promise<string> {
+    const login = await t.app.inject({
+      method: "POST",
+      url: "/auth/login",
+      payload: { username: "alice@example.com", password: "Correct7Horse" },
+    });
+    return (await t.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(login.body) })).body;
+  }
+
+  it("verifies an access token with plain node:crypto and the published key", async () => {
+    const token = await accessToken();
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const head = JSON.parse(Buffer.from(header, "base64url").toString());
+    expect(head).toMatchObject({ alg: "EdDSA", typ: "JWT" });
+    const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
+    const jwk = jwks.keys.find((k: { kid: string }) => k.kid === head.kid);
+    const key = createPublicKey({ key: jwk, format: "jwk" });
+    const data = Buffer.from(`${header}.${payload}`);
+    expect(verify(null, data, key, Buffer.from(signature, "base64url"))).toBe(true);
+    expect(verify(null, Buffer.from(`${header}.${payload}x`), key, Buffer.from(signature, "base64url"))).toBe(false);
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+    expect(claims).toMatchObject({ iss: "http://latchkey.test", typ: "access", sub: "1" });
+    expect(claims.exp - claims.iat).toBe(300);
+    expect(typeof claims.sid).toBe("string");
+    expect(typeof claims.jti).toBe("string");
+  });
+
+  it("keeps verifying tokens of a rotated key while the new key signs", async () => {
+    const before = await accessToken();
+    const oldKid = t.deps.keys.active().kid;
+    const newKid = await t.deps.keys.rotate();
+    expect(newKid).not.toBe(oldKid);
+    const after = await accessToken();
+    const kidOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()).kid;
+    expect(kidOf(after)).toBe(newKid);
+    for (const token of [before, after]) {
+      const res = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(token) });
+      expect(res.statusCode).toBe(200);
+    }
+    const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
+    expect(jwks.keys.map((k: { kid: string }) => k.kid).sort()).toEqual([oldKid, newKid].sort());
+    // Once the old key's tokens have all expired, it can be dropped.
+    t.clock.advanceSeconds(15 * 86_400);
+    expect(await t.deps.keys.prune(14 * 86_400)).toBe(1);
+    expect(t.deps.keys.jwks().keys.map((k) => k.kid)).toEqual([newKid]);
+  });
+});

@@ -1,0 +1,129 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { KyselyStore } from "../src/storage/kysely/store.js";
+import { EmailTakenError } from "../src/storage/store.js";
+import { createTestDatabase, type TestDatabase, testDialects } from "./support/harness.js";
+
+const T0 = 1_800_000_000_000;
+
+describe.each(testDialects())("store on $name", (dialect) => {
+  let database: TestDatabase;
+  let store: KyselyStore;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(dialect);
+    store = database.store();
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await database.drop();
+  });
+
+  async function user(email = "alice@example.com"): Promise<number> {
+    return store.createUser({ email, passwordHash: "$argon2id$x", createdAt: T0 });
+  }
+  async function session(userId: number, id = "s1", jti = "r1"): Promise<void> {
+    await store.createSession({ id, userId, createdAt: T0, expiresAt: T0 + 1000, ip: "127.0.0.1", userAgent: "ua" }, jti);
+  }
+
+  it("migrates once: a second run applies nothing", async () => {
+    expect(await store.migrate()).toEqual([]);
+  });
+
+  it("creates users with unique, case-insensitive emails", async () => {
+    const id = await user("Alice@Example.com");
+    expect(id).toBeGreaterThan(0);
+    await expect(user("alice@EXAMPLE.com")).rejects.toBeInstanceOf(EmailTakenError);
+    const found = await store.findUserByEmail("ALICE@example.COM");
+    expect(found).toEqual({ id, email: "Alice@Example.com", passwordHash: "$argon2id$x", disabledAt: null, createdAt: T0 });
+    expect(await store.findUserById(id)).toEqual(found);
+    expect(await store.findUserByEmail("bob@example.com")).toBeUndefined();
+  });
+
+  it("lists users newest first, filtered by substring with LIKE wildcards taken literally", async () => {
+    for (const email of ["a_1@x.io", "ab1@x.io", "c%d@y.io"]) await user(email);
+    const all = await store.listUsers({ offset: 0, limit: 2 });
+    expect(all.total).toBe(3);
+    expect(all.users.map((u) => u.email)).toEqual(["c%d@y.io", "ab1@x.io"]);
+    expect((await store.listUsers({ emailContains: "a_", offset: 0, limit: 10 })).users.map((u) => u.email)).toEqual([
+      "a_1@x.io",
+    ]);
+    expect((await store.listUsers({ emailContains: "%", offset: 0, limit: 10 })).total).toBe(1);
+    expect((await store.listUsers({ emailContains: "X.IO", offset: 1, limit: 10 })).users).toHaveLength(1);
+  });
+
+  it("keeps session state in one read, and revokes atomically", async () => {
+    const id = await user();
+    await session(id);
+    expect(await store.sessionStatus("s1")).toEqual({ userId: id, revokedAt: null, expiresAt: T0 + 1000, userDisabled: false });
+    expect(await store.revokeSession("s1", T0 + 5)).toBe(true);
+    expect(await store.revokeSession("s1", T0 + 6)).toBe(false);
+    expect((await store.sessionStatus("s1"))?.revokedAt).toBe(T0 + 5);
+    expect(await store.sessionStatus("nope")).toBeUndefined();
+  });
+
+  it("revokes every session of a user but the one kept", async () => {
+    const id = await user();
+    const other = await user("bob@example.com");
+    await session(id, "s1", "r1");
+    await session(id, "s2", "r2");
+    await session(other, "s3", "r3");
+    expect(await store.revokeUserSessions(id, T0, "s2")).toBe(1);
+    expect((await store.sessionStatus("s1"))?.revokedAt).toBe(T0);
+    expect((await store.sessionStatus("s2"))?.revokedAt).toBeNull();
+    expect((await store.sessionStatus("s3"))?.revokedAt).toBeNull();
+  });
+
+  it("rotates a refresh token: exactly one of many concurrent callers marks it used", async () => {
+    const id = await user();
+    await session(id);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => store.rotateRefreshToken({ jti: "r1", newJti: `n${i}`, sessionId: "s1", now: T0 + 1 })),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await store.refreshTokenStatus("r1"))?.usedAt).toBe(T0 + 1);
+    expect(await store.refreshTokenStatus("n3")).toMatchObject({ sessionId: "s1", usedAt: null, userId: id });
+  });
+
+  it("swaps throttle state only from the expected state", async () => {
+    const next = { failures: 1, nextAllowedAt: 0 };
+    expect(await store.swapThrottle("user:1", "password", undefined, next)).toBe(true);
+    expect(await store.swapThrottle("user:1", "password", undefined, next)).toBe(false);
+    expect(await store.swapThrottle("user:1", "password", { failures: 0, nextAllowedAt: 0 }, next)).toBe(false);
+    expect(await store.swapThrottle("user:1", "password", next, { failures: 2, nextAllowedAt: 9 })).toBe(true);
+    expect(await store.getThrottle("user:1", "password")).toEqual({ failures: 2, nextAllowedAt: 9 });
+    expect(await store.getThrottle("user:1", "totp")).toBeUndefined();
+    await store.resetThrottle("user:1", "password");
+    expect(await store.getThrottle("user:1", "password")).toBeUndefined();
+  });
+
+  it("lets exactly one of ten concurrent swaps from one state win", async () => {
+    await store.swapThrottle("s", "k", undefined, { failures: 3, nextAllowedAt: 0 });
+    const wins = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.swapThrottle("s", "k", { failures: 3, nextAllowedAt: 0 }, { failures: 4, nextAllowedAt: i }),
+      ),
+    );
+    expect(wins.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("deletes a user with everything it owns", async () => {
+    const id = await user();
+    await session(id);
+    expect(await store.deleteUser(id)).toBe(true);
+    expect(await store.deleteUser(id)).toBe(false);
+    expect(await store.sessionStatus("s1")).toBeUndefined();
+    expect(await store.refreshTokenStatus("r1")).toBeUndefined();
+  });
+
+  it("stores signing keys and drops old ones but the one kept", async () => {
+    await store.insertSigningKey({ kid: "a", privatePem: "p", publicPem: "q", createdAt: T0 });
+    await store.insertSigningKey({ kid: "b", privatePem: "p", publicPem: "q", createdAt: T0 + 10 });
+    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["a", "b"]);
+    expect(await store.deleteSigningKeysBefore(T0 + 100, "b")).toBe(1);
+    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["b"]);
+  });
+
+  it("answers a ping", async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
