@@ -1,20 +1,28 @@
 import cookie from "@fastify/cookie";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Deps } from "./deps.js";
+import { registerEdge } from "./http/plugins/edge.js";
 import { registerErrorHandling } from "./http/plugins/errors.js";
+import { registerRequestMetrics } from "./http/plugins/metrics.js";
+import { registerOpenApi } from "./http/plugins/openapi.js";
 import { authRoutes } from "./http/routes/auth.js";
+import { emailRoutes } from "./http/routes/email.js";
+import { healthRoutes } from "./http/routes/health.js";
+import { passwordRoutes } from "./http/routes/password.js";
+import { emailOtpRoutes } from "./http/routes/two-factor/email-otp.js";
+import { recoveryCodeRoutes } from "./http/routes/two-factor/recovery-codes.js";
+import { twoFactorStateRoutes } from "./http/routes/two-factor/state.js";
+import { totpRoutes } from "./http/routes/two-factor/totp.js";
 import { wellKnownRoutes } from "./http/routes/well-known.js";
 import { ErrorResponse } from "./http/schemas/common.js";
-
 
 /** Builds the HTTP application on top of ready dependencies. Never reads process.env. */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    trustProxy: deps.config.trustProxy,
     genReqId: () => deps.random.uuid(),
     ajv: {
       // Unknown body properties are rejected (§1), not silently dropped.
@@ -25,31 +33,19 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // JSON only (§1): any other body type is refused with UNSUPPORTED_CONTENT_TYPE.
   app.removeContentTypeParser(["text/plain"]);
   app.addSchema(ErrorResponse);
-  registerErrorHandling(app);
+  registerErrorHandling(app, (code) => deps.metrics.throttleRefusals.inc({ kind: code }));
   await app.register(cookie);
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: { title: "Latchkey", version: "0.1.0", description: "Self-hosted authentication service." },
-      servers: [{ url: deps.config.issuer }],
-      tags: [
-        { name: "Authentication", description: "Login, token rotation and validation." },
-        { name: "User", description: "Two-factor methods, password and email." },
-        { name: "Discovery", description: "Public keys for offline verification." },
-      ],
-      components: {
-        securitySchemes: {
-          refreshToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A refresh token." },
-          accessToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "An access token." },
-          sudoToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A sudo token." },
-          partialToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A partial token." },
-        },
-      },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await registerOpenApi(app, deps.config);
+  await registerEdge(app, deps.config, deps.metrics);
+  registerRequestMetrics(app, deps.metrics);
+  await app.register(healthRoutes(deps, deps.metrics));
   await app.register(wellKnownRoutes(deps));
   await app.register(authRoutes(deps));
+  await app.register(twoFactorStateRoutes(deps));
+  await app.register(totpRoutes(deps));
+  await app.register(recoveryCodeRoutes(deps));
+  await app.register(emailOtpRoutes(deps));
+  await app.register(passwordRoutes(deps));
+  await app.register(emailRoutes(deps));
   return app;
 }

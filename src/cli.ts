@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
-import { ConfigError, type Config, loadConfig } from "./config/config.js";
+import { type Config, ConfigError, loadConfig } from "./config/config.js";
+import { AppError, BadRequestError } from "./core/errors.js";
 import { createArgon2Hasher } from "./core/password/hasher.js";
 import { assertAcceptablePassword } from "./core/password/policy.js";
-import { AppError, BadRequestError } from "./core/errors.js";
 import { SigningKeys } from "./core/tokens/signing-keys.js";
 import { openStore } from "./deps.js";
 import { systemClock } from "./platform/clock.js";
@@ -115,7 +115,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
         await serve(config);
         return 0;
       case "migrate": {
-        const applied = await withStore(config, (store) => store.migrate());
+        const store = openStore(config);
+        const applied = await store.migrate().finally(() => store.close());
         out(JSON.stringify({ applied }));
         return 0;
       }

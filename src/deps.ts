@@ -9,6 +9,7 @@ import { TokenGuard } from "./core/tokens/guard.js";
 import { SigningKeys } from "./core/tokens/signing-keys.js";
 import { TokenService } from "./core/tokens/tokens.js";
 import { createMailer, DEFAULT_MAIL_DIR, type Mailer } from "./mail/index.js";
+import { Metrics } from "./observability/metrics.js";
 import { type Clock, systemClock } from "./platform/clock.js";
 import { loadOrCreateKeyFile } from "./platform/keyfile.js";
 import { type Random, secureRandom } from "./platform/random.js";
@@ -29,6 +30,7 @@ export interface Deps {
   keyring: Keyring;
   mailer: Mailer;
   logger: Logger;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
   const clock = overrides.clock ?? systemClock;
   const random = overrides.random ?? secureRandom;
   const logger = overrides.logger ?? createLogger(config);
+  const metrics = new Metrics();
   const keyring = loadKeyring(config, random);
   const ownsStore = overrides.store === undefined;
   const store = overrides.store ?? openStore(config, overrides.searchPath);
@@ -122,6 +125,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       keyring,
       mailer,
       logger,
+      metrics,
       close: async () => {
         await mailer.close();
         if (ownsStore) await store.close();

@@ -30,8 +30,16 @@ describe.each(testDialects())("bad input on $name", (dialect) => {
     ["a JSON array", "[]", "body must be object"],
     ["a missing field", '{"username":"alice@example.com"}', "body must have required property 'password'"],
     ["an extra field", '{"username":"a","password":"b","admin":true}', "body must NOT have additional properties"],
-    ["an over-long username", JSON.stringify({ username: "a".repeat(257), password: "x" }), "body/username must NOT have more than 256 characters"],
-    ["an over-long password", JSON.stringify({ username: "a", password: "x".repeat(257) }), "body/password must NOT have more than 256 characters"],
+    [
+      "an over-long username",
+      JSON.stringify({ username: "a".repeat(257), password: "x" }),
+      "body/username must NOT have more than 256 characters",
+    ],
+    [
+      "an over-long password",
+      JSON.stringify({ username: "a", password: "x".repeat(257) }),
+      "body/password must NOT have more than 256 characters",
+    ],
     ["a number for a string", '{"username":{"$gt":""},"password":"x"}', "body/username must be string"],
   ];
 

@@ -22,7 +22,10 @@ describe.each(testDialects())("store on $name", (dialect) => {
     return store.createUser({ email, passwordHash: "$argon2id$x", createdAt: T0 });
   }
   async function session(userId: number, id = "s1", jti = "r1"): Promise<void> {
-    await store.createSession({ id, userId, createdAt: T0, expiresAt: T0 + 1000, ip: "127.0.0.1", userAgent: "ua" }, jti);
+    await store.createSession(
+      { id, userId, createdAt: T0, expiresAt: T0 + 1000, ip: "127.0.0.1", userAgent: "ua" },
+      jti,
+    );
   }
 
   it("migrates once: a second run applies nothing", async () => {
@@ -34,7 +37,13 @@ describe.each(testDialects())("store on $name", (dialect) => {
     expect(id).toBeGreaterThan(0);
     await expect(user("alice@EXAMPLE.com")).rejects.toBeInstanceOf(EmailTakenError);
     const found = await store.findUserByEmail("ALICE@example.COM");
-    expect(found).toEqual({ id, email: "Alice@Example.com", passwordHash: "$argon2id$x", disabledAt: null, createdAt: T0 });
+    expect(found).toEqual({
+      id,
+      email: "Alice@Example.com",
+      passwordHash: "$argon2id$x",
+      disabledAt: null,
+      createdAt: T0,
+    });
     expect(await store.findUserById(id)).toEqual(found);
     expect(await store.findUserByEmail("bob@example.com")).toBeUndefined();
   });
@@ -54,7 +63,12 @@ describe.each(testDialects())("store on $name", (dialect) => {
   it("keeps session state in one read, and revokes atomically", async () => {
     const id = await user();
     await session(id);
-    expect(await store.sessionStatus("s1")).toEqual({ userId: id, revokedAt: null, expiresAt: T0 + 1000, userDisabled: false });
+    expect(await store.sessionStatus("s1")).toEqual({
+      userId: id,
+      revokedAt: null,
+      expiresAt: T0 + 1000,
+      userDisabled: false,
+    });
     expect(await store.revokeSession("s1", T0 + 5)).toBe(true);
     expect(await store.revokeSession("s1", T0 + 6)).toBe(false);
     expect((await store.sessionStatus("s1"))?.revokedAt).toBe(T0 + 5);
@@ -77,7 +91,9 @@ describe.each(testDialects())("store on $name", (dialect) => {
     const id = await user();
     await session(id);
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => store.rotateRefreshToken({ jti: "r1", newJti: `n${i}`, sessionId: "s1", now: T0 + 1 })),
+      Array.from({ length: 8 }, (_, i) =>
+        store.rotateRefreshToken({ jti: "r1", newJti: `n${i}`, sessionId: "s1", now: T0 + 1 }),
+      ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect((await store.refreshTokenStatus("r1"))?.usedAt).toBe(T0 + 1);

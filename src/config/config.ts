@@ -25,6 +25,15 @@ export interface Config {
   totpIssuer: string | undefined;
   mail: { dir: string | undefined; smtpUrl: string | undefined; outboxDir: string };
   codes: { ttlSeconds: number; maxTries: number; resendSeconds: number };
+  /** Bearer token of the admin API; undefined → the admin API is off. */
+  adminToken: string | undefined;
+  /** Origins allowed by CORS; empty → no CORS headers. */
+  corsOrigins: string[];
+  /** Redis for the per-IP limit shared across nodes; undefined → kept in memory. */
+  redisUrl: string | undefined;
+  rateLimit: { perMinute: number };
+  /** Trust X-Forwarded-For from a reverse proxy for the client address. */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -138,7 +147,29 @@ export function loadConfig(env: Env): Config {
       maxTries: r.int("LATCHKEY_CODE_MAX_TRIES", 5, 1, 100),
       resendSeconds: r.int("LATCHKEY_MAIL_RESEND_SECONDS", 60, 0, DAY_SECONDS),
     },
+    adminToken: undefined,
+    corsOrigins: [],
+    redisUrl: undefined,
+    rateLimit: { perMinute: 300 },
+    trustProxy: false,
   };
+  const adminToken = r.optional("LATCHKEY_ADMIN_TOKEN");
+  if (adminToken !== undefined && adminToken.length < 32) {
+    r.problems.push("LATCHKEY_ADMIN_TOKEN must be at least 32 characters long");
+  }
+  config.adminToken = adminToken;
+  config.corsOrigins = (r.optional("LATCHKEY_CORS_ORIGINS") ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  for (const origin of config.corsOrigins) {
+    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      r.problems.push(`LATCHKEY_CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`);
+    }
+  }
+  config.redisUrl = r.url("LATCHKEY_REDIS_URL", undefined, ["redis:", "rediss:"]);
+  config.rateLimit = { perMinute: r.int("LATCHKEY_RATE_LIMIT_PER_MINUTE", 300, 1, 1_000_000) };
+  config.trustProxy = r.oneOf("LATCHKEY_TRUST_PROXY", "false", ["true", "false"]) === "true";
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

@@ -50,6 +50,14 @@ export interface TwoFactorRecord {
   recoveryCodes: { createdAt: number; remaining: number } | undefined;
 }
 
+/** The user_totp row: sealed secrets (AES-256-GCM with key id, aad `totp:<userId>`). */
+export interface TotpState {
+  secretEnc: string | null;
+  pendingSecretEnc: string | null;
+  enabledAt: number | null;
+  lastUsedStep: number | null;
+}
+
 export class EmailTakenError extends Error {
   constructor() {
     super("email already in use");
@@ -107,6 +115,155 @@ export interface Store {
   insertSigningKey(key: SigningKeyRecord): Promise<void>;
   deleteSigningKeysBefore(createdBefore: number, keepKid: string): Promise<number>;
 
+  // Two-factor: TOTP, recovery codes, partial tokens and step-up (issue 3).
+  // Methods that change which methods are active ("2FA on/off") first lock the user's row
+  // (`UPDATE users … WHERE id = ?`), so they run one at a time per user on both dialects; that is
+  // how "the first method creates the recovery codes" and "the last one deletes them" stay true
+  // under concurrent requests.
+  /** The stored TOTP state of a user (sealed secrets, never plaintext), or undefined if never set up. */
+  totpState(userId: number): Promise<TotpState | undefined>;
+  /** Upserts the pending secret (one statement); an active secret is left as it is (§3 life cycle). */
+  setPendingTotpSecret(userId: number, pendingSecretEnc: string): Promise<void>;
+  /**
+   * Activates the pending secret, in one transaction under the user lock: a conditional UPDATE
+   * `… WHERE pending_secret_enc = :checked` decides (a concurrent setup or enable makes it lose).
+   * The winner stores `step` as last_used_step; if no method was active before, the user's recovery
+   * codes are replaced by `recoveryCodeHashes`. Returns whether this caller won and whether codes were stored.
+   */
+  activateTotp(input: {
+    userId: number;
+    pendingSecretEnc: string;
+    step: number;
+    now: number;
+    recoveryCodeHashes: string[];
+  }): Promise<{ activated: boolean; recoveryCodesCreated: boolean }>;
+  /**
+   * Accepts TOTP step `step` once (RFC 6238 §5.2): one conditional UPDATE
+   * `… WHERE enabled_at IS NOT NULL AND secret_enc = :checked AND (last_used_step IS NULL OR last_used_step < :step)`.
+   * True only for the caller whose UPDATE changed the row.
+   */
+  useTotpStep(input: { userId: number; secretEnc: string; step: number }): Promise<boolean>;
+  /**
+   * Deactivates TOTP (and drops a pending secret) under the user lock; when no method stays active the
+   * recovery codes are deleted in the same transaction. False when TOTP was not active.
+   */
+  deactivateTotp(userId: number): Promise<boolean>;
+  /**
+   * Spends one unused recovery code: one conditional UPDATE `SET used_at = :now WHERE user_id = :id AND
+   * code_hash IN (:hashes) AND used_at IS NULL`; `codeHashes` are the candidate's hashes under every key
+   * id. True only for the caller whose UPDATE changed a row.
+   */
+  useRecoveryCode(input: { userId: number; codeHashes: string[]; now: number }): Promise<boolean>;
+  /**
+   * Replaces every recovery code of the user with `codeHashes`, in one transaction under the user lock,
+   * only while a method is active. False (nothing changed) when 2FA is off.
+   */
+  replaceRecoveryCodes(input: { userId: number; codeHashes: string[]; now: number }): Promise<boolean>;
+  /**
+   * Marks a partial token spent: INSERT … ON CONFLICT DO NOTHING on its jti, so exactly one caller wins.
+   * Rows of tokens expired before `now` are purged on the way.
+   */
+  spendPartialToken(input: { jti: string; userId: number; expiresAt: number; now: number }): Promise<boolean>;
+  partialTokenSpent(jti: string): Promise<boolean>;
+  /** Adds a refresh token to an existing session (step-up, §2); the session's other tokens stay valid. */
+  addRefreshToken(input: { jti: string; sessionId: string; issuedAt: number }): Promise<void>;
+
+  // Mail codes and email (issue 4).
+  // A mailed code is one row per (subject, purpose): a new send replaces the previous code, and the
+  // row's created_at is the resend throttle's clock. Checking a code is two conditional UPDATEs:
+  // `claimMailCodeTry` counts the try before the hash is compared, `consumeMailCode` spends it.
+  /**
+   * Stores `code`, replacing the subject's previous code of the purpose, in one statement:
+   * INSERT … ON CONFLICT (subject, purpose) DO UPDATE … WHERE created_at <= :sentBefore. So of two
+   * concurrent sends inside the resend window exactly one is stored. When the window is not over,
+   * nothing changes and the last send's time is returned.
+   */
+  issueMailCode(code: NewMailCode, sentBefore: number): Promise<IssueMailCodeResult>;
+  /** Deletes the code if it is still the generation `key.id` (an undelivered send leaves no code behind). */
+  withdrawMailCode(key: MailCodeKey): Promise<void>;
+  /** When the current code of the purpose was sent (the resend clock), or undefined. */
+  mailCodeSentAt(subject: string, purpose: MailCodePurpose): Promise<number | undefined>;
+  /**
+   * Counts one try and returns the live code, in one statement: UPDATE … SET tries = tries + 1
+   * WHERE subject AND purpose AND consumed_at IS NULL AND expires_at > :now AND tries < :maxTries
+   * RETURNING …. Undefined when there is no live code; a burst of guesses gets at most maxTries rows.
+   */
+  claimMailCodeTry(input: {
+    subject: string;
+    purpose: MailCodePurpose;
+    now: number;
+    maxTries: number;
+  }): Promise<MailCodeRecord | undefined>;
+  /**
+   * Spends the code: UPDATE … SET consumed_at = :now WHERE the generation and hash match AND
+   * consumed_at IS NULL AND expires_at > :now AND tries <= :maxTries. True only for the one caller
+   * whose UPDATE changed the row.
+   */
+  consumeMailCode(input: { key: MailCodeKey; codeHash: string; now: number; maxTries: number }): Promise<boolean>;
+  /**
+   * Spends the code and sets the user's login email in one transaction. "taken" when the unique
+   * index on the lower-cased email refuses the address (the transaction rolls back: the code stays
+   * unspent); "invalid" when the code was not spent by this caller.
+   */
+  changeEmailWithMailCode(input: {
+    key: MailCodeKey;
+    codeHash: string;
+    now: number;
+    maxTries: number;
+    userId: number;
+    newEmail: string;
+  }): Promise<"changed" | "invalid" | "taken">;
+  /** Upserts the address a setup code was mailed to; an active email OTP stays active (§3 life cycle). */
+  setPendingEmailOtp(userId: number, email: string): Promise<void>;
+  /**
+   * Makes `email` the active 2FA address (one transaction under the user lock, see Two-factor). If
+   * no method was active before, the recovery codes are replaced by `recoveryCodeHashes`.
+   */
+  activateEmailOtp(input: {
+    userId: number;
+    email: string;
+    now: number;
+    recoveryCodeHashes: string[];
+  }): Promise<{ activated: boolean; recoveryCodesCreated: boolean }>;
+  /**
+   * Deactivates email OTP under the user lock; when no method stays active the recovery codes are
+   * deleted in the same transaction. False when email OTP was not active.
+   */
+  deactivateEmailOtp(userId: number): Promise<boolean>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+// Mail codes and email (issue 4)
+
+/** What a mailed code is for; each is also the name of the mail template that carries it. */
+export type MailCodePurpose = "email-otp-setup" | "email-otp-challenge" | "password-reset" | "email-transfer";
+
+/** One generation of a code: `id` changes with every send, so a replaced code can no longer be spent. */
+export interface MailCodeKey {
+  subject: string;
+  purpose: MailCodePurpose;
+  id: string;
+}
+
+export interface NewMailCode extends MailCodeKey {
+  /** Null for a reset code mailed to an address no account has (it can never be spent). */
+  userId: number | null;
+  /** The address the code was mailed to. */
+  target: string;
+  origin: string | null;
+  language: string | null;
+  /** HMAC-SHA-256 of the code (core/otp/codes.ts) under keyring.macKey("mail-code", kid). */
+  codeHash: string;
+  kid: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface MailCodeRecord extends NewMailCode {
+  tries: number;
+  consumedAt: number | null;
+}
+
+export type IssueMailCodeResult = { issued: true } | { issued: false; lastSentAt: number };

@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
@@ -53,6 +54,7 @@ export async function createTestDatabase(dialect: TestDialect, sqliteFile?: stri
       },
       async drop() {
         await Promise.all(opened.map((s) => s.close()));
+        if (sqliteFile) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${sqliteFile}${suffix}`, { force: true });
       },
     };
   }

@@ -10,7 +10,11 @@ export interface SessionTokens {
 }
 
 /** Opens a session with its first refresh token. The refresh lifetime is absolute (§2). */
-export async function startSession(ctx: FlowContext, userId: number, meta: RequestMeta): Promise<IssuedToken> {
+export async function startSession(
+  ctx: FlowContext,
+  userId: number,
+  meta: RequestMeta,
+): Promise<IssuedToken & { sessionId: string }> {
   const now = ctx.clock.now();
   const sessionId = ctx.random.uuid();
   const expiresAt = now + ctx.config.tokens.refreshTtlSeconds * 1000;
@@ -19,7 +23,7 @@ export async function startSession(ctx: FlowContext, userId: number, meta: Reque
     { id: sessionId, userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
     refresh.jti,
   );
-  return refresh;
+  return { ...refresh, sessionId };
 }
 
 export async function issueAccessAndSudo(

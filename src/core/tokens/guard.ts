@@ -60,6 +60,8 @@ export class TokenGuard {
       const user = await this.store.findUserById(claims.sub);
       if (!user) throw new AppError("TOKEN_REVOKED");
       if (user.disabledAt !== null) throw new AppError("ACCOUNT_DISABLED");
+      // A partial token is good for one session: once a second factor turned it into one, it is done.
+      if (await this.store.partialTokenSpent(claims.jti)) throw new AppError("TOKEN_REVOKED");
       return principal;
     }
     // Access and sudo tokens: one indexed read, so revocation takes effect at once on every node.

@@ -19,9 +19,11 @@ function send(reply: FastifyReply, body: ErrorBody): FastifyReply {
  * Every error leaves in the contract's envelope. 4xx say what was wrong; 5xx say only their code and
  * are logged with the request id (which the log line carries), never with a stack in the response.
  */
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, onThrottled: (code: ErrorCode) => void): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AppError) {
+      // The rate limit counts its own refusals where it builds them.
+      if (error.status === 429 && error.code !== "TOO_MANY_REQUESTS") onThrottled(error.code);
       if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, "request failed");
       return send(reply, error.toBody());
     }

@@ -81,6 +81,45 @@ const migrations: Record<string, DialectMigration> = {
         .execute();
     },
   }),
+  "2026-11-27-002-two-factor": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .createTable("spent_partial_tokens")
+        .addColumn("jti", "text", (c) => c.primaryKey())
+        .addColumn("user_id", int64, (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("expires_at", int64, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("spent_partial_tokens_expires_at")
+        .on("spent_partial_tokens")
+        .column("expires_at")
+        .execute();
+    },
+  }),
+  "2026-11-27-003-mail-codes": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .createTable("mail_codes")
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("purpose", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("user_id", int64, (c) => c.references("users.id").onDelete("cascade"))
+        .addColumn("target", "text", (c) => c.notNull())
+        .addColumn("origin", "text")
+        .addColumn("language", "text")
+        .addColumn("code_hash", "text", (c) => c.notNull())
+        .addColumn("kid", "text", (c) => c.notNull())
+        .addColumn("tries", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("created_at", int64, (c) => c.notNull())
+        .addColumn("expires_at", int64, (c) => c.notNull())
+        .addColumn("consumed_at", int64)
+        .addPrimaryKeyConstraint("mail_codes_pk", ["subject", "purpose"])
+        .execute();
+      await db.schema.createIndex("mail_codes_user_id").on("mail_codes").column("user_id").execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -68,6 +68,39 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
+/** Partial tokens that already produced a session (migration 2026-11-27-002): each is good for one. */
+export interface SpentPartialTokensTable {
+  jti: string;
+  user_id: number;
+  /** The token's own expiry: after it the row can go, since the token no longer verifies. */
+  expires_at: number;
+}
+
+/**
+ * Mailed one-time codes (migration 2026-11-27-003): at most one per subject and purpose, so a new
+ * send replaces the previous code, and the row's `created_at` is the resend throttle's clock.
+ */
+export interface MailCodesTable {
+  /** `user:<id>`, or `email:<lower-cased address>` for password resets (bound to the address). */
+  subject: string;
+  purpose: string;
+  /** Changes with every send: claims and consumption name it, so a replaced code is dead. */
+  id: string;
+  user_id: number | null;
+  /** The address the code was mailed to (the pending 2FA address, the new login address …). */
+  target: string;
+  /** The mail query of the send, reused for the security notice that follows the code. */
+  origin: string | null;
+  language: string | null;
+  /** HMAC-SHA-256 of the code under keyring.macKey("mail-code", kid). */
+  code_hash: string;
+  kid: string;
+  tries: number;
+  created_at: number;
+  expires_at: number;
+  consumed_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -77,4 +110,6 @@ export interface Database {
   user_totp: UserTotpTable;
   user_email_otp: UserEmailOtpTable;
   recovery_codes: RecoveryCodesTable;
+  mail_codes: MailCodesTable;
+  spent_partial_tokens: SpentPartialTokensTable;
 }

@@ -1,13 +1,19 @@
-import { type Kysely, sql } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { ThrottleState } from "../../core/throttle/throttle.js";
 import {
   type Dialect,
   EmailTakenError,
+  type IssueMailCodeResult,
+  type MailCodeKey,
+  type MailCodePurpose,
+  type MailCodeRecord,
+  type NewMailCode,
   type NewSession,
   type RefreshTokenStatus,
   type SessionStatus,
   type SigningKeyRecord,
   type Store,
+  type TotpState,
   type TwoFactorRecord,
   type UserRecord,
 } from "../store.js";
@@ -29,6 +35,62 @@ function toUser(row: UserRow): UserRecord {
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string };
   return e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}
+
+/**
+ * Serialises the 2FA state changes of one user: a no-op UPDATE of the user's row takes its row lock
+ * on PostgreSQL and the write lock on SQLite (taking it first also keeps a deferred SQLite
+ * transaction from failing to upgrade a read snapshot). False when the user does not exist.
+ */
+async function lockUser(trx: Transaction<Database>, userId: number): Promise<boolean> {
+  const result = await trx
+    .updateTable("users")
+    .set((eb) => ({ email: eb.ref("email") }))
+    .where("id", "=", userId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Whether any second factor is active (the same rule as core/twofactor/state.ts), inside `trx`. */
+async function anyMethodActive(trx: Transaction<Database>, userId: number): Promise<boolean> {
+  const [totp, emailOtp] = await Promise.all([
+    trx.selectFrom("user_totp").select("enabled_at").where("user_id", "=", userId).executeTakeFirst(),
+    trx.selectFrom("user_email_otp").select("enabled_at").where("user_id", "=", userId).executeTakeFirst(),
+  ]);
+  return totp?.enabled_at != null || emailOtp?.enabled_at != null;
+}
+
+async function writeRecoveryCodes(
+  trx: Transaction<Database>,
+  userId: number,
+  codeHashes: string[],
+  now: number,
+): Promise<void> {
+  await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
+  if (codeHashes.length === 0) return;
+  await trx
+    .insertInto("recovery_codes")
+    .values(codeHashes.map((code_hash) => ({ user_id: userId, code_hash, created_at: now, used_at: null })))
+    .execute();
+}
+
+/** The conditional UPDATE that spends a mailed code; true only for the caller that changed the row. */
+async function consumeMailCodeIn(
+  db: Kysely<Database> | Transaction<Database>,
+  input: { key: MailCodeKey; codeHash: string; now: number; maxTries: number },
+): Promise<boolean> {
+  const result = await db
+    .updateTable("mail_codes")
+    .set({ consumed_at: input.now })
+    .where("subject", "=", input.key.subject)
+    .where("purpose", "=", input.key.purpose)
+    .where("id", "=", input.key.id)
+    .where("code_hash", "=", input.codeHash)
+    .where("consumed_at", "is", null)
+    .where("expires_at", ">", input.now)
+    .where("tries", "<=", input.maxTries)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** One Store for SQLite and PostgreSQL, over Kysely. */
@@ -290,6 +352,295 @@ export class KyselyStore implements Store {
       .where("kid", "!=", keepKid)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  // Two-factor (issue 3). Atomicity is documented on the Store interface.
+
+  async totpState(userId: number): Promise<TotpState | undefined> {
+    const row = await this.db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      secretEnc: row.secret_enc,
+      pendingSecretEnc: row.pending_secret_enc,
+      enabledAt: row.enabled_at,
+      lastUsedStep: row.last_used_step,
+    };
+  }
+
+  async setPendingTotpSecret(userId: number, pendingSecretEnc: string): Promise<void> {
+    await this.db
+      .insertInto("user_totp")
+      .values({
+        user_id: userId,
+        secret_enc: null,
+        pending_secret_enc: pendingSecretEnc,
+        enabled_at: null,
+        last_used_step: null,
+      })
+      .onConflict((oc) => oc.column("user_id").doUpdateSet({ pending_secret_enc: pendingSecretEnc }))
+      .execute();
+  }
+
+  async activateTotp(input: {
+    userId: number;
+    pendingSecretEnc: string;
+    step: number;
+    now: number;
+    recoveryCodeHashes: string[];
+  }): Promise<{ activated: boolean; recoveryCodesCreated: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await lockUser(trx, input.userId))) return { activated: false, recoveryCodesCreated: false };
+      const wasOn = await anyMethodActive(trx, input.userId);
+      const activated = await trx
+        .updateTable("user_totp")
+        .set({
+          secret_enc: input.pendingSecretEnc,
+          pending_secret_enc: null,
+          enabled_at: input.now,
+          last_used_step: input.step,
+        })
+        .where("user_id", "=", input.userId)
+        .where("pending_secret_enc", "=", input.pendingSecretEnc)
+        .executeTakeFirst();
+      if (Number(activated.numUpdatedRows) !== 1) return { activated: false, recoveryCodesCreated: false };
+      if (wasOn) return { activated: true, recoveryCodesCreated: false };
+      await writeRecoveryCodes(trx, input.userId, input.recoveryCodeHashes, input.now);
+      return { activated: true, recoveryCodesCreated: true };
+    });
+  }
+
+  async useTotpStep(input: { userId: number; secretEnc: string; step: number }): Promise<boolean> {
+    const result = await this.db
+      .updateTable("user_totp")
+      .set({ last_used_step: input.step })
+      .where("user_id", "=", input.userId)
+      .where("enabled_at", "is not", null)
+      .where("secret_enc", "=", input.secretEnc)
+      .where((eb) => eb.or([eb("last_used_step", "is", null), eb("last_used_step", "<", input.step)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async deactivateTotp(userId: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await lockUser(trx, userId))) return false;
+      const result = await trx
+        .updateTable("user_totp")
+        .set({ secret_enc: null, pending_secret_enc: null, enabled_at: null })
+        .where("user_id", "=", userId)
+        .where("enabled_at", "is not", null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      // The last method gone turns 2FA off, and its recovery codes go with it (§3 life cycle).
+      if (!(await anyMethodActive(trx, userId))) {
+        await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
+      }
+      return true;
+    });
+  }
+
+  async useRecoveryCode(input: { userId: number; codeHashes: string[]; now: number }): Promise<boolean> {
+    if (input.codeHashes.length === 0) return false;
+    const result = await this.db
+      .updateTable("recovery_codes")
+      .set({ used_at: input.now })
+      .where("user_id", "=", input.userId)
+      .where("code_hash", "in", input.codeHashes)
+      .where("used_at", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async replaceRecoveryCodes(input: { userId: number; codeHashes: string[]; now: number }): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await lockUser(trx, input.userId))) return false;
+      if (!(await anyMethodActive(trx, input.userId))) return false;
+      await writeRecoveryCodes(trx, input.userId, input.codeHashes, input.now);
+      return true;
+    });
+  }
+
+  async spendPartialToken(input: { jti: string; userId: number; expiresAt: number; now: number }): Promise<boolean> {
+    await this.db.deleteFrom("spent_partial_tokens").where("expires_at", "<", input.now).execute();
+    const inserted = await this.db
+      .insertInto("spent_partial_tokens")
+      .values({ jti: input.jti, user_id: input.userId, expires_at: input.expiresAt })
+      .onConflict((oc) => oc.column("jti").doNothing())
+      .executeTakeFirst();
+    return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  async partialTokenSpent(jti: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom("spent_partial_tokens")
+      .select("jti")
+      .where("jti", "=", jti)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async addRefreshToken(input: { jti: string; sessionId: string; issuedAt: number }): Promise<void> {
+    await this.db
+      .insertInto("refresh_tokens")
+      .values({ jti: input.jti, session_id: input.sessionId, issued_at: input.issuedAt, used_at: null })
+      .execute();
+  }
+
+  // Mail codes and email (issue 4). Atomicity is documented on the Store interface.
+
+  async issueMailCode(code: NewMailCode, sentBefore: number): Promise<IssueMailCodeResult> {
+    const generation = {
+      id: code.id,
+      user_id: code.userId,
+      target: code.target,
+      origin: code.origin,
+      language: code.language,
+      code_hash: code.codeHash,
+      kid: code.kid,
+      tries: 0,
+      created_at: code.createdAt,
+      expires_at: code.expiresAt,
+      consumed_at: null,
+    };
+    const written = await this.db
+      .insertInto("mail_codes")
+      .values({ subject: code.subject, purpose: code.purpose, ...generation })
+      .onConflict((oc) =>
+        oc.columns(["subject", "purpose"]).doUpdateSet(generation).where("mail_codes.created_at", "<=", sentBefore),
+      )
+      .returning("id")
+      .executeTakeFirst();
+    if (written) return { issued: true };
+    const lastSentAt = await this.mailCodeSentAt(code.subject, code.purpose);
+    return { issued: false, lastSentAt: lastSentAt ?? code.createdAt };
+  }
+
+  async withdrawMailCode(key: MailCodeKey): Promise<void> {
+    await this.db
+      .deleteFrom("mail_codes")
+      .where("subject", "=", key.subject)
+      .where("purpose", "=", key.purpose)
+      .where("id", "=", key.id)
+      .execute();
+  }
+
+  async mailCodeSentAt(subject: string, purpose: MailCodePurpose): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom("mail_codes")
+      .select("created_at")
+      .where("subject", "=", subject)
+      .where("purpose", "=", purpose)
+      .executeTakeFirst();
+    return row?.created_at;
+  }
+
+  async claimMailCodeTry(input: {
+    subject: string;
+    purpose: MailCodePurpose;
+    now: number;
+    maxTries: number;
+  }): Promise<MailCodeRecord | undefined> {
+    const row = await this.db
+      .updateTable("mail_codes")
+      .set((eb) => ({ tries: eb("tries", "+", 1) }))
+      .where("subject", "=", input.subject)
+      .where("purpose", "=", input.purpose)
+      .where("consumed_at", "is", null)
+      .where("expires_at", ">", input.now)
+      .where("tries", "<", input.maxTries)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      subject: row.subject,
+      purpose: row.purpose as MailCodePurpose,
+      id: row.id,
+      userId: row.user_id,
+      target: row.target,
+      origin: row.origin,
+      language: row.language,
+      codeHash: row.code_hash,
+      kid: row.kid,
+      tries: row.tries,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      consumedAt: row.consumed_at,
+    };
+  }
+
+  async consumeMailCode(input: { key: MailCodeKey; codeHash: string; now: number; maxTries: number }) {
+    return consumeMailCodeIn(this.db, input);
+  }
+
+  async changeEmailWithMailCode(input: {
+    key: MailCodeKey;
+    codeHash: string;
+    now: number;
+    maxTries: number;
+    userId: number;
+    newEmail: string;
+  }): Promise<"changed" | "invalid" | "taken"> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        if (!(await consumeMailCodeIn(trx, input))) return "invalid";
+        await trx
+          .updateTable("users")
+          .set({ email: input.newEmail, email_lower: input.newEmail.toLowerCase() })
+          .where("id", "=", input.userId)
+          .execute();
+        return "changed";
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return "taken";
+      throw error;
+    }
+  }
+
+  async setPendingEmailOtp(userId: number, email: string): Promise<void> {
+    await this.db
+      .insertInto("user_email_otp")
+      .values({ user_id: userId, email: null, pending_email: email, enabled_at: null })
+      .onConflict((oc) => oc.column("user_id").doUpdateSet({ pending_email: email }))
+      .execute();
+  }
+
+  async activateEmailOtp(input: {
+    userId: number;
+    email: string;
+    now: number;
+    recoveryCodeHashes: string[];
+  }): Promise<{ activated: boolean; recoveryCodesCreated: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await lockUser(trx, input.userId))) return { activated: false, recoveryCodesCreated: false };
+      const wasOn = await anyMethodActive(trx, input.userId);
+      const active = { email: input.email, pending_email: null, enabled_at: input.now };
+      await trx
+        .insertInto("user_email_otp")
+        .values({ user_id: input.userId, ...active })
+        .onConflict((oc) => oc.column("user_id").doUpdateSet(active))
+        .execute();
+      if (wasOn) return { activated: true, recoveryCodesCreated: false };
+      await writeRecoveryCodes(trx, input.userId, input.recoveryCodeHashes, input.now);
+      return { activated: true, recoveryCodesCreated: true };
+    });
+  }
+
+  async deactivateEmailOtp(userId: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await lockUser(trx, userId))) return false;
+      const result = await trx
+        .updateTable("user_email_otp")
+        .set({ email: null, enabled_at: null })
+        .where("user_id", "=", userId)
+        .where("enabled_at", "is not", null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return false;
+      // The last method gone turns 2FA off, and its recovery codes go with it (§3 life cycle).
+      if (!(await anyMethodActive(trx, userId))) {
+        await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
+      }
+      return true;
+    });
   }
 
   ping(): Promise<void> {

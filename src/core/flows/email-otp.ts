@@ -1,0 +1,122 @@
+/**
+ * Email OTP as a second factor (§3 "User: two-factor methods", §4): setup (a code to the new
+ * address), activation, the challenge mail, the check, the wait-time query and deactivation.
+ */
+import { AppError } from "../errors.js";
+import { isDisposableAddress } from "../mail/disposable.js";
+import type { Principal } from "../tokens/guard.js";
+import type { FlowContext, RequestMeta } from "./context.js";
+import {
+  checkCode,
+  type MailOptions,
+  secondsUntilNextSend,
+  sendCode,
+  sendNotice,
+  spendCode,
+  userCodeSubject,
+} from "./mail-codes.js";
+import type { SessionTokens } from "./sessions.js";
+import { completeSecondFactor } from "./two-factor/complete.js";
+import { newRecoveryCodes } from "./two-factor/recovery-codes.js";
+
+async function emailOtpRow(ctx: FlowContext, userId: number) {
+  return (await ctx.store.twoFactor(userId)).emailOtp;
+}
+
+/**
+ * `POST /user/2fa/email-otp/setup`: mails a code to `email`, which becomes the pending address once the
+ * mail is out. An active address stays active until the new one is activated (§3 life cycle).
+ */
+export async function setupEmailOtp(
+  ctx: FlowContext,
+  principal: Principal,
+  email: string,
+  mail: MailOptions,
+): Promise<void> {
+  if (isDisposableAddress(email)) throw new AppError("FORBIDDEN_MAIL_PROVIDER");
+  const userId = principal.userId;
+  await sendCode(ctx, {
+    purpose: "email-otp-setup",
+    subject: userCodeSubject(userId),
+    userId,
+    to: email,
+    mail,
+    throttled: "TOO_MANY_OTP_EMAILS",
+    deliver: true,
+  });
+  await ctx.store.setPendingEmailOtp(userId, email);
+}
+
+/**
+ * `POST /user/2fa/email-otp/enable`: spends the setup code and makes the address it was mailed to the
+ * active one. The first active method creates the recovery codes, returned this once; otherwise `[]`.
+ */
+export async function enableEmailOtp(ctx: FlowContext, principal: Principal, otp: string): Promise<string[]> {
+  const userId = principal.userId;
+  if (!(await emailOtpRow(ctx, userId))?.pendingEmail) throw new AppError("EMAIL_OTP_UNINITIALIZED");
+  const checked = await checkCode(ctx, userCodeSubject(userId), "email-otp-setup", otp);
+  if (!checked || !(await spendCode(ctx, checked))) throw new AppError("OTP_INVALID_EXPIRED");
+  const recovery = newRecoveryCodes(ctx);
+  const result = await ctx.store.activateEmailOtp({
+    userId,
+    email: checked.record.target,
+    now: ctx.clock.now(),
+    recoveryCodeHashes: recovery.hashes,
+  });
+  if (!result.activated) throw new AppError("TOKEN_REVOKED");
+  return result.recoveryCodesCreated ? recovery.codes : [];
+}
+
+/** `POST /user/2fa/email-otp/challenge`: a code to the active 2FA address. */
+export async function challengeEmailOtp(ctx: FlowContext, principal: Principal, mail: MailOptions): Promise<void> {
+  const userId = principal.userId;
+  const row = await emailOtpRow(ctx, userId);
+  if (!row) throw new AppError("EMAIL_OTP_UNINITIALIZED");
+  if (row.enabledAt === null || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
+  await sendCode(ctx, {
+    purpose: "email-otp-challenge",
+    subject: userCodeSubject(userId),
+    userId,
+    to: row.email,
+    mail,
+    throttled: "TOO_MANY_OTP_EMAILS",
+    deliver: true,
+  });
+}
+
+/** `POST /user/2fa/email-otp/authenticate`: spends a challenge code, then the tokens of §2. */
+export async function authenticateEmailOtp(
+  ctx: FlowContext,
+  principal: Principal,
+  otp: string,
+  meta: RequestMeta,
+): Promise<SessionTokens> {
+  const userId = principal.userId;
+  const row = await emailOtpRow(ctx, userId);
+  if (row?.enabledAt == null || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
+  const checked = await checkCode(ctx, userCodeSubject(userId), "email-otp-challenge", otp);
+  // A code mailed to an address that is no longer the active one does not count.
+  if (!checked || checked.record.target !== row.email || !(await spendCode(ctx, checked))) {
+    throw new AppError("OTP_INVALID_EXPIRED");
+  }
+  return completeSecondFactor(ctx, principal, meta);
+}
+
+/**
+ * `GET /user/2fa/email-otp/next-email`: the wait before the next mail the user would ask for: the
+ * challenge once email OTP is active, the setup mail while it is only pending.
+ */
+export async function emailOtpNextEmail(ctx: FlowContext, principal: Principal): Promise<number> {
+  const userId = principal.userId;
+  const row = await emailOtpRow(ctx, userId);
+  if (!row) throw new AppError("EMAIL_OTP_UNINITIALIZED");
+  const purpose = row.enabledAt !== null ? "email-otp-challenge" : "email-otp-setup";
+  return secondsUntilNextSend(ctx, userCodeSubject(userId), purpose);
+}
+
+/** `DELETE /user/2fa/email-otp`: the last method off turns 2FA off and deletes the recovery codes. */
+export async function deactivateEmailOtp(ctx: FlowContext, principal: Principal): Promise<void> {
+  if (!(await ctx.store.deactivateEmailOtp(principal.userId))) throw new AppError("EMAIL_OTP_ALREADY_INACTIVE");
+  const user = await ctx.store.findUserById(principal.userId);
+  if (user) await sendNotice(ctx, user.email, "notice-2fa-disabled", {}, { method: "email" });
+}

@@ -1,0 +1,50 @@
+/** Email address transfer (§3 "User: password and email"): a code to the new address, then the change. */
+import { AppError } from "../errors.js";
+import { isDisposableAddress } from "../mail/disposable.js";
+import type { Principal } from "../tokens/guard.js";
+import type { FlowContext } from "./context.js";
+import { checkCode, type MailOptions, mailOptionsOf, sendCode, sendNotice, userCodeSubject } from "./mail-codes.js";
+
+/** `POST /user/email/initiate`: mails a code to the new address; the login email is unchanged for now. */
+export async function initiateEmailTransfer(
+  ctx: FlowContext,
+  principal: Principal,
+  newEmail: string,
+  mail: MailOptions,
+): Promise<void> {
+  if (isDisposableAddress(newEmail)) throw new AppError("FORBIDDEN_MAIL_PROVIDER");
+  // The account's own address counts as in use too: there is nothing to transfer.
+  if (await ctx.store.findUserByEmail(newEmail)) throw new AppError("NEW_EMAIL_ALREADY_IN_USE");
+  await sendCode(ctx, {
+    purpose: "email-transfer",
+    subject: userCodeSubject(principal.userId),
+    userId: principal.userId,
+    to: newEmail,
+    mail,
+    throttled: "TOO_MANY_TRANSFER_ATTEMPTS",
+    deliver: true,
+  });
+}
+
+/**
+ * `PUT /user/email`: spends the code and changes the login email in one transaction; the unique index
+ * decides a race for the address (409, and the code stays unspent). The old address is told.
+ */
+export async function completeEmailTransfer(ctx: FlowContext, principal: Principal, otp: string): Promise<void> {
+  const user = await ctx.store.findUserById(principal.userId);
+  if (!user) throw new AppError("TOKEN_REVOKED");
+  const checked = await checkCode(ctx, userCodeSubject(user.id), "email-transfer", otp);
+  if (!checked) throw new AppError("OTP_INVALID_EXPIRED");
+  const newEmail = checked.record.target;
+  const outcome = await ctx.store.changeEmailWithMailCode({
+    key: { subject: checked.record.subject, purpose: checked.record.purpose, id: checked.record.id },
+    codeHash: checked.codeHash,
+    now: ctx.clock.now(),
+    maxTries: ctx.config.codes.maxTries,
+    userId: user.id,
+    newEmail,
+  });
+  if (outcome === "taken") throw new AppError("NEW_EMAIL_ALREADY_IN_USE");
+  if (outcome === "invalid") throw new AppError("OTP_INVALID_EXPIRED");
+  await sendNotice(ctx, user.email, "notice-email-transferred", mailOptionsOf(checked.record), { newEmail });
+}

@@ -1,0 +1,172 @@
+/**
+ * Mailed one-time codes (§4), shared by email OTP, password reset and email transfer.
+ *
+ * Sending, in this order: render the mail (an unknown origin or missing template is 500
+ * UNABLE_TO_FIND_MAIL_TEMPLATE before anything is stored); store the code, which is also the resend
+ * throttle (one statement, so concurrent sends cannot both pass); deliver. An undelivered mail
+ * withdraws its code, so the failed send is not charged to the throttle and leaves no live code.
+ *
+ * Checking: one try is counted before the hash is compared (a burst of guesses never gets more than
+ * maxTries comparisons), and spending is a second conditional UPDATE that exactly one caller wins.
+ */
+import { isSingleAddress } from "../../mail/address.js";
+import type { MailRequest, MailVars } from "../../mail/index.js";
+import { constantTimeEqual } from "../../platform/crypto.js";
+import type { MailCodePurpose, MailCodeRecord } from "../../storage/store.js";
+import { AppError, BadRequestError, type ErrorCode } from "../errors.js";
+import { generateMailCode, hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../otp/codes.js";
+import type { FlowContext } from "./context.js";
+
+/** The mail query of §1: which mail configuration and language to use. */
+export interface MailOptions {
+  origin?: string | undefined;
+  language?: string | undefined;
+}
+
+export function userCodeSubject(userId: number): string {
+  return `user:${userId}`;
+}
+
+/** Reset codes are bound to the address (§4: "reset: to the same address, known or not"). */
+export function addressCodeSubject(email: string): string {
+  return `email:${email.toLowerCase()}`;
+}
+
+export interface SendCodeInput {
+  purpose: MailCodePurpose;
+  subject: string;
+  userId: number | null;
+  /** Recipient, and the address the code is bound to (stored as the code's target). */
+  to: string;
+  mail: MailOptions;
+  /** The 429 code of the endpoint. */
+  throttled: ErrorCode;
+  /** False for a reset to an unknown address: the same work, without the delivery (§3). */
+  deliver: boolean;
+}
+
+function mailRequest(to: string, template: MailRequest["template"], mail: MailOptions, vars: MailVars): MailRequest {
+  return {
+    to,
+    template,
+    vars,
+    ...(mail.origin === undefined ? {} : { origin: mail.origin }),
+    ...(mail.language === undefined ? {} : { language: mail.language }),
+  };
+}
+
+export async function sendCode(ctx: FlowContext, input: SendCodeInput): Promise<void> {
+  // The schema's email format allows a little more than one deliverable bare address (e.g. 256 chars).
+  if (!isSingleAddress(input.to)) throw new BadRequestError("Invalid email address");
+  const now = ctx.clock.now();
+  const { ttlSeconds, resendSeconds } = ctx.config.codes;
+  const code = generateMailCode(ctx.random);
+  const request = mailRequest(input.to, input.purpose, input.mail, {
+    code,
+    expiresMinutes: Math.ceil(ttlSeconds / 60),
+  });
+  ctx.mailer.render(request);
+
+  const mac = ctx.keyring.macKey(MAIL_CODE_KEY_PURPOSE);
+  const key = { subject: input.subject, purpose: input.purpose, id: ctx.random.uuid() };
+  const issued = await ctx.store.issueMailCode(
+    {
+      ...key,
+      userId: input.userId,
+      target: input.to,
+      origin: input.mail.origin ?? null,
+      language: input.mail.language ?? null,
+      codeHash: hashMailCode(mac.key, key, code),
+      kid: mac.kid,
+      createdAt: now,
+      expiresAt: now + ttlSeconds * 1000,
+    },
+    now - resendSeconds * 1000,
+  );
+  if (!issued.issued) {
+    const waitMs = issued.lastSentAt + resendSeconds * 1000 - now;
+    throw new AppError(input.throttled, { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) });
+  }
+  if (!input.deliver) return;
+  try {
+    await ctx.mailer.send(request);
+  } catch (error) {
+    await ctx.store.withdrawMailCode(key);
+    throw error;
+  }
+}
+
+/** Whole seconds until the next mail of the purpose may be sent to the subject, 0 if now. */
+export async function secondsUntilNextSend(
+  ctx: FlowContext,
+  subject: string,
+  purpose: MailCodePurpose,
+): Promise<number> {
+  const sentAt = await ctx.store.mailCodeSentAt(subject, purpose);
+  if (sentAt === undefined) return 0;
+  return Math.max(0, Math.ceil((sentAt + ctx.config.codes.resendSeconds * 1000 - ctx.clock.now()) / 1000));
+}
+
+/** A code that matched; `spendCode` makes it used. */
+export interface CheckedCode {
+  record: MailCodeRecord;
+  codeHash: string;
+}
+
+/**
+ * Counts one try on the subject's live code of the purpose and compares in constant time.
+ * Undefined when there is no live code (none, expired, used, replaced, out of tries) or it differs.
+ */
+export async function checkCode(
+  ctx: FlowContext,
+  subject: string,
+  purpose: MailCodePurpose,
+  code: string,
+): Promise<CheckedCode | undefined> {
+  const record = await ctx.store.claimMailCodeTry({
+    subject,
+    purpose,
+    now: ctx.clock.now(),
+    maxTries: ctx.config.codes.maxTries,
+  });
+  // Without a live code the candidate is still hashed once, so both answers cost the same.
+  const kid = record?.kid ?? ctx.keyring.activeKid;
+  if (!ctx.keyring.kids().includes(kid)) return undefined;
+  const codeHash = hashMailCode(ctx.keyring.macKey(MAIL_CODE_KEY_PURPOSE, kid).key, { purpose, subject }, code);
+  if (!record || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
+  return { record, codeHash };
+}
+
+/** Spends a checked code; of concurrent spenders exactly one gets true. */
+export function spendCode(ctx: FlowContext, checked: CheckedCode): Promise<boolean> {
+  const { record, codeHash } = checked;
+  return ctx.store.consumeMailCode({
+    key: { subject: record.subject, purpose: record.purpose, id: record.id },
+    codeHash,
+    now: ctx.clock.now(),
+    maxTries: ctx.config.codes.maxTries,
+  });
+}
+
+/**
+ * A security notice (password changed, email transferred, 2FA method off). The change it reports has
+ * already happened, so a notice that cannot be rendered or delivered is logged, not answered as an error.
+ */
+export async function sendNotice(
+  ctx: FlowContext,
+  to: string,
+  template: MailRequest["template"],
+  mail: MailOptions,
+  vars: MailVars = {},
+): Promise<void> {
+  try {
+    await ctx.mailer.send(mailRequest(to, template, mail, vars));
+  } catch (error) {
+    ctx.logger.error({ err: error, template }, "security notice not sent");
+  }
+}
+
+/** The mail options a code was sent with, for the notice that follows it. */
+export function mailOptionsOf(record: MailCodeRecord): MailOptions {
+  return { origin: record.origin ?? undefined, language: record.language ?? undefined };
+}

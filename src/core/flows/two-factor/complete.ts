@@ -1,0 +1,49 @@
+import { AppError } from "../../errors.js";
+import type { Principal } from "../../tokens/guard.js";
+import type { IssuedToken } from "../../tokens/tokens.js";
+import type { FlowContext, RequestMeta } from "../context.js";
+import { issueAccessAndSudo, type SessionTokens, startSession } from "../sessions.js";
+
+/**
+ * What every `/user/2fa/<method>/authenticate` endpoint answers once its second factor has passed (§2):
+ * - with a partial token, the pending login becomes a new session. The partial token is spent first
+ *   (one INSERT decides), so one password check yields at most one session;
+ * - with an access token (step-up), a new refresh token joins the access token's session, with the
+ *   session's absolute end; the refresh token the client already holds stays valid.
+ * Both come with a fresh access and sudo token of that session.
+ */
+export async function completeSecondFactor(
+  ctx: FlowContext,
+  principal: Principal,
+  meta: RequestMeta,
+): Promise<SessionTokens> {
+  const { refresh, sessionId } =
+    principal.kind === "partial" ? await sessionFromPartial(ctx, principal, meta) : await stepUp(ctx, principal);
+  return { refresh, ...(await issueAccessAndSudo(ctx, principal.userId, sessionId)) };
+}
+
+async function sessionFromPartial(
+  ctx: FlowContext,
+  principal: Principal,
+  meta: RequestMeta,
+): Promise<{ refresh: IssuedToken; sessionId: string }> {
+  const spent = await ctx.store.spendPartialToken({
+    jti: principal.claims.jti,
+    userId: principal.userId,
+    expiresAt: principal.claims.exp * 1000,
+    now: ctx.clock.now(),
+  });
+  if (!spent) throw new AppError("TOKEN_REVOKED");
+  const refresh = await startSession(ctx, principal.userId, meta);
+  return { refresh, sessionId: refresh.sessionId };
+}
+
+async function stepUp(ctx: FlowContext, principal: Principal): Promise<{ refresh: IssuedToken; sessionId: string }> {
+  const sessionId = principal.sessionId;
+  // The guard has just checked the session; it may have ended since, and then the new token is dead too.
+  const status = sessionId === undefined ? undefined : await ctx.store.sessionStatus(sessionId);
+  if (sessionId === undefined || !status || status.revokedAt !== null) throw new AppError("TOKEN_REVOKED");
+  const refresh = await ctx.tokens.issue("refresh", { userId: principal.userId, sessionId }, status.expiresAt);
+  await ctx.store.addRefreshToken({ jti: refresh.jti, sessionId, issuedAt: ctx.clock.now() });
+  return { refresh, sessionId };
+}

@@ -1,0 +1,71 @@
+/**
+ * Recovery codes (§3, §4): 10 single-use codes, stored only as `<kid>:<HMAC-SHA-256 hex>` under a
+ * key derived from the keyring for the purpose "recovery-code". The kid travels with the hash, and a
+ * candidate is hashed under every configured kid, so codes keep working after a key rotation for as
+ * long as the old key stays listed.
+ */
+import { AppError } from "../../errors.js";
+import { generateRecoveryCodes, hashRecoveryCode, normaliseRecoveryCode } from "../../recovery/recovery.js";
+import { userSubject } from "../../throttle/guard.js";
+import type { Principal } from "../../tokens/guard.js";
+import type { FlowContext, RequestMeta } from "../context.js";
+import type { SessionTokens } from "../sessions.js";
+import { completeSecondFactor } from "./complete.js";
+
+const MAC_PURPOSE = "recovery-code";
+
+function storedHash(ctx: FlowContext, normalised: string, kid?: string): string {
+  const mac = ctx.keyring.macKey(MAC_PURPOSE, kid);
+  return `${mac.kid}:${hashRecoveryCode(mac.key, normalised)}`;
+}
+
+/** A fresh set: the codes to show once, and their storage form under the active key. */
+export function newRecoveryCodes(ctx: FlowContext): { codes: string[]; hashes: string[] } {
+  const codes = generateRecoveryCodes(ctx.random);
+  return { codes, hashes: codes.map((code) => storedHash(ctx, code)) };
+}
+
+/**
+ * `POST /user/2fa/recovery-code/authenticate`. The throttle is claimed before the code is looked at,
+ * also for a code of the wrong shape. One conditional UPDATE spends the code: of concurrent uses of
+ * one code exactly one wins.
+ */
+export async function authenticateRecoveryCode(
+  ctx: FlowContext,
+  principal: Principal,
+  input: string,
+  meta: RequestMeta,
+): Promise<SessionTokens> {
+  const userId = principal.userId;
+  if (!(await ctx.store.twoFactor(userId)).recoveryCodes) throw new AppError("RECOVERY_CODES_UNINITIALIZED");
+  await ctx.throttle.claim(userSubject(userId), "recovery");
+
+  const normalised = normaliseRecoveryCode(input);
+  if (normalised === null) throw new AppError("RECOVERY_CODE_INVALID");
+  const codeHashes = ctx.keyring.kids().map((kid) => storedHash(ctx, normalised, kid));
+  if (!(await ctx.store.useRecoveryCode({ userId, codeHashes, now: ctx.clock.now() }))) {
+    throw new AppError("RECOVERY_CODE_INVALID");
+  }
+  await ctx.throttle.succeed(userSubject(userId), "recovery");
+  return completeSecondFactor(ctx, principal, meta);
+}
+
+/** `GET /user/2fa/recovery-code/next-guess`. */
+export async function recoveryCodeNextGuess(ctx: FlowContext, principal: Principal): Promise<number> {
+  if (!(await ctx.store.twoFactor(principal.userId)).recoveryCodes) {
+    throw new AppError("RECOVERY_CODES_UNINITIALIZED");
+  }
+  return ctx.throttle.secondsToWait(userSubject(principal.userId), "recovery");
+}
+
+/** `POST /user/2fa/recovery-code/reset`: 10 new codes; the old set stops working in the same transaction. */
+export async function resetRecoveryCodes(ctx: FlowContext, principal: Principal): Promise<string[]> {
+  const fresh = newRecoveryCodes(ctx);
+  const replaced = await ctx.store.replaceRecoveryCodes({
+    userId: principal.userId,
+    codeHashes: fresh.hashes,
+    now: ctx.clock.now(),
+  });
+  if (!replaced) throw new AppError("2FA_IS_DISABLED");
+  return fresh.codes;
+}

@@ -1,0 +1,116 @@
+/**
+ * TOTP as a second factor (§3 "User: two-factor methods", §4): setup, activation, the check, and
+ * deactivation. Secrets are sealed with the keyring under aad `totp:<userId>`, so a sealed secret
+ * copied to another user's row does not decrypt.
+ */
+import { AppError } from "../../errors.js";
+import { type Keyring, SecretDecryptError } from "../../secrets/keyring.js";
+import { userSubject } from "../../throttle/guard.js";
+import type { Principal } from "../../tokens/guard.js";
+import { generateTotpSecret, matchTotp, totpUrl } from "../../totp/totp.js";
+import type { FlowContext, RequestMeta } from "../context.js";
+import type { SessionTokens } from "../sessions.js";
+import { completeSecondFactor } from "./complete.js";
+import { newRecoveryCodes } from "./recovery-codes.js";
+
+function aad(userId: number): string {
+  return `totp:${userId}`;
+}
+
+function openSecret(keyring: Keyring, sealed: string, userId: number): Buffer {
+  try {
+    return keyring.decrypt(sealed, aad(userId));
+  } catch (error) {
+    if (error instanceof SecretDecryptError) throw new AppError("TOTP_CORRUPT");
+    throw error;
+  }
+}
+
+/** The issuer shown in authenticator apps: configured, or the host name of the service's issuer URL. */
+export function totpIssuer(ctx: FlowContext): string {
+  return ctx.config.totpIssuer ?? new URL(ctx.config.issuer).hostname;
+}
+
+/**
+ * `POST /user/2fa/totp/setup`: a new secret, pending until activated. An active secret stays active
+ * (and keeps working) until the new one is activated (§3 life cycle).
+ */
+export async function setupTotp(ctx: FlowContext, principal: Principal): Promise<{ url: string }> {
+  const user = await ctx.store.findUserById(principal.userId);
+  if (!user) throw new AppError("TOKEN_REVOKED");
+  const secret = generateTotpSecret(ctx.random);
+  await ctx.store.setPendingTotpSecret(user.id, ctx.keyring.encrypt(secret, aad(user.id), ctx.random));
+  return { url: totpUrl({ secret, issuer: totpIssuer(ctx), account: user.email }) };
+}
+
+/**
+ * `POST /user/2fa/totp/enable`: checks a code of the pending secret and activates it. The first
+ * active method creates the recovery codes, returned this once; otherwise the answer is `[]`.
+ */
+export async function enableTotp(ctx: FlowContext, principal: Principal, code: string): Promise<string[]> {
+  const userId = principal.userId;
+  const pending = (await ctx.store.totpState(userId))?.pendingSecretEnc ?? null;
+  if (pending === null) throw new AppError("TOTP_UNINITIALIZED");
+  await ctx.throttle.claim(userSubject(userId), "totp");
+
+  const now = ctx.clock.now();
+  const match = matchTotp({ secret: openSecret(ctx.keyring, pending, userId), code, nowMs: now, lastUsedStep: null });
+  if (!match) throw new AppError("TOTP_INVALID");
+  const recovery = newRecoveryCodes(ctx);
+  const result = await ctx.store.activateTotp({
+    userId,
+    pendingSecretEnc: pending,
+    step: match.step,
+    now,
+    recoveryCodeHashes: recovery.hashes,
+  });
+  // Lost to a concurrent enable or a newer setup: the checked secret is no longer the pending one.
+  if (!result.activated) throw new AppError("TOTP_INVALID");
+  await ctx.throttle.succeed(userSubject(userId), "totp");
+  return result.recoveryCodesCreated ? recovery.codes : [];
+}
+
+/**
+ * `POST /user/2fa/totp/authenticate`. The throttle is claimed before the code is looked at; the code's
+ * step is then accepted by one conditional UPDATE, so of any number of concurrent requests with one
+ * code (on any node) exactly one wins (RFC 6238 §5.2).
+ */
+export async function authenticateTotp(
+  ctx: FlowContext,
+  principal: Principal,
+  code: string,
+  meta: RequestMeta,
+): Promise<SessionTokens> {
+  const userId = principal.userId;
+  const state = await ctx.store.totpState(userId);
+  const sealed = state?.enabledAt != null ? state.secretEnc : null;
+  if (!state || sealed === null) throw new AppError("TOTP_UNINITIALIZED");
+  await ctx.throttle.claim(userSubject(userId), "totp");
+
+  const match = matchTotp({
+    secret: openSecret(ctx.keyring, sealed, userId),
+    code,
+    nowMs: ctx.clock.now(),
+    lastUsedStep: state.lastUsedStep,
+  });
+  if (!match) throw new AppError("TOTP_INVALID");
+  if (!(await ctx.store.useTotpStep({ userId, secretEnc: sealed, step: match.step }))) {
+    throw new AppError("TOTP_INVALID");
+  }
+  await ctx.throttle.succeed(userSubject(userId), "totp");
+  return completeSecondFactor(ctx, principal, meta);
+}
+
+/** `GET /user/2fa/totp/next-guess`: the same wait the next TOTP check would be refused with. */
+export async function totpNextGuess(ctx: FlowContext, principal: Principal): Promise<number> {
+  const state = await ctx.store.totpState(principal.userId);
+  if (!state || (state.enabledAt === null && state.pendingSecretEnc === null)) {
+    throw new AppError("TOTP_UNINITIALIZED");
+  }
+  return ctx.throttle.secondsToWait(userSubject(principal.userId), "totp");
+}
+
+/** `DELETE /user/2fa/totp`. The last method gone turns 2FA off and deletes the recovery codes. */
+export async function disableTotp(ctx: FlowContext, principal: Principal): Promise<void> {
+  if (!(await ctx.store.deactivateTotp(principal.userId))) throw new AppError("TOTP_ALREADY_INACTIVE");
+}

@@ -1,0 +1,61 @@
+import cors from "@fastify/cors";
+import rateLimit from "@fastify/rate-limit";
+import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
+import type { Config } from "../../config/config.js";
+import { AppError } from "../../core/errors.js";
+import type { Metrics } from "../../observability/metrics.js";
+
+/** The endpoints anyone can call without a token: the per-address limit stands in front of them (§4). */
+export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
+  "POST /auth/login",
+  "POST /user/password/reset/send",
+  "POST /user/password/reset/validate",
+  "PUT /user/password/otp",
+]);
+
+/**
+ * CORS and the per-client-address rate limit. With LATCHKEY_REDIS_URL the limit's counters live in
+ * Redis and hold across nodes; if Redis stops answering, requests pass (the per-account throttles in
+ * the database remain the first line).
+ */
+export async function registerEdge(app: FastifyInstance, config: Config, metrics: Metrics): Promise<void> {
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
+      credentials: true,
+      methods: ["GET", "POST", "PUT", "DELETE"],
+      allowedHeaders: ["authorization", "content-type"],
+      exposedHeaders: ["retry-after"],
+      maxAge: 600,
+    });
+  }
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        connectTimeout: 2000,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        lazyConnect: true,
+      })
+    : undefined;
+  redis?.on("error", (error) => app.log.warn({ err: error }, "redis error"));
+  // Connect before serving so the first requests are counted; a Redis that is down is reported and
+  // retried in the background while the node serves.
+  await redis?.connect().catch((error: unknown) => app.log.warn({ err: error }, "redis is not reachable"));
+  if (redis) app.addHook("onClose", async () => void (await redis.quit().catch(() => redis.disconnect())));
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimit.perMinute,
+    timeWindow: 60_000,
+    ...(redis ? { redis, nameSpace: "latchkey-rate-limit:" } : {}),
+    skipOnError: true,
+    allowList: (request) => !UNAUTHENTICATED_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ""}`),
+    errorResponseBuilder: (_request, context) => {
+      metrics.throttleRefusals.inc({ kind: "TOO_MANY_REQUESTS" });
+      const error = new AppError("TOO_MANY_REQUESTS", {
+        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+      });
+      return Object.assign(error, { statusCode: 429 });
+    },
+  });
+}

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { AppError } from "../../core/errors.js";
+import type { Deps } from "../../deps.js";
+import type { Metrics } from "../../observability/metrics.js";
+import { errors } from "../schemas/common.js";
+
+const Status = Type.Object({ status: Type.String() });
+const tags = ["Operations"];
+
+/** Liveness, readiness (the database answers) and Prometheus metrics. */
+export function healthRoutes(deps: Deps, metrics: Metrics): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      "/health/live",
+      { schema: { summary: "The process is up", tags, response: { 200: Status } } },
+      async () => ({ status: "ok" }),
+    );
+    app.get(
+      "/health/ready",
+      {
+        schema: {
+          summary: "The node can serve: its database answers",
+          tags,
+          response: { 200: Status, ...errors(503) },
+        },
+      },
+      async (request) => {
+        try {
+          await deps.store.ping();
+        } catch (error) {
+          request.log.warn({ err: error }, "database does not answer");
+          throw new AppError("SERVICE_UNAVAILABLE");
+        }
+        return { status: "ready" };
+      },
+    );
+    app.get(
+      "/metrics",
+      { schema: { summary: "Prometheus metrics", tags, produces: ["text/plain"] } },
+      async (_request, reply) => {
+        const body = await metrics.registry.metrics();
+        return reply.type(metrics.registry.contentType).send(body);
+      },
+    );
+  };
+}

@@ -1,0 +1,73 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import type { AuditEventType } from "../core/events.js";
+
+/** The Prometheus metrics of one node. A registry per app, so several apps in one process stay apart. */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: "latchkey_http_requests_total",
+    help: "HTTP requests by route, method and status.",
+    labelNames: ["route", "method", "status"] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: "latchkey_http_request_duration_seconds",
+    help: "HTTP request latency by route, method and status.",
+    labelNames: ["route", "method", "status"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly logins = new Counter({
+    name: "latchkey_logins_total",
+    help: "Password logins by outcome (succeeded, partial, failed, throttled).",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly secondFactorChecks = new Counter({
+    name: "latchkey_second_factor_checks_total",
+    help: "Second-factor checks by method (totp, email_otp, recovery_code) and outcome.",
+    labelNames: ["method", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly throttleRefusals = new Counter({
+    name: "latchkey_throttle_refusals_total",
+    help: "Requests refused by a throttle, by kind (the 429 message code).",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
+  readonly mails = new Counter({
+    name: "latchkey_mails_total",
+    help: "Mails by template and outcome (sent, failed).",
+    labelNames: ["template", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditEvents = new Counter({
+    name: "latchkey_audit_events_total",
+    help: "Security events recorded in the audit trail, by type.",
+    labelNames: ["type"] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "latchkey_" });
+  }
+
+  /** Counts what an audit event says about logins and second factors. */
+  countEvent(type: AuditEventType, details: Record<string, unknown> | undefined): void {
+    this.auditEvents.inc({ type });
+    if (type === "login.succeeded") this.logins.inc({ outcome: "succeeded" });
+    if (type === "login.partial") this.logins.inc({ outcome: "partial" });
+    if (type === "login.failed") this.logins.inc({ outcome: "failed" });
+    if (type === "second_factor.succeeded" || type === "second_factor.failed") {
+      const method = typeof details?.method === "string" ? details.method : "unknown";
+      this.secondFactorChecks.inc({ method, outcome: type === "second_factor.succeeded" ? "succeeded" : "failed" });
+    }
+  }
+}

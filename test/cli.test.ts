@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { runCli } from "../src/cli.js";
+
+describe("latchkey command line", () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let stdout: string[];
+  let stderr: string[];
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "latchkey-cli-"));
+    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString("base64")}` };
+    stdout = [];
+    stderr = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const lastLine = () => JSON.parse(stdout.join("").trim().split("\n").at(-1) ?? "null");
+
+  it("migrates, creates, lists and deletes users", async () => {
+    expect(await runCli(["migrate"], env)).toBe(0);
+    expect(lastLine().applied.length).toBeGreaterThan(0);
+    expect(await runCli(["user", "create", "--email", "alice@example.com", "--password", "Correct7Horse"], env)).toBe(
+      0,
+    );
+    expect(lastLine()).toEqual({ userId: 1 });
+    expect(await runCli(["user", "create", "--email", "bob@example.com"], env)).toBe(0);
+    expect(lastLine()).toEqual({ userId: 2 });
+    stdout.length = 0;
+    expect(await runCli(["user", "list", "--email", "alice"], env)).toBe(0);
+    expect(stdout.join("")).toContain('"email":"alice@example.com"');
+    expect(lastLine()).toEqual({ total: 1 });
+    expect(await runCli(["user", "delete", "--email", "ALICE@example.com"], env)).toBe(0);
+    expect(await runCli(["user", "delete", "--email", "alice@example.com"], env)).toBe(2);
+  });
+
+  it("refuses a duplicate user and a weak password, with one line and no stack", async () => {
+    expect(await runCli(["user", "create", "--email", "a@example.com"], env)).toBe(0);
+    expect(await runCli(["user", "create", "--email", "A@example.com"], env)).toBe(1);
+    expect(await runCli(["user", "create", "--email", "b@example.com", "--password", "password"], env)).toBe(1);
+    expect(stderr.join("")).toContain("a user with that email exists");
+    expect(stderr.join("")).not.toMatch(/\n\s+at /);
+  });
+
+  it("reports every configuration problem at once and exits non-zero without a stack", async () => {
+    const code = await runCli(["migrate"], { ...env, LATCHKEY_PORT: "x", LATCHKEY_ACCESS_TOKEN_TTL_SECONDS: "-1" });
+    expect(code).toBe(2);
+    const text = stderr.join("");
+    expect(text).toContain("LATCHKEY_PORT");
+    expect(text).toContain("LATCHKEY_ACCESS_TOKEN_TTL_SECONDS");
+    expect(text).not.toMatch(/\n\s+at /);
+  });
+
+  it("rotates the signing key", async () => {
+    expect(await runCli(["keys", "rotate"], env)).toBe(0);
+    const first = lastLine().activeKid;
+    expect(await runCli(["keys", "rotate"], env)).toBe(0);
+    expect(lastLine().activeKid).not.toBe(first);
+  });
+});
