@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ERROR_CODES, ERROR_STRINGS } from "../src/core/errors.js";
 
 const doc = readFileSync(new URL("../docs/errors.md", import.meta.url), "utf8");
-const rows = [...doc.matchAll(/^\| `([A-Z0-9_]+)` \| (\d{3}) \| ([^|]+) \|/gm)].map((m) => ({
+const rows = [...doc.matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*(\d{3})\s*\|\s*([^|]+?)\s*\|/gm)].map((m) => ({
   code: m[1],
   status: Number(m[2]),
   error: m[3]?.trim(),

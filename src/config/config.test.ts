@@ -34,4 +34,11 @@ describe("config", () => {
       expect(problems.join("\n")).toMatch(/LATCHKEY_PORT.*LATCHKEY_DATABASE_URL.*LATCHKEY_LOG_LEVEL.*ARGON2_MEMORY/s);
     }
   });
+
+  it("refuses a TOTP issuer with a colon (it would split the otpauth label)", () => {
+    expect(() => loadConfig({ LATCHKEY_TOTP_ISSUER: "Acme:Prod" })).toThrow(
+      /LATCHKEY_TOTP_ISSUER must not contain a colon/,
+    );
+    expect(loadConfig({ LATCHKEY_TOTP_ISSUER: "Acme Prod" }).totpIssuer).toBe("Acme Prod");
+  });
 });

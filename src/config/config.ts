@@ -153,6 +153,8 @@ export function loadConfig(env: Env): Config {
     rateLimit: { perMinute: 300 },
     trustProxy: false,
   };
+  // Authenticator apps split the otpauth label at the first colon (Key Uri Format).
+  if (config.totpIssuer?.includes(":")) r.problems.push("LATCHKEY_TOTP_ISSUER must not contain a colon");
   const adminToken = r.optional("LATCHKEY_ADMIN_TOKEN");
   if (adminToken !== undefined && adminToken.length < 32) {
     r.problems.push("LATCHKEY_ADMIN_TOKEN must be at least 32 characters long");

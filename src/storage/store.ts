@@ -231,8 +231,31 @@ export interface Store {
    */
   deactivateEmailOtp(userId: number): Promise<boolean>;
 
+  // Administration and audit trail (issue 5).
+  recordAuditEvent(event: AuditEventRecord): Promise<void>;
+  /** The user's events, newest first. */
+  listAuditEvents(query: { userId: number; offset: number; limit: number }): Promise<{
+    events: AuditEventRecord[];
+    total: number;
+  }>;
+  /** Sets or clears users.disabled_at; false when the user does not exist. */
+  setUserDisabled(userId: number, disabledAt: number | null): Promise<boolean>;
+  /** Sessions neither revoked nor past their absolute end. */
+  countLiveSessions(userId: number, now: number): Promise<number>;
+  /** Turns every 2FA method off and drops pending setups and recovery codes, under the user lock. */
+  resetTwoFactor(userId: number): Promise<boolean>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface AuditEventRecord {
+  type: string;
+  userId: number;
+  at: number;
+  ip: string | null;
+  userAgent: string | null;
+  details?: Record<string, string | number | boolean | null> | undefined;
 }
 
 // Mail codes and email (issue 4)

@@ -4,6 +4,7 @@ import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
 
 export interface ReceivedMail {
+  /** Envelope recipients, lower-cased. */
   to: string[];
   subject: string;
   text: string;
@@ -38,7 +39,8 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
       simpleParser(stream)
         .then((parsed) => {
           received.push({
-            to: session.envelope.rcptTo.map((r) => r.address),
+            // Lower-cased: the server may normalise the domain part of the envelope address.
+            to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
             subject: parsed.subject ?? "",
             text: parsed.text ?? "",
             html: typeof parsed.html === "string" ? parsed.html : "",

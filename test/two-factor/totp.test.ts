@@ -74,6 +74,21 @@ describe.each(testDialects())("TOTP on $name", (dialect) => {
     expect((await get(t, "/auth/refreshtoken/validate", again)).json()).toEqual({ userId });
   });
 
+  it("names the configured issuer in the setup URL", async () => {
+    const named = await createTestApp(dialect, { env: { LATCHKEY_TOTP_ISSUER: "Acme Login" } });
+    try {
+      await named.createUser("bob@example.com", PASSWORD);
+      const access = await accessFor(named, await login(named, "bob@example.com"));
+      const url: string = (await post(named, "/user/2fa/totp/setup", access, {})).json().url;
+      expect(url).toMatch(
+        /^otpauth:\/\/totp\/Acme%20Login:bob%40example\.com\?secret=[A-Z2-7]{32}&issuer=Acme%20Login&/,
+      );
+      expect(authenticatorFrom(url).issuer).toBe("Acme Login");
+    } finally {
+      await named.close();
+    }
+  });
+
   it("accepts a code once: the same code again is TOTP_INVALID, the next step's code works", async () => {
     const { totp } = await enrolTotp(t);
     const code = codeAt(totp, t.clock.now());

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import { type DatabaseIntrospector, type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 import type { Dialect } from "../store.js";
 
 /**
@@ -120,6 +120,24 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex("mail_codes_user_id").on("mail_codes").column("user_id").execute();
     },
   }),
+  "2026-11-27-004-audit-events": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .createTable("audit_events")
+        .addColumn("id", dialect === "postgres" ? "bigserial" : "integer", (c) =>
+          dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn("user_id", int64, (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("at", int64, (c) => c.notNull())
+        .addColumn("ip", "text")
+        .addColumn("user_agent", "text")
+        .addColumn("details", "text")
+        .execute();
+      await db.schema.createIndex("audit_events_user_id").on("audit_events").columns(["user_id", "id"]).execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {
@@ -136,13 +154,42 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   // and skip creating its own. Pin them to the connection's current schema.
   const migrationTableSchema = dialect === "postgres" ? await currentSchema(db) : undefined;
   const migrator = new Migrator({
-    db,
+    db: migrationTableSchema ? withCurrentSchemaIntrospection(db, migrationTableSchema) : db,
     provider: new CodeMigrationProvider(dialect),
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/**
+ * The migrator asks the introspector whether its two bookkeeping tables exist. Kysely's PostgreSQL
+ * introspector reads every schema of the database and calls catalog functions that fail ("schema …
+ * does not exist") when another session drops a schema meanwhile, as parallel test suites (or
+ * tenants) do. The migrator gets an introspector that looks at `schema` only; everything else is
+ * the same instance.
+ */
+function withCurrentSchemaIntrospection(db: Kysely<unknown>, schema: string): Kysely<unknown> {
+  const introspection: DatabaseIntrospector = {
+    getSchemas: () => db.introspection.getSchemas(),
+    async getTables() {
+      const result = await sql<{ name: string }>`
+        select table_name as name from information_schema.tables where table_schema = ${schema}`.execute(db);
+      return result.rows.map((row) => ({ name: row.name, schema, isView: false, columns: [] }));
+    },
+    async getMetadata() {
+      return { tables: await this.getTables() };
+    },
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === "introspection") return introspection;
+      // Kysely keeps its state in private fields: methods must run on the real instance.
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 async function currentSchema(db: Kysely<unknown>): Promise<string | undefined> {

@@ -101,7 +101,19 @@ export interface MailCodesTable {
   consumed_at: number | null;
 }
 
+export interface AuditEventsTable {
+  id: Generated<number>;
+  user_id: number;
+  type: string;
+  at: number;
+  ip: string | null;
+  user_agent: string | null;
+  /** JSON object of non-secret details. */
+  details: string | null;
+}
+
 export interface Database {
+  audit_events: AuditEventsTable;
   users: UsersTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { ThrottleState } from "../../core/throttle/throttle.js";
 import {
+  type AuditEventRecord,
   type Dialect,
   EmailTakenError,
   type IssueMailCodeResult,
@@ -17,6 +18,8 @@ import {
   type TwoFactorRecord,
   type UserRecord,
 } from "../store.js";
+import * as admin from "./admin.js";
+import { lockUser } from "./locks.js";
 import { migrateToLatest, pingDatabase } from "./migrations.js";
 import type { Database, UsersTable } from "./schema.js";
 
@@ -35,20 +38,6 @@ function toUser(row: UserRow): UserRecord {
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string };
   return e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-}
-
-/**
- * Serialises the 2FA state changes of one user: a no-op UPDATE of the user's row takes its row lock
- * on PostgreSQL and the write lock on SQLite (taking it first also keeps a deferred SQLite
- * transaction from failing to upgrade a read snapshot). False when the user does not exist.
- */
-async function lockUser(trx: Transaction<Database>, userId: number): Promise<boolean> {
-  const result = await trx
-    .updateTable("users")
-    .set((eb) => ({ email: eb.ref("email") }))
-    .where("id", "=", userId)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Whether any second factor is active (the same rule as core/twofactor/state.ts), inside `trx`. */
@@ -641,6 +630,27 @@ export class KyselyStore implements Store {
       }
       return true;
     });
+  }
+
+  // Administration and audit trail (statements in admin.ts).
+  recordAuditEvent(event: AuditEventRecord): Promise<void> {
+    return admin.recordAuditEvent(this.db, event);
+  }
+
+  listAuditEvents(query: { userId: number; offset: number; limit: number }) {
+    return admin.listAuditEvents(this.db, query);
+  }
+
+  setUserDisabled(userId: number, disabledAt: number | null): Promise<boolean> {
+    return admin.setUserDisabled(this.db, userId, disabledAt);
+  }
+
+  countLiveSessions(userId: number, now: number): Promise<number> {
+    return admin.countLiveSessions(this.db, userId, now);
+  }
+
+  resetTwoFactor(userId: number): Promise<boolean> {
+    return admin.resetTwoFactor(this.db, userId);
   }
 
   ping(): Promise<void> {

@@ -43,6 +43,8 @@ async function stepUp(ctx: FlowContext, principal: Principal): Promise<{ refresh
   // The guard has just checked the session; it may have ended since, and then the new token is dead too.
   const status = sessionId === undefined ? undefined : await ctx.store.sessionStatus(sessionId);
   if (sessionId === undefined || !status || status.revokedAt !== null) throw new AppError("TOKEN_REVOKED");
+  // An access token may outlive its session's absolute end by a few minutes; the session may not.
+  if (status.expiresAt <= ctx.clock.now()) throw new AppError("TOKEN_EXPIRED");
   const refresh = await ctx.tokens.issue("refresh", { userId: principal.userId, sessionId }, status.expiresAt);
   await ctx.store.addRefreshToken({ jti: refresh.jti, sessionId, issuedAt: ctx.clock.now() });
   return { refresh, sessionId };

@@ -26,9 +26,12 @@ function openSecret(keyring: Keyring, sealed: string, userId: number): Buffer {
   }
 }
 
-/** The issuer shown in authenticator apps: configured, or the host name of the service's issuer URL. */
+/**
+ * The issuer shown in authenticator apps: configured (config refuses a colon), or the host name of
+ * the service's issuer URL (without the port, whose colon would split the otpauth label).
+ */
 export function totpIssuer(ctx: FlowContext): string {
-  return ctx.config.totpIssuer ?? new URL(ctx.config.issuer).hostname;
+  return ctx.config.totpIssuer ?? new URL(ctx.config.issuer).hostname.replaceAll(":", "");
 }
 
 /**

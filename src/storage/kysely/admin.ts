@@ -1,0 +1,76 @@
+import type { Kysely } from "kysely";
+import type { AuditEventRecord } from "../store.js";
+import { lockUser } from "./locks.js";
+import type { Database } from "./schema.js";
+
+/** Administration and audit-trail statements, kept apart from the hot-path store methods. */
+
+export async function recordAuditEvent(db: Kysely<Database>, event: AuditEventRecord): Promise<void> {
+  await db
+    .insertInto("audit_events")
+    .values({
+      user_id: event.userId,
+      type: event.type,
+      at: event.at,
+      ip: event.ip,
+      user_agent: event.userAgent,
+      details: event.details ? JSON.stringify(event.details) : null,
+    })
+    .execute();
+}
+
+export async function listAuditEvents(
+  db: Kysely<Database>,
+  query: { userId: number; offset: number; limit: number },
+): Promise<{ events: AuditEventRecord[]; total: number }> {
+  const base = db.selectFrom("audit_events").where("user_id", "=", query.userId);
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy("id", "desc").offset(query.offset).limit(query.limit).execute(),
+    base.select((eb) => eb.fn.countAll<number | string>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    events: rows.map((row) => ({
+      type: row.type,
+      userId: row.user_id,
+      at: row.at,
+      ip: row.ip,
+      userAgent: row.user_agent,
+      details: row.details ? JSON.parse(row.details) : undefined,
+    })),
+    total: Number(count.n),
+  };
+}
+
+export async function setUserDisabled(
+  db: Kysely<Database>,
+  userId: number,
+  disabledAt: number | null,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("users")
+    .set({ disabled_at: disabledAt })
+    .where("id", "=", userId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function countLiveSessions(db: Kysely<Database>, userId: number, now: number): Promise<number> {
+  const row = await db
+    .selectFrom("sessions")
+    .select((eb) => eb.fn.countAll<number | string>().as("n"))
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", now)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function resetTwoFactor(db: Kysely<Database>, userId: number): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    if (!(await lockUser(trx, userId))) return false;
+    await trx.deleteFrom("user_totp").where("user_id", "=", userId).execute();
+    await trx.deleteFrom("user_email_otp").where("user_id", "=", userId).execute();
+    await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
+    return true;
+  });
+}
