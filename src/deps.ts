@@ -9,6 +9,7 @@ import { TokenGuard } from "./core/tokens/guard.js";
 import { SigningKeys } from "./core/tokens/signing-keys.js";
 import { TokenService } from "./core/tokens/tokens.js";
 import { createMailer, DEFAULT_MAIL_DIR, type Mailer } from "./mail/index.js";
+import { AuditTrail } from "./observability/audit.js";
 import { Metrics } from "./observability/metrics.js";
 import { type Clock, systemClock } from "./platform/clock.js";
 import { loadOrCreateKeyFile } from "./platform/keyfile.js";
@@ -99,6 +100,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       clock,
       random,
     });
+    const events = new AuditTrail(store, clock, metrics, logger);
     const flow: FlowContext = {
       config,
       clock,
@@ -111,6 +113,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       keyring,
       mailer,
       logger,
+      events,
     };
     return {
       config,

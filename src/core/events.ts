@@ -28,7 +28,8 @@ export type EventDetails = Record<string, string | number | boolean | null>;
 
 export interface SecurityEvent {
   type: AuditEventType;
-  userId: number;
+  /** Null when the event concerns no known account (a failed login for an unknown username). */
+  userId: number | null;
   ip: string | null;
   userAgent: string | null;
   /** Never a secret: method names, reasons, counts. */

@@ -19,8 +19,9 @@ export class AuditTrail implements EventSink {
 
   async emit(event: SecurityEvent): Promise<void> {
     this.metrics.countEvent(event.type, event.details);
+    if (event.userId === null) return;
     try {
-      await this.store.recordAuditEvent({ ...event, at: this.clock.now() });
+      await this.store.recordAuditEvent({ ...event, userId: event.userId, at: this.clock.now() });
     } catch (error) {
       this.logger.error({ err: error, type: event.type, userId: event.userId }, "audit event not recorded");
     }

@@ -4,6 +4,7 @@ import type { Mailer } from "../../mail/index.js";
 import type { Clock } from "../../platform/clock.js";
 import type { Random } from "../../platform/random.js";
 import type { Store } from "../../storage/store.js";
+import type { EventSink } from "../events.js";
 import type { PasswordHasher } from "../password/hasher.js";
 import type { Keyring } from "../secrets/keyring.js";
 import type { GuessThrottle } from "../throttle/guard.js";
@@ -24,6 +25,8 @@ export interface FlowContext {
   keyring: Keyring;
   mailer: Mailer;
   logger: Logger;
+  /** The audit trail and the metrics that count its events. */
+  events: EventSink;
 }
 
 /** Who is calling and from where, for sessions (and the audit trail). */
@@ -31,3 +34,5 @@ export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
 }
+
+export const NO_META: RequestMeta = { ip: null, userAgent: null };

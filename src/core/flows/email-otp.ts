@@ -2,9 +2,11 @@
  * Email OTP as a second factor (§3 "User: two-factor methods", §4): setup (a code to the new
  * address), activation, the challenge mail, the check, the wait-time query and deactivation.
  */
+
 import { AppError } from "../errors.js";
 import { isDisposableAddress } from "../mail/disposable.js";
 import type { Principal } from "../tokens/guard.js";
+import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
 import {
   checkCode,
@@ -64,6 +66,7 @@ export async function enableEmailOtp(ctx: FlowContext, principal: Principal, otp
     recoveryCodeHashes: recovery.hashes,
   });
   if (!result.activated) throw new AppError("TOKEN_REVOKED");
+  await audit(ctx, "2fa.enabled", userId, principal.meta, { method: "email_otp" });
   return result.recoveryCodesCreated ? recovery.codes : [];
 }
 
@@ -97,8 +100,10 @@ export async function authenticateEmailOtp(
   const checked = await checkCode(ctx, userCodeSubject(userId), "email-otp-challenge", otp);
   // A code mailed to an address that is no longer the active one does not count.
   if (!checked || checked.record.target !== row.email || !(await spendCode(ctx, checked))) {
+    await audit(ctx, "second_factor.failed", userId, meta, { method: "email_otp" });
     throw new AppError("OTP_INVALID_EXPIRED");
   }
+  await audit(ctx, "second_factor.succeeded", userId, meta, { method: "email_otp" });
   return completeSecondFactor(ctx, principal, meta);
 }
 
@@ -117,6 +122,7 @@ export async function emailOtpNextEmail(ctx: FlowContext, principal: Principal):
 /** `DELETE /user/2fa/email-otp`: the last method off turns 2FA off and deletes the recovery codes. */
 export async function deactivateEmailOtp(ctx: FlowContext, principal: Principal): Promise<void> {
   if (!(await ctx.store.deactivateEmailOtp(principal.userId))) throw new AppError("EMAIL_OTP_ALREADY_INACTIVE");
+  await audit(ctx, "2fa.disabled", principal.userId, principal.meta, { method: "email_otp" });
   const user = await ctx.store.findUserById(principal.userId);
   if (user) await sendNotice(ctx, user.email, "notice-2fa-disabled", {}, { method: "email" });
 }

@@ -1,7 +1,9 @@
 /** Email address transfer (§3 "User: password and email"): a code to the new address, then the change. */
+
 import { AppError } from "../errors.js";
 import { isDisposableAddress } from "../mail/disposable.js";
 import type { Principal } from "../tokens/guard.js";
+import { audit } from "./audit.js";
 import type { FlowContext } from "./context.js";
 import { checkCode, type MailOptions, mailOptionsOf, sendCode, sendNotice, userCodeSubject } from "./mail-codes.js";
 
@@ -46,5 +48,6 @@ export async function completeEmailTransfer(ctx: FlowContext, principal: Princip
   });
   if (outcome === "taken") throw new AppError("NEW_EMAIL_ALREADY_IN_USE");
   if (outcome === "invalid") throw new AppError("OTP_INVALID_EXPIRED");
+  await audit(ctx, "email.transferred", user.id, principal.meta);
   await sendNotice(ctx, user.email, "notice-email-transferred", mailOptionsOf(checked.record), { newEmail });
 }

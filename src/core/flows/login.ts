@@ -3,6 +3,7 @@ import { AppError } from "../errors.js";
 import { userSubject } from "../throttle/guard.js";
 import type { IssuedToken } from "../tokens/tokens.js";
 import { twoFactorEnabled } from "../twofactor/state.js";
+import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
 import { startSession } from "./sessions.js";
 
@@ -28,8 +29,14 @@ export async function login(
 
   const matches = await ctx.hasher.verify(user?.passwordHash ?? ctx.dummyHash, input.password);
   if (user && user.passwordHash === null) throw new AppError("NO_PASSWORD_INFO");
-  if (!user || !matches || user.passwordHash === null) throw new AppError("PASSWORD_INCORRECT");
-  if (user.disabledAt !== null) throw new AppError("ACCOUNT_DISABLED");
+  if (!user || !matches || user.passwordHash === null) {
+    await audit(ctx, "login.failed", user?.id ?? null, meta, { reason: "password" });
+    throw new AppError("PASSWORD_INCORRECT");
+  }
+  if (user.disabledAt !== null) {
+    await audit(ctx, "login.failed", user.id, meta, { reason: "disabled" });
+    throw new AppError("ACCOUNT_DISABLED");
+  }
 
   await ctx.throttle.succeed(subject, "password");
   if (ctx.hasher.needsRehash(user.passwordHash)) {
@@ -38,7 +45,11 @@ export async function login(
 
   if (twoFactorEnabled(await ctx.store.twoFactor(user.id))) {
     const expiresAt = ctx.clock.now() + ctx.config.tokens.partialTtlSeconds * 1000;
-    return { kind: "partial", token: await ctx.tokens.issue("partial", { userId: user.id }, expiresAt) };
+    const partial = await ctx.tokens.issue("partial", { userId: user.id }, expiresAt);
+    await audit(ctx, "login.partial", user.id, meta);
+    return { kind: "partial", token: partial };
   }
-  return { kind: "refresh", token: await startSession(ctx, user.id, meta) };
+  const refresh = await startSession(ctx, user.id, meta);
+  await audit(ctx, "login.succeeded", user.id, meta);
+  return { kind: "refresh", token: refresh };
 }

@@ -1,12 +1,14 @@
 /**
  * Password reset by mailed code and password change (§3 "User: password and email", §2 revocation).
  */
+
 import { AppError } from "../errors.js";
 import { isDisposableAddress } from "../mail/disposable.js";
 import { assertAcceptablePassword } from "../password/policy.js";
 import { userSubject } from "../throttle/guard.js";
 import type { Principal } from "../tokens/guard.js";
-import type { FlowContext } from "./context.js";
+import { audit } from "./audit.js";
+import type { FlowContext, RequestMeta } from "./context.js";
 import {
   addressCodeSubject,
   type CheckedCode,
@@ -62,6 +64,7 @@ export async function validatePasswordReset(ctx: FlowContext, email: string, otp
 export async function resetPasswordWithCode(
   ctx: FlowContext,
   input: { userEmail: string; otp: string; newPassword: string },
+  meta: RequestMeta,
 ): Promise<void> {
   assertAcceptablePassword(input.newPassword);
   const found = await checkResetCode(ctx, input.userEmail, input.otp);
@@ -72,6 +75,7 @@ export async function resetPasswordWithCode(
   await ctx.store.revokeUserSessions(found.userId, ctx.clock.now());
   // Proving control of the mailbox ends a lock-out by wrong passwords.
   await ctx.throttle.succeed(userSubject(found.userId), "password");
+  await audit(ctx, "password.reset", found.userId, meta);
   await sendNotice(ctx, found.email, "notice-password-reset", mailOptionsOf(found.checked.record));
 }
 
@@ -95,5 +99,6 @@ export async function changePassword(
 
   await ctx.store.setPasswordHash(user.id, await ctx.hasher.hash(input.newPassword));
   await ctx.store.revokeUserSessions(user.id, ctx.clock.now(), principal.sessionId);
+  await audit(ctx, "password.changed", user.id, principal.meta);
   await sendNotice(ctx, user.email, "notice-password-changed", {});
 }

@@ -1,5 +1,7 @@
 import { AppError } from "../errors.js";
+import type { Principal } from "../tokens/guard.js";
 import type { IssuedToken, TokenClaims } from "../tokens/tokens.js";
+import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
 
 /** A full login's token set (§2). */
@@ -50,7 +52,8 @@ interface LiveRefreshToken {
  * rotated is accepted only within the grace period. Past the grace it is reuse: the whole session
  * is revoked (§2, OAuth 2.0 Security BCP §4.14).
  */
-async function liveRefreshToken(ctx: FlowContext, claims: TokenClaims): Promise<LiveRefreshToken> {
+async function liveRefreshToken(ctx: FlowContext, principal: Principal): Promise<LiveRefreshToken> {
+  const claims = principal.claims;
   const status = await ctx.store.refreshTokenStatus(claims.jti);
   if (!status) throw new AppError("TOKEN_REVOKED");
   if (status.sessionId !== claims.sid || status.userId !== claims.sub) throw new AppError("INVALID_TOKEN");
@@ -59,17 +62,18 @@ async function liveRefreshToken(ctx: FlowContext, claims: TokenClaims): Promise<
   const now = ctx.clock.now();
   if (status.usedAt !== null && now - status.usedAt > ctx.config.tokens.refreshGraceSeconds * 1000) {
     await ctx.store.revokeSession(status.sessionId, now);
+    await audit(ctx, "refresh_token.reused", status.userId, principal.meta, { sessionId: status.sessionId });
     throw new AppError("REFRESH_TOKEN_REUSED");
   }
   return { userId: status.userId, sessionId: status.sessionId, expiresAt: status.expiresAt };
 }
 
 /** `GET /auth/refreshtoken`: rotation. Concurrent callers within the grace each get a fresh token. */
-export async function rotateRefreshToken(ctx: FlowContext, claims: TokenClaims): Promise<IssuedToken> {
-  const live = await liveRefreshToken(ctx, claims);
+export async function rotateRefreshToken(ctx: FlowContext, principal: Principal): Promise<IssuedToken> {
+  const live = await liveRefreshToken(ctx, principal);
   const next = await ctx.tokens.issue("refresh", { userId: live.userId, sessionId: live.sessionId }, live.expiresAt);
   await ctx.store.rotateRefreshToken({
-    jti: claims.jti,
+    jti: principal.claims.jti,
     newJti: next.jti,
     sessionId: live.sessionId,
     now: ctx.clock.now(),
@@ -78,20 +82,21 @@ export async function rotateRefreshToken(ctx: FlowContext, claims: TokenClaims):
 }
 
 /** `GET /auth/accesstoken`. */
-export async function accessTokenFor(ctx: FlowContext, claims: TokenClaims): Promise<IssuedToken> {
-  const live = await liveRefreshToken(ctx, claims);
+export async function accessTokenFor(ctx: FlowContext, principal: Principal): Promise<IssuedToken> {
+  const live = await liveRefreshToken(ctx, principal);
   const expiresAt = ctx.clock.now() + ctx.config.tokens.accessTtlSeconds * 1000;
   return ctx.tokens.issue("access", { userId: live.userId, sessionId: live.sessionId }, expiresAt);
 }
 
 /** `GET /auth/refreshtoken/validate`. */
-export async function validateRefreshToken(ctx: FlowContext, claims: TokenClaims): Promise<number> {
-  return (await liveRefreshToken(ctx, claims)).userId;
+export async function validateRefreshToken(ctx: FlowContext, principal: Principal): Promise<number> {
+  return (await liveRefreshToken(ctx, principal)).userId;
 }
 
 /** `POST /auth/logout`: ends the session; every token of it stops working at once. */
-export async function logout(ctx: FlowContext, claims: TokenClaims): Promise<void> {
-  const live = await liveRefreshToken(ctx, claims);
+export async function logout(ctx: FlowContext, principal: Principal): Promise<void> {
+  const live = await liveRefreshToken(ctx, principal);
   const ended = await ctx.store.revokeSession(live.sessionId, ctx.clock.now());
   if (!ended) throw new AppError("TOKEN_REVOKED");
+  await audit(ctx, "session.revoked", live.userId, principal.meta, { reason: "logout", sessionId: live.sessionId });
 }

@@ -1,5 +1,6 @@
 import type { Store } from "../../storage/store.js";
 import { AppError } from "../errors.js";
+import { NO_META, type RequestMeta } from "../flows/context.js";
 import { twoFactorEnabled } from "../twofactor/state.js";
 import type { TokenClaims, TokenKind, TokenService } from "./tokens.js";
 
@@ -19,6 +20,8 @@ export interface Principal {
   sessionId: string | undefined;
   kind: TokenKind;
   claims: TokenClaims;
+  /** The caller's address and user agent, for the audit trail (filled in by the HTTP layer). */
+  meta: RequestMeta;
 }
 
 const ACCEPTED: Record<Requirement, readonly TokenKind[]> = {
@@ -54,7 +57,7 @@ export class TokenGuard {
     if (token === undefined || token === "") throw new AppError("NO_TOKEN_PROVIDED");
     const claims = await this.tokens.verify(token);
     if (!ACCEPTED[requirement].includes(claims.typ)) throw refuseKind(requirement, claims.typ);
-    const principal: Principal = { userId: claims.sub, sessionId: claims.sid, kind: claims.typ, claims };
+    const principal: Principal = { userId: claims.sub, sessionId: claims.sid, kind: claims.typ, claims, meta: NO_META };
     if (claims.typ === "refresh") return principal;
     if (claims.typ === "partial") {
       const user = await this.store.findUserById(claims.sub);

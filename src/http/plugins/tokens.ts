@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../core/errors.js";
 import { COOKIES_FOR, type Principal, type Requirement, type TokenGuard } from "../../core/tokens/guard.js";
 import type { IssuedToken } from "../../core/tokens/tokens.js";
+import { requestMeta } from "../request-meta.js";
 
 export type TokenCookie = "refreshToken" | "accessToken" | "partialToken";
 
@@ -20,8 +21,13 @@ export function presentedToken(request: FastifyRequest, requirement: Requirement
   return undefined;
 }
 
-export function authenticate(guard: TokenGuard, request: FastifyRequest, requirement: Requirement): Promise<Principal> {
-  return guard.authenticate(presentedToken(request, requirement), requirement);
+export async function authenticate(
+  guard: TokenGuard,
+  request: FastifyRequest,
+  requirement: Requirement,
+): Promise<Principal> {
+  const principal = await guard.authenticate(presentedToken(request, requirement), requirement);
+  return { ...principal, meta: requestMeta(request) };
 }
 
 /** `?cookie=true`: the token also travels as an HttpOnly, Secure, SameSite=Strict cookie. */

@@ -55,7 +55,7 @@ export function authRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const principal = await authenticate(guard, request, "refresh");
-        const token = await accessTokenFor(flow, principal.claims);
+        const token = await accessTokenFor(flow, principal);
         if (request.query.cookie) setTokenCookie(reply, "accessToken", token, clock.now());
         return reply.type(TEXT).send(token.token);
       },
@@ -74,7 +74,7 @@ export function authRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const principal = await authenticate(guard, request, "refresh");
-        const token = await rotateRefreshToken(flow, principal.claims);
+        const token = await rotateRefreshToken(flow, principal);
         if (request.query.cookie) setTokenCookie(reply, "refreshToken", token, clock.now());
         return reply.type(TEXT).send(token.token);
       },
@@ -92,7 +92,7 @@ export function authRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const principal = await authenticate(guard, request, "refresh");
-        await logout(flow, principal.claims);
+        await logout(flow, principal);
         return reply.code(204).send(null);
       },
     );
@@ -125,7 +125,7 @@ export function authRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const principal = await authenticate(guard, request, "refresh");
-        return { userId: await validateRefreshToken(flow, principal.claims) };
+        return { userId: await validateRefreshToken(flow, principal) };
       },
     );
   };

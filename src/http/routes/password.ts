@@ -8,6 +8,7 @@ import {
 } from "../../core/flows/password.js";
 import type { Deps } from "../../deps.js";
 import { authenticate } from "../plugins/tokens.js";
+import { requestMeta } from "../request-meta.js";
 import { errors, NoContent } from "../schemas/common.js";
 import { EmailAddress, EmailBody, MailQuery, Otp } from "../schemas/mail.js";
 import { SECURITY } from "../schemas/two-factor.js";
@@ -78,7 +79,7 @@ export function passwordRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        await resetPasswordWithCode(flow, request.body);
+        await resetPasswordWithCode(flow, request.body, requestMeta(request));
         return reply.code(204).send(null);
       },
     );

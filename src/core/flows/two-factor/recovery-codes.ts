@@ -4,11 +4,14 @@
  * candidate is hashed under every configured kid, so codes keep working after a key rotation for as
  * long as the old key stays listed.
  */
+
 import { AppError } from "../../errors.js";
 import { generateRecoveryCodes, hashRecoveryCode, normaliseRecoveryCode } from "../../recovery/recovery.js";
 import { userSubject } from "../../throttle/guard.js";
 import type { Principal } from "../../tokens/guard.js";
+import { audit } from "../audit.js";
 import type { FlowContext, RequestMeta } from "../context.js";
+import { sendNotice } from "../mail-codes.js";
 import type { SessionTokens } from "../sessions.js";
 import { completeSecondFactor } from "./complete.js";
 
@@ -41,12 +44,14 @@ export async function authenticateRecoveryCode(
   await ctx.throttle.claim(userSubject(userId), "recovery");
 
   const normalised = normaliseRecoveryCode(input);
-  if (normalised === null) throw new AppError("RECOVERY_CODE_INVALID");
-  const codeHashes = ctx.keyring.kids().map((kid) => storedHash(ctx, normalised, kid));
-  if (!(await ctx.store.useRecoveryCode({ userId, codeHashes, now: ctx.clock.now() }))) {
+  const codeHashes = normalised === null ? [] : ctx.keyring.kids().map((kid) => storedHash(ctx, normalised, kid));
+  if (codeHashes.length === 0 || !(await ctx.store.useRecoveryCode({ userId, codeHashes, now: ctx.clock.now() }))) {
+    await audit(ctx, "second_factor.failed", userId, meta, { method: "recovery_code" });
     throw new AppError("RECOVERY_CODE_INVALID");
   }
   await ctx.throttle.succeed(userSubject(userId), "recovery");
+  await audit(ctx, "recovery_code.used", userId, meta);
+  await audit(ctx, "second_factor.succeeded", userId, meta, { method: "recovery_code" });
   return completeSecondFactor(ctx, principal, meta);
 }
 
@@ -67,5 +72,8 @@ export async function resetRecoveryCodes(ctx: FlowContext, principal: Principal)
     now: ctx.clock.now(),
   });
   if (!replaced) throw new AppError("2FA_IS_DISABLED");
+  await audit(ctx, "recovery_codes.reset", principal.userId, principal.meta);
+  const user = await ctx.store.findUserById(principal.userId);
+  if (user) await sendNotice(ctx, user.email, "notice-recovery-codes-reset", {});
   return fresh.codes;
 }

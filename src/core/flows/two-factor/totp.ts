@@ -3,12 +3,15 @@
  * deactivation. Secrets are sealed with the keyring under aad `totp:<userId>`, so a sealed secret
  * copied to another user's row does not decrypt.
  */
+
 import { AppError } from "../../errors.js";
 import { type Keyring, SecretDecryptError } from "../../secrets/keyring.js";
 import { userSubject } from "../../throttle/guard.js";
 import type { Principal } from "../../tokens/guard.js";
 import { generateTotpSecret, matchTotp, totpUrl } from "../../totp/totp.js";
+import { audit } from "../audit.js";
 import type { FlowContext, RequestMeta } from "../context.js";
+import { sendNotice } from "../mail-codes.js";
 import type { SessionTokens } from "../sessions.js";
 import { completeSecondFactor } from "./complete.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
@@ -70,6 +73,7 @@ export async function enableTotp(ctx: FlowContext, principal: Principal, code: s
   // Lost to a concurrent enable or a newer setup: the checked secret is no longer the pending one.
   if (!result.activated) throw new AppError("TOTP_INVALID");
   await ctx.throttle.succeed(userSubject(userId), "totp");
+  await audit(ctx, "2fa.enabled", userId, principal.meta, { method: "totp" });
   return result.recoveryCodesCreated ? recovery.codes : [];
 }
 
@@ -96,11 +100,12 @@ export async function authenticateTotp(
     nowMs: ctx.clock.now(),
     lastUsedStep: state.lastUsedStep,
   });
-  if (!match) throw new AppError("TOTP_INVALID");
-  if (!(await ctx.store.useTotpStep({ userId, secretEnc: sealed, step: match.step }))) {
+  if (!match || !(await ctx.store.useTotpStep({ userId, secretEnc: sealed, step: match.step }))) {
+    await audit(ctx, "second_factor.failed", userId, meta, { method: "totp" });
     throw new AppError("TOTP_INVALID");
   }
   await ctx.throttle.succeed(userSubject(userId), "totp");
+  await audit(ctx, "second_factor.succeeded", userId, meta, { method: "totp" });
   return completeSecondFactor(ctx, principal, meta);
 }
 
@@ -116,4 +121,7 @@ export async function totpNextGuess(ctx: FlowContext, principal: Principal): Pro
 /** `DELETE /user/2fa/totp`. The last method gone turns 2FA off and deletes the recovery codes. */
 export async function disableTotp(ctx: FlowContext, principal: Principal): Promise<void> {
   if (!(await ctx.store.deactivateTotp(principal.userId))) throw new AppError("TOTP_ALREADY_INACTIVE");
+  await audit(ctx, "2fa.disabled", principal.userId, principal.meta, { method: "totp" });
+  const user = await ctx.store.findUserById(principal.userId);
+  if (user) await sendNotice(ctx, user.email, "notice-2fa-disabled", {}, { method: "totp" });
 }

@@ -1,0 +1,13 @@
+import type { AuditEventType, EventDetails } from "../events.js";
+import type { FlowContext, RequestMeta } from "./context.js";
+
+/** Records a security event for the audit trail and the metrics. */
+export function audit(
+  ctx: FlowContext,
+  type: AuditEventType,
+  userId: number | null,
+  meta: RequestMeta,
+  details?: EventDetails,
+): Promise<void> {
+  return ctx.events.emit({ type, userId, ip: meta.ip, userAgent: meta.userAgent, ...(details ? { details } : {}) });
+}
