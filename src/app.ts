@@ -6,6 +6,7 @@ import { registerEdge } from "./http/plugins/edge.js";
 import { registerErrorHandling } from "./http/plugins/errors.js";
 import { registerRequestMetrics } from "./http/plugins/metrics.js";
 import { registerOpenApi } from "./http/plugins/openapi.js";
+import { adminRoutes } from "./http/routes/admin.js";
 import { authRoutes } from "./http/routes/auth.js";
 import { emailRoutes } from "./http/routes/email.js";
 import { healthRoutes } from "./http/routes/health.js";
@@ -47,5 +48,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(emailOtpRoutes(deps));
   await app.register(passwordRoutes(deps));
   await app.register(emailRoutes(deps));
+  // The admin API exists only when a token is configured (§5); otherwise /admin answers 404.
+  if (deps.config.adminToken) await app.register(adminRoutes(deps, deps.config.adminToken));
   return app;
 }

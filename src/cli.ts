@@ -1,41 +1,71 @@
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "./config/config.js";
 import { AppError, BadRequestError } from "./core/errors.js";
-import { createArgon2Hasher } from "./core/password/hasher.js";
-import { assertAcceptablePassword } from "./core/password/policy.js";
-import { SigningKeys } from "./core/tokens/signing-keys.js";
-import { openStore } from "./deps.js";
-import { systemClock } from "./platform/clock.js";
-import { secureRandom } from "./platform/random.js";
+import {
+  adminCreateUser,
+  adminDeleteUser,
+  adminGetUser,
+  adminListUsers,
+  adminResetTwoFactor,
+  adminRevokeSessions,
+  adminSetDisabled,
+  adminUserEvents,
+} from "./core/flows/admin.js";
+import type { RequestMeta } from "./core/flows/context.js";
+import { reencryptTotpSecrets } from "./core/flows/keys.js";
+import { buildDeps, createLogger, type Deps, openStore } from "./deps.js";
 import { serve } from "./server.js";
-import { EmailTakenError } from "./storage/store.js";
 
 const USAGE = `Usage: latchkey <command>
 
 Commands:
-  serve                               Serve HTTP (what \`npm start\` runs)
-  migrate                             Apply pending database migrations
-  user create --email E [--password P]  Create a user; prints {"userId":N}
+  serve                                   Serve HTTP (what \`npm start\` runs)
+  migrate                                 Apply pending database migrations
+  user create --email E [--password P]    Create a user; prints {"userId":N}
   user list [--email SUBSTRING] [--offset N] [--limit N]
-  user delete --email E               Delete a user and everything it owns
-  keys rotate                         Make a new signing key active (old keys keep verifying)
+  user get --email E | --id N             One user with its 2FA state and session count
+  user delete --email E | --id N          Delete a user and everything it owns
+  user disable|enable --email E | --id N  A disabled user cannot log in, refresh or use a token
+  user revoke-sessions --email E | --id N End every session of the user
+  user reset-2fa --email E | --id N       Turn every 2FA method off and drop recovery codes
+  user events --email E | --id N [--offset N] [--limit N]
+  keys rotate                             Make a new signing key active (old keys keep verifying)
+  keys reencrypt                          Move every TOTP secret to the active encryption key
 
 Configuration comes from LATCHKEY_* environment variables (see .env.example).`;
 
 class UsageError extends Error {}
 
-function out(line: string): void {
-  process.stdout.write(`${line}\n`);
+const CLI_META: RequestMeta = { ip: null, userAgent: "latchkey-cli" };
+
+function out(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-async function withStore<T>(config: Config, work: (store: ReturnType<typeof openStore>) => Promise<T>): Promise<T> {
-  const store = openStore(config);
+async function withDeps<T>(config: Config, work: (deps: Deps) => Promise<T>): Promise<T> {
+  // stdout carries the command's JSON answer; logs go to stderr.
+  const deps = await buildDeps(config, { logger: createLogger(config, 2) });
   try {
-    await store.migrate();
-    return await work(store);
+    return await work(deps);
   } finally {
-    await store.close();
+    await deps.close();
   }
+}
+
+function integer(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+async function userId(deps: Deps, values: { email?: string | undefined; id?: string | undefined }): Promise<number> {
+  if (values.id !== undefined) return integer(values.id, "--id", 0, 1, Number.MAX_SAFE_INTEGER);
+  if (values.email === undefined) throw new UsageError("name the user with --email or --id");
+  const user = await deps.store.findUserByEmail(values.email);
+  if (!user) throw new AppError("USER_NOT_FOUND");
+  return user.id;
 }
 
 async function userCommand(config: Config, args: string[]): Promise<void> {
@@ -44,61 +74,73 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
     args: rest,
     options: {
       email: { type: "string" },
+      id: { type: "string" },
       password: { type: "string" },
       offset: { type: "string" },
       limit: { type: "string" },
     },
     strict: true,
   });
-  if (sub === "create") {
-    if (!values.email) throw new UsageError("user create needs --email");
-    const email = values.email;
-    if (values.password !== undefined) assertAcceptablePassword(values.password);
-    const hasher = createArgon2Hasher(config.argon2);
-    const passwordHash = values.password === undefined ? null : await hasher.hash(values.password);
-    const userId = await withStore(config, (store) =>
-      store.createUser({ email, passwordHash, createdAt: systemClock.now() }),
-    );
-    out(JSON.stringify({ userId }));
-    return;
-  }
-  if (sub === "list") {
-    const offset = Number(values.offset ?? 0);
-    const limit = Number(values.limit ?? 50);
-    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 500) {
-      throw new UsageError("--offset must be ≥ 0 and --limit between 1 and 500");
+  const page = () => ({
+    offset: integer(values.offset, "--offset", 0, 0, 1_000_000_000),
+    limit: integer(values.limit, "--limit", 50, 1, 500),
+  });
+  await withDeps(config, async (deps) => {
+    const ctx = deps.flow;
+    switch (sub) {
+      case "create": {
+        if (!values.email) throw new UsageError("user create needs --email");
+        out({ userId: await adminCreateUser(ctx, { email: values.email, password: values.password }, CLI_META) });
+        return;
+      }
+      case "list": {
+        const result = await adminListUsers(ctx, { email: values.email, ...page() });
+        for (const user of result.users) out(user);
+        out({ total: result.total });
+        return;
+      }
+      case "get":
+        out(await adminGetUser(ctx, await userId(deps, values)));
+        return;
+      case "delete":
+        await adminDeleteUser(ctx, await userId(deps, values));
+        out({ deleted: true });
+        return;
+      case "disable":
+      case "enable":
+        await adminSetDisabled(ctx, await userId(deps, values), sub === "disable", CLI_META);
+        out({ disabled: sub === "disable" });
+        return;
+      case "revoke-sessions":
+        await adminRevokeSessions(ctx, await userId(deps, values), CLI_META);
+        out({ revoked: true });
+        return;
+      case "reset-2fa":
+        await adminResetTwoFactor(ctx, await userId(deps, values), CLI_META);
+        out({ reset: true });
+        return;
+      case "events": {
+        const result = await adminUserEvents(ctx, await userId(deps, values), page());
+        for (const event of result.events) out(event);
+        out({ total: result.total });
+        return;
+      }
+      default:
+        throw new UsageError(`unknown user command: ${sub ?? "(none)"}`);
     }
-    const result = await withStore(config, (store) =>
-      store.listUsers({ offset, limit, ...(values.email ? { emailContains: values.email } : {}) }),
-    );
-    for (const user of result.users) {
-      out(JSON.stringify({ userId: user.id, email: user.email, createdAt: new Date(user.createdAt).toISOString() }));
-    }
-    out(JSON.stringify({ total: result.total }));
-    return;
-  }
-  if (sub === "delete") {
-    if (!values.email) throw new UsageError("user delete needs --email");
-    const email = values.email;
-    const deleted = await withStore(config, async (store) => {
-      const user = await store.findUserByEmail(email);
-      return user ? store.deleteUser(user.id) : false;
-    });
-    if (!deleted) throw new UsageError(`no user with email ${email}`);
-    out(JSON.stringify({ deleted: true }));
-    return;
-  }
-  throw new UsageError(`unknown user command: ${sub ?? "(none)"}`);
+  });
 }
 
 async function keysCommand(config: Config, args: string[]): Promise<void> {
-  if (args[0] !== "rotate") throw new UsageError(`unknown keys command: ${args[0] ?? "(none)"}`);
-  const kid = await withStore(config, async (store) => {
-    const keys = new SigningKeys(store, systemClock, secureRandom);
-    await keys.reload();
-    return keys.rotate();
+  await withDeps(config, async (deps) => {
+    if (args[0] === "rotate") {
+      out({ activeKid: await deps.keys.rotate() });
+    } else if (args[0] === "reencrypt") {
+      out(await reencryptTotpSecrets(deps.flow));
+    } else {
+      throw new UsageError(`unknown keys command: ${args[0] ?? "(none)"}`);
+    }
   });
-  out(JSON.stringify({ activeKid: kid }));
 }
 
 /** Runs one command; returns the exit code. Problems are reported in one line each, without stacks. */
@@ -106,7 +148,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   const [command, ...args] = argv;
   try {
     if (command === undefined || command === "help" || command === "--help") {
-      out(USAGE);
+      process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 1 : 0;
     }
     const config = loadConfig(env);
@@ -117,7 +159,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
       case "migrate": {
         const store = openStore(config);
         const applied = await store.migrate().finally(() => store.close());
-        out(JSON.stringify({ applied }));
+        out({ applied });
         return 0;
       }
       case "user":
@@ -131,7 +173,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
   } catch (error) {
     process.stderr.write(`latchkey: ${describe(error)}\n`);
-    return error instanceof ConfigError || error instanceof UsageError ? 2 : 1;
+    const refused = error instanceof AppError || error instanceof BadRequestError;
+    return error instanceof ConfigError || error instanceof UsageError || refused ? 2 : 1;
   }
 }
 
@@ -140,7 +183,6 @@ function describe(error: unknown): string {
     return error.message;
   }
   if (error instanceof AppError) return error.code;
-  if (error instanceof EmailTakenError) return "a user with that email exists";
   if (error instanceof Error) {
     const code = (error as { code?: string }).code;
     return code ? `${error.message} (${code})` : error.message;

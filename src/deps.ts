@@ -61,8 +61,12 @@ export const REDACTED_LOG_PATHS = [
   "*.token",
 ];
 
-export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } });
+/** JSON logs to stdout (the server) or another file descriptor (the CLI logs to stderr). */
+export function createLogger(config: Config, fd = 1): Logger {
+  return pino(
+    { level: config.logLevel, redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } },
+    pino.destination({ fd, sync: fd !== 1 }),
+  );
 }
 
 /** The encryption keyring: from LATCHKEY_ENCRYPTION_KEYS, or a key file kept under the data directory. */

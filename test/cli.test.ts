@@ -50,9 +50,10 @@ describe("latchkey command line", () => {
 
   it("refuses a duplicate user and a weak password, with one line and no stack", async () => {
     expect(await runCli(["user", "create", "--email", "a@example.com"], env)).toBe(0);
-    expect(await runCli(["user", "create", "--email", "A@example.com"], env)).toBe(1);
-    expect(await runCli(["user", "create", "--email", "b@example.com", "--password", "password"], env)).toBe(1);
-    expect(stderr.join("")).toContain("a user with that email exists");
+    expect(await runCli(["user", "create", "--email", "A@example.com"], env)).toBe(2);
+    expect(await runCli(["user", "create", "--email", "b@example.com", "--password", "Password1"], env)).toBe(2);
+    expect(stderr.join("")).toContain("EMAIL_ALREADY_IN_USE");
+    expect(stderr.join("")).toContain("PASSWORD_TOO_COMMON");
     expect(stderr.join("")).not.toMatch(/\n\s+at /);
   });
 
@@ -63,6 +64,35 @@ describe("latchkey command line", () => {
     expect(text).toContain("LATCHKEY_PORT");
     expect(text).toContain("LATCHKEY_ACCESS_TOKEN_TTL_SECONDS");
     expect(text).not.toMatch(/\n\s+at /);
+  });
+
+  it("disables, inspects, revokes, resets and reads the audit trail of a user", async () => {
+    expect(await runCli(["user", "create", "--email", "alice@example.com", "--password", "Correct7Horse"], env)).toBe(
+      0,
+    );
+    expect(await runCli(["user", "disable", "--email", "alice@example.com"], env)).toBe(0);
+    expect(await runCli(["user", "get", "--id", "1"], env)).toBe(0);
+    expect(lastLine()).toMatchObject({ userId: 1, email: "alice@example.com", disabled: true, sessions: 0 });
+    expect(await runCli(["user", "enable", "--id", "1"], env)).toBe(0);
+    expect(await runCli(["user", "revoke-sessions", "--id", "1"], env)).toBe(0);
+    expect(await runCli(["user", "reset-2fa", "--id", "1"], env)).toBe(0);
+    stdout.length = 0;
+    expect(await runCli(["user", "events", "--email", "alice@example.com", "--limit", "10"], env)).toBe(0);
+    const types = stdout
+      .join("")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).type)
+      .filter(Boolean);
+    expect(types).toEqual(["2fa.disabled", "session.revoked", "user.enabled", "user.disabled", "user.created"]);
+    expect(lastLine()).toEqual({ total: 5 });
+    expect(await runCli(["user", "get", "--id", "99"], env)).toBe(2);
+    expect(stderr.join("")).toContain("USER_NOT_FOUND");
+  });
+
+  it("re-encrypts TOTP secrets under the active key", async () => {
+    expect(await runCli(["keys", "reencrypt"], env)).toBe(0);
+    expect(lastLine()).toEqual({ checked: 0, reencrypted: 0, unreadable: 0 });
   });
 
   it("rotates the signing key", async () => {

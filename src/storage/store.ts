@@ -244,6 +244,10 @@ export interface Store {
   countLiveSessions(userId: number, now: number): Promise<number>;
   /** Turns every 2FA method off and drops pending setups and recovery codes, under the user lock. */
   resetTwoFactor(userId: number): Promise<boolean>;
+  /** Every sealed TOTP secret (active or pending), for re-encryption under a new key. */
+  listSealedTotpSecrets(): Promise<{ userId: number; secretEnc: string | null; pendingSecretEnc: string | null }[]>;
+  /** Replaces one sealed secret if it is still `from` (a conditional UPDATE); true when replaced. */
+  swapSealedTotpSecret(input: { userId: number; pending: boolean; from: string; to: string }): Promise<boolean>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

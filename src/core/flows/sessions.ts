@@ -1,6 +1,6 @@
 import { AppError } from "../errors.js";
 import type { Principal } from "../tokens/guard.js";
-import type { IssuedToken, TokenClaims } from "../tokens/tokens.js";
+import type { IssuedToken } from "../tokens/tokens.js";
 import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
 

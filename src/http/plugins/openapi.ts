@@ -23,6 +23,7 @@ export async function registerOpenApi(app: FastifyInstance, config: Config): Pro
           accessToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "An access token." },
           sudoToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A sudo token." },
           partialToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A partial token." },
+          adminToken: { type: "http", scheme: "bearer", description: "LATCHKEY_ADMIN_TOKEN." },
         },
       },
     },

@@ -74,3 +74,22 @@ export async function resetTwoFactor(db: Kysely<Database>, userId: number): Prom
     return true;
   });
 }
+
+export async function listSealedTotpSecrets(db: Kysely<Database>) {
+  const rows = await db.selectFrom("user_totp").select(["user_id", "secret_enc", "pending_secret_enc"]).execute();
+  return rows.map((r) => ({ userId: r.user_id, secretEnc: r.secret_enc, pendingSecretEnc: r.pending_secret_enc }));
+}
+
+export async function swapSealedTotpSecret(
+  db: Kysely<Database>,
+  input: { userId: number; pending: boolean; from: string; to: string },
+): Promise<boolean> {
+  const column = input.pending ? "pending_secret_enc" : "secret_enc";
+  const result = await db
+    .updateTable("user_totp")
+    .set({ [column]: input.to })
+    .where("user_id", "=", input.userId)
+    .where(column, "=", input.from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

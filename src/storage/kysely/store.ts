@@ -653,6 +653,14 @@ export class KyselyStore implements Store {
     return admin.resetTwoFactor(this.db, userId);
   }
 
+  listSealedTotpSecrets() {
+    return admin.listSealedTotpSecrets(this.db);
+  }
+
+  swapSealedTotpSecret(input: { userId: number; pending: boolean; from: string; to: string }): Promise<boolean> {
+    return admin.swapSealedTotpSecret(this.db, input);
+  }
+
   ping(): Promise<void> {
     return pingDatabase(this.db as Kysely<unknown>);
   }

@@ -16,13 +16,14 @@ import type { SessionTokens } from "../sessions.js";
 import { completeSecondFactor } from "./complete.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
 
-function aad(userId: number): string {
+/** Binds a sealed TOTP secret to its owner: moved to another user's row, it no longer decrypts. */
+export function totpAad(userId: number): string {
   return `totp:${userId}`;
 }
 
 function openSecret(keyring: Keyring, sealed: string, userId: number): Buffer {
   try {
-    return keyring.decrypt(sealed, aad(userId));
+    return keyring.decrypt(sealed, totpAad(userId));
   } catch (error) {
     if (error instanceof SecretDecryptError) throw new AppError("TOTP_CORRUPT");
     throw error;
@@ -45,7 +46,7 @@ export async function setupTotp(ctx: FlowContext, principal: Principal): Promise
   const user = await ctx.store.findUserById(principal.userId);
   if (!user) throw new AppError("TOKEN_REVOKED");
   const secret = generateTotpSecret(ctx.random);
-  await ctx.store.setPendingTotpSecret(user.id, ctx.keyring.encrypt(secret, aad(user.id), ctx.random));
+  await ctx.store.setPendingTotpSecret(user.id, ctx.keyring.encrypt(secret, totpAad(user.id), ctx.random));
   return { url: totpUrl({ secret, issuer: totpIssuer(ctx), account: user.email }) };
 }
 

@@ -1,0 +1,126 @@
+/**
+ * Child processes of a benchmark run: the Latchkey server, the bare-Fastify baseline and the raw
+ * argon2 probe. Every child is started the same way (`node --import tsx <script>`), tracked, and
+ * killed when the runner exits for any reason.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The same flags for every child, so the baseline and the server differ only in what they run. */
+export const NODE_FLAGS = ["--import", "tsx"];
+
+const children = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+}
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Child {
+  readonly pid: number;
+  readonly output: () => string;
+  /** Resolves with the exit code (or the signal's name). */
+  readonly exited: Promise<number | string>;
+  stop(): Promise<void>;
+}
+
+/** Starts `node --import tsx <script>` with exactly `env` (plus PATH/HOME) and collects its output. */
+export function startChild(script: string, args: string[], env: Record<string, string>): Child {
+  const base: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "TMPDIR", "LANG"]) {
+    const value = process.env[name];
+    if (value !== undefined) base[name] = value;
+  }
+  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+    cwd: ROOT,
+    env: { ...base, NODE_ENV: "production", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => {
+      children.delete(child);
+      resolve(code ?? signal ?? "unknown");
+    });
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${script}`);
+  return {
+    pid: child.pid,
+    output: () => output,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls `url` until it answers 200, or fails with the child's output. */
+export async function waitReady(child: Child, url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let exitedWith: number | string | undefined;
+  void child.exited.then((code) => {
+    exitedWith = code;
+  });
+  while (performance.now() < deadline) {
+    if (exitedWith !== undefined) throw new Error(`child exited (${exitedWith}) before ready:\n${child.output()}`);
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`child not ready after ${timeoutMs} ms:\n${child.output()}`);
+}
+
+/** Resets the kernel's peak-RSS mark of `pid` (Linux ≥ 4.0: writing 5 to clear_refs). */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** VmHWM of `pid` in MiB: the peak resident set since start or since the last reset. */
+export function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}

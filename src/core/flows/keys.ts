@@ -1,0 +1,39 @@
+import { needsReencrypt, SecretDecryptError } from "../secrets/keyring.js";
+import type { FlowContext } from "./context.js";
+import { totpAad } from "./two-factor/totp.js";
+
+export interface ReencryptReport {
+  checked: number;
+  reencrypted: number;
+  /** Secrets that no configured key opens (left as they are; they answer TOTP_CORRUPT). */
+  unreadable: number;
+}
+
+/**
+ * `latchkey keys reencrypt`: moves every sealed TOTP secret to the active encryption key, so an old
+ * key can be removed from LATCHKEY_ENCRYPTION_KEYS afterwards. Each swap is conditional on the
+ * ciphertext still being the one read, so a concurrent setup is never overwritten.
+ */
+export async function reencryptTotpSecrets(ctx: FlowContext): Promise<ReencryptReport> {
+  const report: ReencryptReport = { checked: 0, reencrypted: 0, unreadable: 0 };
+  for (const row of await ctx.store.listSealedTotpSecrets()) {
+    for (const [pending, sealed] of [
+      [false, row.secretEnc],
+      [true, row.pendingSecretEnc],
+    ] as const) {
+      if (sealed === null) continue;
+      report.checked++;
+      try {
+        if (!needsReencrypt(sealed, ctx.keyring)) continue;
+        const aad = totpAad(row.userId);
+        const to = ctx.keyring.encrypt(ctx.keyring.decrypt(sealed, aad), aad, ctx.random);
+        if (await ctx.store.swapSealedTotpSecret({ userId: row.userId, pending, from: sealed, to }))
+          report.reencrypted++;
+      } catch (error) {
+        if (!(error instanceof SecretDecryptError)) throw error;
+        report.unreadable++;
+      }
+    }
+  }
+  return report;
+}
