@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import type { Logger } from "pino";
 import { buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config/config.js";
 import { createArgon2Hasher, type PasswordHasher } from "../../src/core/password/hasher.js";
@@ -94,6 +95,7 @@ export interface TestAppOptions {
   hasher?: PasswordHasher;
   /** Share a database with another app instance (two nodes). */
   database?: TestDatabase;
+  logger?: Logger;
 }
 
 export async function createTestApp(dialect: TestDialect, options: TestAppOptions = {}): Promise<TestApp> {
@@ -106,7 +108,12 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     ...options.env,
   });
   const hasher = options.hasher ?? testHasher;
-  const deps = await buildDeps(config, { clock, hasher, store: database.store() });
+  const deps = await buildDeps(config, {
+    clock,
+    hasher,
+    store: database.store(),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const app = await buildApp(deps);
   await app.ready();
   return {
