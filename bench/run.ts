@@ -4,7 +4,8 @@
  * with 1 000 000 accounts and sessions. See docs/benchmarks.md.
  *
  * Options: --scale, --quick (short runs, for trying the harness), --only <scenario,…>,
- * --json <file> (also write the figures as JSON). LATCHKEY_BENCH_POSTGRES_URL adds PostgreSQL.
+ * --json <file> (also write the figures as JSON), --profile <dir> (the server writes a V8 CPU profile
+ * there: node --cpu-prof). LATCHKEY_BENCH_POSTGRES_URL adds PostgreSQL.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
@@ -21,6 +22,7 @@ const { values: options } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     json: { type: "string" },
+    profile: { type: "string" },
   },
 });
 
@@ -73,7 +75,7 @@ function machine(): Record<string, string> {
 async function measure(
   database: string,
   scenario: string,
-  target: { url: string; pid: number },
+  target: { url: string; pid: number; alive?: () => boolean; output?: () => string },
   method: "GET" | "POST",
   path: string,
   connections: number,
@@ -92,6 +94,7 @@ async function measure(
     warmupSeconds: WARMUP_SECONDS,
     next,
   });
+  if (target.alive && !target.alive()) throw new Error(`the server died during ${scenario}:\n${target.output?.()}`);
   const row: Row = {
     database,
     scenario,
@@ -165,11 +168,12 @@ async function standard(): Promise<{ baseline?: Row; argon?: ArgonRaw }> {
       { plainUsers: PLAIN_USERS, totpUsers: TOTP_USERS, refreshTokens: true },
       postgresUrl,
       log,
+      options.profile,
     );
     try {
       const minter = new Minter(server.key, server.issuer);
       await check(server, minter);
-      const target = { url: server.url, pid: server.child.pid };
+      const target = { url: server.url, pid: server.child.pid, alive: server.child.alive, output: server.child.output };
       const validatePath = "/auth/accesstoken/validate";
       await measure(
         database,
@@ -250,7 +254,12 @@ async function scale(): Promise<void> {
       try {
         const minter = new Minter(server.key, server.issuer);
         await check(server, minter);
-        const target = { url: server.url, pid: server.child.pid };
+        const target = {
+          url: server.url,
+          pid: server.child.pid,
+          alive: server.child.alive,
+          output: server.child.output,
+        };
         const label = `${database} ${size}`;
         // The same number of distinct tokens at both sizes, spread over the whole table.
         await measure(

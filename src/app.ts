@@ -39,6 +39,15 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await registerOpenApi(app, deps.config);
   await registerEdge(app, deps.config, deps.metrics);
   registerRequestMetrics(app, deps.metrics);
+  // Graceful stop: answers given while closing end their keep-alive connection, so the server can
+  // close as soon as the in-flight requests are done.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
   await app.register(healthRoutes(deps, deps.metrics));
   await app.register(wellKnownRoutes(deps));
   await app.register(authRoutes(deps));

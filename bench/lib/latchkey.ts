@@ -36,6 +36,7 @@ export async function startLatchkey(
   spec: SeedSpec,
   postgresUrl: string | undefined,
   log: (line: string) => void,
+  profileDir?: string,
 ): Promise<LatchkeyServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "latchkey-bench-"));
   const schema = `bench_${process.pid}_${Math.floor(Math.random() * 1e9).toString(36)}`;
@@ -65,16 +66,21 @@ export async function startLatchkey(
     }
     const users = spec.plainUsers + spec.totpUsers;
     log(`  ${database}: seeded ${users} users and sessions in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
-    const child = startChild("src/main.ts", [], {
-      LATCHKEY_HOST: "127.0.0.1",
-      LATCHKEY_PORT: String(port),
-      LATCHKEY_ISSUER: issuer,
-      LATCHKEY_DATA_DIR: dataDir,
-      LATCHKEY_DATABASE_URL: databaseUrl,
-      LATCHKEY_LOG_LEVEL: "warn",
-      LATCHKEY_RATE_LIMIT_PER_MINUTE: "1000000",
-      LATCHKEY_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
-    });
+    const child = startChild(
+      "src/main.ts",
+      [],
+      {
+        LATCHKEY_HOST: "127.0.0.1",
+        LATCHKEY_PORT: String(port),
+        LATCHKEY_ISSUER: issuer,
+        LATCHKEY_DATA_DIR: dataDir,
+        LATCHKEY_DATABASE_URL: databaseUrl,
+        LATCHKEY_LOG_LEVEL: "warn",
+        LATCHKEY_RATE_LIMIT_PER_MINUTE: "1000000",
+        LATCHKEY_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
+      },
+      profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    );
     cleanups.push(() => child.stop());
     await waitReady(child, `${issuer}/health/ready`);
     return { database, url: issuer, issuer, key, child, close: cleanup };

@@ -43,19 +43,25 @@ export async function freePort(): Promise<number> {
 export interface Child {
   readonly pid: number;
   readonly output: () => string;
+  readonly alive: () => boolean;
   /** Resolves with the exit code (or the signal's name). */
   readonly exited: Promise<number | string>;
   stop(): Promise<void>;
 }
 
 /** Starts `node --import tsx <script>` with exactly `env` (plus PATH/HOME) and collects its output. */
-export function startChild(script: string, args: string[], env: Record<string, string>): Child {
+export function startChild(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  extraFlags: string[] = [],
+): Child {
   const base: Record<string, string> = {};
   for (const name of ["PATH", "HOME", "TMPDIR", "LANG"]) {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  const child = spawn(process.execPath, [...NODE_FLAGS, script, ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...extraFlags, script, ...args], {
     cwd: ROOT,
     env: { ...base, NODE_ENV: "production", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -77,6 +83,7 @@ export function startChild(script: string, args: string[], env: Record<string, s
   return {
     pid: child.pid,
     output: () => output,
+    alive: () => child.exitCode === null && child.signalCode === null,
     exited,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -8,6 +8,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
   timingSafeEqual,
+  verify,
 } from "node:crypto";
 
 /** Constant-time equality of two strings; unequal lengths compare a digest so timing does not reveal length. */
@@ -48,6 +49,23 @@ export function privateKeyFromPem(pem: string): KeyObject {
 
 export function publicKeyFromPem(pem: string): KeyObject {
   return createPublicKey(pem);
+}
+
+const ED25519_SIGNATURE_BYTES = 64;
+
+/**
+ * Ed25519 (RFC 8032) verification with a public KeyObject, synchronously in OpenSSL: about half the
+ * cost of the same check through WebCrypto. False for a wrong signature, a signature of the wrong
+ * length, or a key that is not an Ed25519 public key; never throws.
+ */
+export function verifyEd25519(publicKey: KeyObject, data: Buffer, signature: Buffer): boolean {
+  if (signature.length !== ED25519_SIGNATURE_BYTES) return false;
+  if (publicKey.type !== "public" || publicKey.asymmetricKeyType !== "ed25519") return false;
+  try {
+    return verify(null, data, publicKey, signature);
+  } catch {
+    return false;
+  }
 }
 
 const GCM_IV_BYTES = 12;

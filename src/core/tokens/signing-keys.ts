@@ -81,6 +81,11 @@ export class SigningKeys {
     return this.#active;
   }
 
+  /** Whether `kid` is among the keys loaded now (no reload). */
+  has(kid: string): boolean {
+    return this.#keys.has(kid);
+  }
+
   /** The key for `kid`, reloading once if another node may have created it. */
   async find(kid: string): Promise<LoadedKey | undefined> {
     const known = this.#keys.get(kid);
