@@ -10,7 +10,7 @@ import { SigningKeys } from "./core/tokens/signing-keys.js";
 import { TokenService } from "./core/tokens/tokens.js";
 import { createMailer, DEFAULT_MAIL_DIR, type Mailer } from "./mail/index.js";
 import { AuditTrail } from "./observability/audit.js";
-import { Metrics } from "./observability/metrics.js";
+import { countingMailer, Metrics } from "./observability/metrics.js";
 import { type Clock, systemClock } from "./platform/clock.js";
 import { loadOrCreateKeyFile } from "./platform/keyfile.js";
 import { type Random, secureRandom } from "./platform/random.js";
@@ -96,14 +96,17 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     await keys.init();
     const tokens = new TokenService(keys, config.issuer, clock, random);
     const throttle = new GuessThrottle(store, clock, config.throttle);
-    const mailer = createMailer({
-      mailDir: config.mail.dir ?? DEFAULT_MAIL_DIR,
-      ...(config.mail.smtpUrl ? { smtpUrl: config.mail.smtpUrl } : {}),
-      outboxDir: config.mail.outboxDir,
-      log: (msg, fields) => logger.info(fields ?? {}, msg),
-      clock,
-      random,
-    });
+    const mailer = countingMailer(
+      createMailer({
+        mailDir: config.mail.dir ?? DEFAULT_MAIL_DIR,
+        ...(config.mail.smtpUrl ? { smtpUrl: config.mail.smtpUrl } : {}),
+        outboxDir: config.mail.outboxDir,
+        log: (msg, fields) => logger.info(fields ?? {}, msg),
+        clock,
+        random,
+      }),
+      metrics,
+    );
     const events = new AuditTrail(store, clock, metrics, logger);
     const flow: FlowContext = {
       config,

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestApp, createTestDatabase, type TestApp, testDialects } from "./support/harness.js";
+import { startSmtpSink } from "./support/smtp.js";
+import { authenticateTotp, codeAt, enrolTotp, login as login2fa } from "./two-factor/support.js";
 
 const login = (t: TestApp, remoteAddress: string) =>
   t.app.inject({
@@ -64,6 +66,27 @@ describe.each(testDialects())("operations on $name", (dialect) => {
     expect(text).toMatch(/latchkey_http_requests_total\{route="\/auth\/login",method="POST",status="429"\} 1/);
     expect(text).toMatch(/latchkey_throttle_refusals_total\{kind="TOO_MANY_FAILED_PASSWORD_CHECKS"\} 1/);
     expect(text).toMatch(/latchkey_http_request_duration_seconds_bucket/);
+  });
+
+  it("counts mails by template and outcome, and second-factor checks by method", async () => {
+    const smtp = await startSmtpSink();
+    try {
+      const t = await start({ LATCHKEY_SMTP_URL: smtp.url });
+      const enrolled = await enrolTotp(t);
+      await t.app.inject({ method: "POST", url: "/user/password/reset/send", payload: { email: "alice@example.com" } });
+      await smtp.next();
+      const partial = await login2fa(t, "alice@example.com");
+      await authenticateTotp(t, partial, "000000");
+      await authenticateTotp(t, partial, codeAt(enrolled.totp, t.clock.now()));
+      const text = (await t.app.inject({ method: "GET", url: "/metrics" })).body;
+      expect(text).toMatch(/latchkey_mails_total\{template="password-reset",outcome="sent"\} 1/);
+      expect(text).toMatch(/latchkey_second_factor_checks_total\{method="totp",outcome="failed"\} 1/);
+      expect(text).toMatch(/latchkey_second_factor_checks_total\{method="totp",outcome="succeeded"\} 1/);
+      expect(text).toMatch(/latchkey_logins_total\{outcome="partial"\} 1/);
+    } finally {
+      await Promise.all(apps.splice(0).map((t) => t.close()));
+      await smtp.stop();
+    }
   });
 
   it("limits each client address in front of the unauthenticated endpoints", async () => {

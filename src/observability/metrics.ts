@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { AuditEventType } from "../core/events.js";
+import type { Mailer } from "../mail/index.js";
 
 /** The Prometheus metrics of one node. A registry per app, so several apps in one process stay apart. */
 export class Metrics {
@@ -70,4 +71,22 @@ export class Metrics {
       this.secondFactorChecks.inc({ method, outcome: type === "second_factor.succeeded" ? "succeeded" : "failed" });
     }
   }
+}
+
+/** Counts every mail handed to the transport, by template and outcome. */
+export function countingMailer(mailer: Mailer, metrics: Metrics): Mailer {
+  return {
+    render: (request) => mailer.render(request),
+    totpIssuer: (origin) => mailer.totpIssuer(origin),
+    close: () => mailer.close(),
+    async send(request) {
+      try {
+        await mailer.send(request);
+        metrics.mails.inc({ template: request.template, outcome: "sent" });
+      } catch (error) {
+        metrics.mails.inc({ template: request.template, outcome: "failed" });
+        throw error;
+      }
+    },
+  };
 }

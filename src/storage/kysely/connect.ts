@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { type Driver, Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Dialect } from "../store.js";
 import type { Database } from "./schema.js";
@@ -12,6 +12,112 @@ export interface Connection {
 }
 
 const PG_INT8_OID = 20;
+
+/** The row of the session-status read: the session joined with its user by primary key. */
+export interface SessionStatusRow {
+  user_id: number;
+  revoked_at: number | null;
+  expires_at: number;
+  disabled_at: number | null;
+}
+
+/** The row of the refresh-token-status read: the token's row, its session and its user. */
+export interface RefreshTokenStatusRow extends SessionStatusRow {
+  session_id: string;
+  used_at: number | null;
+}
+
+/**
+ * The two reads every authenticated request makes, as statements prepared once instead of a query
+ * built, compiled and prepared per request. Each is one indexed read of committed rows; nothing is
+ * cached, so a revocation is seen by the next read.
+ */
+export interface PreparedReads {
+  sessionStatus(sessionId: string): Promise<SessionStatusRow | undefined>;
+  refreshTokenStatus(jti: string): Promise<RefreshTokenStatusRow | undefined>;
+}
+
+const SESSION_STATUS_SQL = `select s.user_id, s.revoked_at, s.expires_at, u.disabled_at
+  from sessions s inner join users u on u.id = s.user_id where s.id = $1`;
+const REFRESH_TOKEN_STATUS_SQL = `select r.session_id, r.used_at, s.user_id, s.revoked_at, s.expires_at, u.disabled_at
+  from refresh_tokens r inner join sessions s on s.id = r.session_id inner join users u on u.id = s.user_id
+  where r.jti = $1`;
+
+const preparedReads = new WeakMap<Kysely<Database>, PreparedReads>();
+
+/** The prepared reads of a database opened by `connect` (undefined for an in-memory SQLite database). */
+export function preparedReadsOf(db: Kysely<Database>): PreparedReads | undefined {
+  return preparedReads.get(db);
+}
+
+/**
+ * SQLite: a second, query-only connection to the same file. Kysely serialises everything on its one
+ * connection (a transaction holds it across awaits); this one reads the last committed state (WAL)
+ * without waiting for that, and keeps its statements prepared. An in-memory database cannot be
+ * shared between connections, so it has none.
+ */
+function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
+  let reader: SQLite.Database | undefined;
+  let sessionStatus: SQLite.Statement<[string], SessionStatusRow> | undefined;
+  let refreshTokenStatus: SQLite.Statement<[string], RefreshTokenStatusRow> | undefined;
+  // Opened on first use: by then migrations have created the tables the statements name.
+  const open = (): SQLite.Database => {
+    if (reader === undefined) {
+      reader = new SQLite(path, { fileMustExist: true });
+      reader.pragma("busy_timeout = 5000");
+      reader.pragma("query_only = ON");
+    }
+    return reader;
+  };
+  return {
+    reads: {
+      async sessionStatus(sessionId) {
+        sessionStatus ??= open().prepare(SESSION_STATUS_SQL.replace("$1", "?"));
+        return sessionStatus.get(sessionId);
+      },
+      async refreshTokenStatus(jti) {
+        refreshTokenStatus ??= open().prepare(REFRESH_TOKEN_STATUS_SQL.replace("$1", "?"));
+        return refreshTokenStatus.get(jti);
+      },
+    },
+    close() {
+      reader?.close();
+      reader = undefined;
+    },
+  };
+}
+
+/** PostgreSQL: named statements, parsed and planned once per pooled connection. */
+function postgresReads(pool: pg.Pool): PreparedReads {
+  return {
+    async sessionStatus(sessionId) {
+      const result = await pool.query<SessionStatusRow>({
+        name: "latchkey_session_status",
+        text: SESSION_STATUS_SQL,
+        values: [sessionId],
+      });
+      return result.rows[0];
+    },
+    async refreshTokenStatus(jti) {
+      const result = await pool.query<RefreshTokenStatusRow>({
+        name: "latchkey_refresh_token_status",
+        text: REFRESH_TOKEN_STATUS_SQL,
+        values: [jti],
+      });
+      return result.rows[0];
+    },
+  };
+}
+
+/** Runs `onDestroy` when Kysely destroys the driver (the store's close). */
+function withOnDestroy(driver: Driver, onDestroy: () => void): Driver {
+  const destroy = driver.destroy.bind(driver);
+  driver.destroy = async () => {
+    onDestroy();
+    await destroy();
+  };
+  return driver;
+}
 
 /**
  * Opens `sqlite:<path>` (`sqlite::memory:` for a private in-memory database) or `postgres://…`.
@@ -26,7 +132,18 @@ export function connect(url: string, options: { searchPath?: string; poolSize?: 
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("foreign_keys = ON");
-    return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: "sqlite" };
+    if (path === ":memory:" || path === "") {
+      return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: "sqlite" };
+    }
+    const { reads, close } = sqliteReads(path);
+    const dialect = new (class extends SqliteDialect {
+      override createDriver(): Driver {
+        return withOnDestroy(super.createDriver(), close);
+      }
+    })({ database: sqlite });
+    const db = new Kysely<Database>({ dialect });
+    preparedReads.set(db, reads);
+    return { db, dialect: "sqlite" };
   }
   const pool = new pg.Pool({
     connectionString: url,
@@ -41,5 +158,7 @@ export function connect(url: string, options: { searchPath?: string; poolSize?: 
   });
   // An idle client that loses its connection must not crash the process; the next query reports it.
   pool.on("error", () => {});
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: "postgres" };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  preparedReads.set(db, postgresReads(pool));
+  return { db, dialect: "postgres" };
 }

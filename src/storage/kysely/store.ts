@@ -19,6 +19,7 @@ import {
   type UserRecord,
 } from "../store.js";
 import * as admin from "./admin.js";
+import { preparedReadsOf } from "./connect.js";
 import { lockUser } from "./locks.js";
 import { migrateToLatest, pingDatabase } from "./migrations.js";
 import type { Database, UsersTable } from "./schema.js";
@@ -200,12 +201,16 @@ export class KyselyStore implements Store {
   }
 
   async sessionStatus(sessionId: string): Promise<SessionStatus | undefined> {
-    const row = await this.db
-      .selectFrom("sessions")
-      .innerJoin("users", "users.id", "sessions.user_id")
-      .select(["sessions.user_id", "sessions.revoked_at", "sessions.expires_at", "users.disabled_at"])
-      .where("sessions.id", "=", sessionId)
-      .executeTakeFirst();
+    // Every access-token validation comes here: a statement prepared once where the database allows.
+    const prepared = preparedReadsOf(this.db);
+    const row = prepared
+      ? await prepared.sessionStatus(sessionId)
+      : await this.db
+          .selectFrom("sessions")
+          .innerJoin("users", "users.id", "sessions.user_id")
+          .select(["sessions.user_id", "sessions.revoked_at", "sessions.expires_at", "users.disabled_at"])
+          .where("sessions.id", "=", sessionId)
+          .executeTakeFirst();
     if (!row) return undefined;
     return {
       userId: row.user_id,
@@ -216,20 +221,23 @@ export class KyselyStore implements Store {
   }
 
   async refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined> {
-    const row = await this.db
-      .selectFrom("refresh_tokens")
-      .innerJoin("sessions", "sessions.id", "refresh_tokens.session_id")
-      .innerJoin("users", "users.id", "sessions.user_id")
-      .select([
-        "refresh_tokens.session_id",
-        "refresh_tokens.used_at",
-        "sessions.user_id",
-        "sessions.revoked_at",
-        "sessions.expires_at",
-        "users.disabled_at",
-      ])
-      .where("refresh_tokens.jti", "=", jti)
-      .executeTakeFirst();
+    const prepared = preparedReadsOf(this.db);
+    const row = prepared
+      ? await prepared.refreshTokenStatus(jti)
+      : await this.db
+          .selectFrom("refresh_tokens")
+          .innerJoin("sessions", "sessions.id", "refresh_tokens.session_id")
+          .innerJoin("users", "users.id", "sessions.user_id")
+          .select([
+            "refresh_tokens.session_id",
+            "refresh_tokens.used_at",
+            "sessions.user_id",
+            "sessions.revoked_at",
+            "sessions.expires_at",
+            "users.disabled_at",
+          ])
+          .where("refresh_tokens.jti", "=", jti)
+          .executeTakeFirst();
     if (!row) return undefined;
     return {
       sessionId: row.session_id,
