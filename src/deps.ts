@@ -2,6 +2,7 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config/config.js";
 import type { FlowContext } from "./core/flows/context.js";
+import { DeliveryPacer } from "./core/mail/pacer.js";
 import { createArgon2Hasher, type PasswordHasher } from "./core/password/hasher.js";
 import { type Keyring, parseKeyring } from "./core/secrets/keyring.js";
 import { GuessThrottle } from "./core/throttle/guard.js";
@@ -121,6 +122,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       mailer,
       logger,
       events,
+      pacer: new DeliveryPacer(),
     };
     return {
       config,

@@ -4,9 +4,14 @@
  */
 export interface Clock {
   now(): number;
+  /** Waits `ms` milliseconds (a manual clock moves instead of waiting). */
+  sleep(ms: number): Promise<void>;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
 
 /** A clock that moves only when told to: for tests and for replaying a decision. */
 export class ManualClock implements Clock {
@@ -16,6 +21,9 @@ export class ManualClock implements Clock {
   }
   now(): number {
     return this.#nowMs;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.#nowMs += Math.max(0, ms);
   }
   advanceSeconds(seconds: number): void {
     this.#nowMs += seconds * 1000;

@@ -128,6 +128,13 @@ describe.each(testDialects())("password reset on $name", (dialect) => {
     }
   });
 
+  it("takes as long for an unknown address as a delivery usually takes", async () => {
+    t.deps.flow.pacer.record(240);
+    const before = t.clock.now();
+    expectNoContent(await send("nobody@example.com"));
+    expect(t.clock.now() - before).toBe(240);
+  });
+
   it("throttles sends per address for 60 s with retryAfter; a new send replaces the previous code", async () => {
     const first = await mailedCode();
     t.clock.advanceSeconds(20);

@@ -5,6 +5,7 @@ import type { Clock } from "../../platform/clock.js";
 import type { Random } from "../../platform/random.js";
 import type { Store } from "../../storage/store.js";
 import type { EventSink } from "../events.js";
+import type { DeliveryPacer } from "../mail/pacer.js";
 import type { PasswordHasher } from "../password/hasher.js";
 import type { Keyring } from "../secrets/keyring.js";
 import type { GuessThrottle } from "../throttle/guard.js";
@@ -27,6 +28,8 @@ export interface FlowContext {
   logger: Logger;
   /** The audit trail and the metrics that count its events. */
   events: EventSink;
+  /** How long deliveries take, to pace the answers that must not reveal a skipped one. */
+  pacer: DeliveryPacer;
 }
 
 /** Who is calling and from where, for sessions (and the audit trail). */

@@ -87,13 +87,19 @@ export async function sendCode(ctx: FlowContext, input: SendCodeInput): Promise<
     const waitMs = issued.lastSentAt + resendSeconds * 1000 - now;
     throw new AppError(input.throttled, { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) });
   }
-  if (!input.deliver) return;
+  if (!input.deliver) {
+    // Take as long as a delivery usually does, so timing does not tell the two cases apart.
+    await ctx.clock.sleep(ctx.pacer.typicalMs());
+    return;
+  }
+  const sendStartedAt = ctx.clock.now();
   try {
     await ctx.mailer.send(request);
   } catch (error) {
     await ctx.store.withdrawMailCode(key);
     throw error;
   }
+  ctx.pacer.record(ctx.clock.now() - sendStartedAt);
 }
 
 /** Whole seconds until the next mail of the purpose may be sent to the subject, 0 if now. */

@@ -41,6 +41,13 @@ function isUniqueViolation(error: unknown): boolean {
   return e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
+/** The last method gone turns 2FA off, and its recovery codes go with it (§3 life cycle). */
+async function dropRecoveryCodesIfLastMethod(trx: Transaction<Database>, userId: number): Promise<void> {
+  if (!(await anyMethodActive(trx, userId))) {
+    await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
+  }
+}
+
 /** Whether any second factor is active (the same rule as core/twofactor/state.ts), inside `trx`. */
 async function anyMethodActive(trx: Transaction<Database>, userId: number): Promise<boolean> {
   const [totp, emailOtp] = await Promise.all([
@@ -428,10 +435,7 @@ export class KyselyStore implements Store {
         .where("enabled_at", "is not", null)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return false;
-      // The last method gone turns 2FA off, and its recovery codes go with it (§3 life cycle).
-      if (!(await anyMethodActive(trx, userId))) {
-        await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
-      }
+      await dropRecoveryCodesIfLastMethod(trx, userId);
       return true;
     });
   }
@@ -632,10 +636,7 @@ export class KyselyStore implements Store {
         .where("enabled_at", "is not", null)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return false;
-      // The last method gone turns 2FA off, and its recovery codes go with it (§3 life cycle).
-      if (!(await anyMethodActive(trx, userId))) {
-        await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
-      }
+      await dropRecoveryCodesIfLastMethod(trx, userId);
       return true;
     });
   }
