@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createArgon2Hasher } from "../src/core/password/hasher.js";
 import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
 
 const PASSWORD = "Correct7Horse";
@@ -66,6 +67,20 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
     await login("nobody@example.com", "Wrong7Horse");
     await login("alice@example.com", "Wrong7Horse");
     expect(verifications).toBe(2);
+  });
+
+  it("re-hashes a stored password made with other argon2id parameters at the next login", async () => {
+    const weaker = createArgon2Hasher({ memoryKib: 512, iterations: 1, parallelism: 1 });
+    const id = await t.deps.store.createUser({
+      email: "old@example.com",
+      passwordHash: await weaker.hash(PASSWORD),
+      createdAt: t.clock.now(),
+    });
+    expect((await login("old@example.com")).statusCode).toBe(200);
+    const stored = (await t.deps.store.findUserById(id))?.passwordHash ?? "";
+    expect(t.deps.hasher.needsRehash(stored)).toBe(false);
+    expect(stored).not.toContain("m=512,");
+    expect((await login("old@example.com")).statusCode).toBe(200);
   });
 
   it("answers NO_PASSWORD_INFO for an account without a password", async () => {
