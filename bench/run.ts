@@ -3,17 +3,34 @@
  * the same run on the same machine. `npm run bench -- --scale` — validate and login with 1 000 and
  * with 1 000 000 accounts and sessions. See docs/benchmarks.md.
  *
- * Options: --scale, --quick (short runs, for trying the harness), --only <scenario,…>,
- * --json <file> (also write the figures as JSON), --profile <dir> (the server writes a V8 CPU profile
- * there: node --cpu-prof). LATCHKEY_BENCH_POSTGRES_URL adds PostgreSQL.
+ * Options:
+ *   --scale              the scale run instead of the scenarios
+ *   --quick              2 s warm-up + 5 s per scenario (trying the harness), instead of 5 s + 15 s
+ *   --only a,b           only these scenarios (baseline, validate, validate-cold, accesstoken, 2fa,
+ *                        login, totp)
+ *   --tuned              the production process setup docs/benchmarks.md recommends, instead of
+ *                        `node --import tsx` as `npm start` runs it
+ *   --runtime tsx|compiled, --node-flags "<flags>", --threadpool <n>   the same for every child
+ *   --server-flags "<flags>"   extra Node flags for the Latchkey server only (experiments)
+ *   --profile <dir>      the server writes a V8 CPU profile there (node --cpu-prof)
+ *   --json <file>        also write the figures as JSON
+ * LATCHKEY_BENCH_POSTGRES_URL adds PostgreSQL (a fresh schema, dropped afterwards).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism, totalmem } from "node:os";
+import { availableParallelism, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./lib/ids.js";
 import { type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
 import { type LoadResult, load, type RequestShape } from "./lib/load.js";
-import { freePort, peakRssMb, resetPeakRss, startChild, waitReady } from "./lib/proc.js";
+import {
+  freePort,
+  peakRssMb,
+  resetPeakRss,
+  runtimeDescription,
+  startChild,
+  useRuntime,
+  waitReady,
+} from "./lib/proc.js";
 import { accessTokens, logins, refreshTokens, totpAuthentications } from "./scenarios.js";
 
 const { values: options } = parseArgs({
@@ -23,6 +40,11 @@ const { values: options } = parseArgs({
     only: { type: "string" },
     json: { type: "string" },
     profile: { type: "string" },
+    "server-flags": { type: "string" },
+    runtime: { type: "string", default: "tsx" },
+    "node-flags": { type: "string" },
+    threadpool: { type: "string" },
+    tuned: { type: "boolean", default: false },
   },
 });
 
@@ -31,6 +53,8 @@ const WARMUP_SECONDS = options.quick ? 2 : 5;
 /** Connections for the cheap endpoints; login and the raw argon2 probe share LOGIN_CONCURRENCY. */
 const CONNECTIONS = 32;
 const LOGIN_CONCURRENCY = 8;
+/** Login and the raw argon2 probe alternate in this many rounds of DURATION_SECONDS / LOGIN_ROUNDS. */
+const LOGIN_ROUNDS = options.quick ? 1 : 3;
 
 const PLAIN_USERS = 10_000;
 const TOTP_USERS = 10_000;
@@ -39,7 +63,31 @@ const HOT_TOKENS = 5_000;
 /** Distinct tokens in the cold variant: more than the cache holds, so every request verifies a signature. */
 const COLD_TOKENS = 30_000;
 const SCALE_SIZES = [1_000, 1_000_000];
-const SCALE_TOKENS = 8_000;
+/** Active sessions in the scale run's validate: every session of the small database. */
+const SCALE_SESSIONS = 1_000;
+/** An informative wider working set at the large size (still within the verified-token cache). */
+const SCALE_WIDE_SESSIONS = 8_000;
+
+/** Extra Node flags for the Latchkey server only (experiments; the baseline keeps the common flags). */
+const serverFlags = [
+  ...(options["server-flags"]?.split(" ").filter((flag) => flag !== "") ?? []),
+  ...(options.profile ? ["--cpu-prof", `--cpu-prof-dir=${options.profile}`] : []),
+];
+
+/**
+ * `--tuned`: the process setup docs/benchmarks.md recommends for production — compiled JavaScript
+ * (no loader thread), a 4 MiB young generation and a 256 MiB old generation (V8 otherwise sizes its
+ * heap for this machine's 24 GiB and lets garbage pile up to hundreds of MB under load), and one libuv
+ * thread per core (each argon2id run holds 19 MiB and a core; more threads than cores only thrash).
+ */
+const TUNED_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=256"];
+const runtime = options.tuned || options.runtime === "compiled" ? "compiled" : "tsx";
+const threadpool = options.threadpool ?? (options.tuned ? String(availableParallelism()) : undefined);
+if (threadpool) process.env.UV_THREADPOOL_SIZE = threadpool;
+useRuntime(runtime, [
+  ...(options.tuned ? TUNED_FLAGS : []),
+  ...(options["node-flags"]?.split(" ").filter((flag) => flag !== "") ?? []),
+]);
 
 const postgresUrl = process.env.LATCHKEY_BENCH_POSTGRES_URL || undefined;
 const databases: DatabaseKind[] = postgresUrl ? ["sqlite", "postgres"] : ["sqlite"];
@@ -56,6 +104,8 @@ interface Row {
 
 const rows: Row[] = [];
 const startedAt = performance.now();
+/** Other work on the machine skews every figure: the load average before the run is reported. */
+const loadBefore = loadavg()[0] ?? 0;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -81,19 +131,18 @@ async function measure(
   connections: number,
   next: () => RequestShape,
   note?: string,
-): Promise<Row | undefined> {
-  if (only && !only.has(scenario)) return undefined;
-  log(`  ${database} ${scenario}: ${connections} connections, ${WARMUP_SECONDS} s warm-up + ${DURATION_SECONDS} s`);
-  resetPeakRss(target.pid);
-  const result = await load({
-    url: target.url,
-    method,
-    path,
-    connections,
+  timing: { durationSeconds: number; warmupSeconds: number } = {
     durationSeconds: DURATION_SECONDS,
     warmupSeconds: WARMUP_SECONDS,
-    next,
-  });
+  },
+): Promise<Row | undefined> {
+  if (only && !only.has(scenario)) return undefined;
+  log(
+    `  ${database} ${scenario}: ${connections} connections, ` +
+      `${timing.warmupSeconds} s warm-up + ${timing.durationSeconds} s`,
+  );
+  resetPeakRss(target.pid);
+  const result = await load({ url: target.url, method, path, connections, next, ...timing });
   if (target.alive && !target.alive()) throw new Error(`the server died during ${scenario}:\n${target.output?.()}`);
   const row: Row = {
     database,
@@ -104,12 +153,30 @@ async function measure(
     ...(note ? { note } : {}),
   };
   rows.push(row);
+  log(`    memory now: ${await memoryNow(target)}`);
   log(
     `    ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
       `peak RSS ${row.peakRssMb.toFixed(0)} MB, statuses ${JSON.stringify(result.statuses)}` +
       (result.errors ? `, ${result.errors} errors` : ""),
   );
   return row;
+}
+
+/** RSS and V8 heap of a Latchkey server now (diagnostics: where the peak went). */
+async function memoryNow(target: { url: string; pid: number }): Promise<string> {
+  const status = readFileSync(`/proc/${target.pid}/status`, "utf8");
+  const rss = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]) / 1024;
+  let heap = "";
+  try {
+    const text = await (await fetch(`${target.url}/metrics`)).text();
+    const value = (name: string) =>
+      Number(/ ([0-9.e+]+)$/.exec(text.split("\n").find((l) => l.startsWith(name)) ?? "")?.[1]);
+    const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    heap = `, V8 heap ${mb(value("latchkey_nodejs_heap_size_used_bytes"))}/${mb(value("latchkey_nodejs_heap_size_total_bytes"))} MB used/total`;
+  } catch {
+    // the baseline has no metrics
+  }
+  return `RSS ${rss.toFixed(0)} MB${heap}`;
 }
 
 /** The bare Fastify route, driven with the same request shape as validate (a Bearer token of the same size). */
@@ -127,17 +194,18 @@ async function baseline(minter: MinterType): Promise<Row | undefined> {
 }
 
 interface ArgonRaw {
+  /** The database whose login this probe was interleaved with. */
+  database?: string;
   verifiesPerSecond: number;
   verifies: number;
   peakRssMb: number;
 }
 
-async function rawArgon2(): Promise<ArgonRaw | undefined> {
-  if (only && !only.has("login")) return undefined;
-  log(`  raw argon2id verify: concurrency ${LOGIN_CONCURRENCY}, ${WARMUP_SECONDS} s warm-up + ${DURATION_SECONDS} s`);
+async function rawArgon2(durationSeconds: number, warmupSeconds: number): Promise<ArgonRaw> {
+  log(`  raw argon2id verify: concurrency ${LOGIN_CONCURRENCY}, ${warmupSeconds} s warm-up + ${durationSeconds} s`);
   const child = startChild(
     "bench/argon2-raw.ts",
-    [String(LOGIN_CONCURRENCY), String(DURATION_SECONDS), String(WARMUP_SECONDS)],
+    [String(LOGIN_CONCURRENCY), String(durationSeconds), String(warmupSeconds)],
     {},
   );
   const code = await child.exited;
@@ -156,11 +224,24 @@ async function check(server: LatchkeyServer, minter: MinterType): Promise<void> 
   if (response.status !== 200) throw new Error(`sanity check failed: ${response.status} ${await response.text()}`);
 }
 
-async function standard(): Promise<{ baseline?: Row; argon?: ArgonRaw }> {
+interface References {
+  /** The baseline, measured before and after the scenarios. */
+  baselines: Row[];
+  /** The raw argon2 probe, in rounds interleaved with the login rounds of each database. */
+  argon: ArgonRaw[];
+}
+
+async function standard(): Promise<References> {
   const throwaway = new Minter(newSigningKey(), "http://127.0.0.1");
-  log("baseline");
-  const base = await baseline(throwaway);
-  const argon = await rawArgon2();
+  const references: References = { baselines: [], argon: [] };
+  // Measured before and after the scenarios: ratios use the mean, so a machine that drifts during
+  // the run (other tenants, frequency) skews them less; the two values show how much it drifted.
+  const measureReferences = async () => {
+    log("baseline");
+    const base = await baseline(throwaway);
+    if (base) references.baselines.push(base);
+  };
+  await measureReferences();
   for (const database of databases) {
     log(database);
     const server = await startLatchkey(
@@ -168,7 +249,7 @@ async function standard(): Promise<{ baseline?: Row; argon?: ArgonRaw }> {
       { plainUsers: PLAIN_USERS, totpUsers: TOTP_USERS, refreshTokens: true },
       postgresUrl,
       log,
-      options.profile,
+      serverFlags,
     );
     try {
       const minter = new Minter(server.key, server.issuer);
@@ -215,15 +296,18 @@ async function standard(): Promise<{ baseline?: Row; argon?: ArgonRaw }> {
         accessTokens(minter, HOT_TOKENS, (k) => PLAIN_USERS + 1 + k),
         "TOTP users",
       );
-      await measure(
-        database,
-        "login",
-        target,
-        "POST",
-        "/auth/login",
-        LOGIN_CONCURRENCY,
-        logins((n) => 1 + (n % PLAIN_USERS)),
-      );
+      // Login against raw argon2id in alternating rounds (probe, login, probe, login …): the
+      // machine's argon2 speed drifts by ±15 % within minutes here (memory bandwidth shared with
+      // other tenants), and alternating compares the two under the same conditions.
+      if (!only || only.has("login")) {
+        const next = logins((n) => 1 + (n % PLAIN_USERS));
+        const round = { durationSeconds: DURATION_SECONDS / LOGIN_ROUNDS, warmupSeconds: 2 };
+        for (let r = 1; r <= LOGIN_ROUNDS; r++) {
+          references.argon.push({ database, ...(await rawArgon2(round.durationSeconds, round.warmupSeconds)) });
+          const note = `round ${r} of ${LOGIN_ROUNDS}`;
+          await measure(database, "login", target, "POST", "/auth/login", LOGIN_CONCURRENCY, next, note, round);
+        }
+      }
       await measure(
         database,
         "totp",
@@ -238,69 +322,107 @@ async function standard(): Promise<{ baseline?: Row; argon?: ArgonRaw }> {
       await server.close();
     }
   }
-  return { ...(base ? { baseline: base } : {}), ...(argon ? { argon } : {}) };
+  await measureReferences();
+  return references;
 }
 
+/**
+ * Both sizes are served at once (by two idle-until-loaded servers) and measured in the order
+ * small, large, large, small: the mean of each size's two runs cancels a drift of the machine over
+ * the run, which would otherwise pass for a difference between the sizes.
+ */
 async function scale(): Promise<void> {
   for (const database of databases) {
-    for (const size of SCALE_SIZES) {
-      log(`${database}, ${size} accounts and sessions`);
-      const server = await startLatchkey(
-        database,
-        { plainUsers: size, totpUsers: 0, refreshTokens: false },
-        postgresUrl,
-        log,
-      );
-      try {
+    const servers: Array<{ size: number; server: LatchkeyServer; minter: MinterType }> = [];
+    try {
+      for (const size of SCALE_SIZES) {
+        log(`${database}, ${size} accounts and sessions`);
+        const server = await startLatchkey(
+          database,
+          { plainUsers: size, totpUsers: 0, refreshTokens: false },
+          postgresUrl,
+          log,
+          serverFlags,
+        );
         const minter = new Minter(server.key, server.issuer);
+        servers.push({ size, server, minter });
         await check(server, minter);
-        const target = {
-          url: server.url,
-          pid: server.child.pid,
-          alive: server.child.alive,
-          output: server.child.output,
-        };
-        const label = `${database} ${size}`;
-        // The same number of distinct tokens at both sizes, spread over the whole table.
+      }
+      const order = [...servers, ...[...servers].reverse()];
+      const target = (server: LatchkeyServer) => ({
+        url: server.url,
+        pid: server.child.pid,
+        alive: server.child.alive,
+        output: server.child.output,
+      });
+      // Like for like: the same number of active sessions at both sizes (all of them at the small
+      // one), spread evenly over the whole table at the large one.
+      for (const { size, server, minter } of order) {
         await measure(
-          label,
+          `${database} ${size}`,
           "validate",
-          target,
+          target(server),
           "GET",
           "/auth/accesstoken/validate",
           CONNECTIONS,
-          accessTokens(minter, SCALE_TOKENS, (k) => 1 + Math.floor(((k + 0.5) * size) / SCALE_TOKENS)),
+          accessTokens(minter, SCALE_SESSIONS, (k) => 1 + Math.floor(((k + 0.5) * size) / SCALE_SESSIONS)),
+          `${SCALE_SESSIONS} active sessions`,
         );
-        // Logins walk the accounts with a large prime stride, so consecutive ones land far apart.
+      }
+      // Logins walk the accounts with a large prime stride, so consecutive ones land far apart.
+      for (const { size, server } of order) {
         await measure(
-          label,
+          `${database} ${size}`,
           "login",
-          target,
+          target(server),
           "POST",
           "/auth/login",
           LOGIN_CONCURRENCY,
           logins((n) => 1 + ((n * 104_729) % size)),
+          "accounts picked across the whole table",
         );
-      } finally {
-        await server.close();
       }
+      const largest = servers[servers.length - 1];
+      if (largest && largest.size >= SCALE_WIDE_SESSIONS) {
+        const { size, server, minter } = largest;
+        await measure(
+          `${database} ${size}`,
+          "validate-wide",
+          target(server),
+          "GET",
+          "/auth/accesstoken/validate",
+          CONNECTIONS,
+          accessTokens(minter, SCALE_WIDE_SESSIONS, (k) => 1 + Math.floor(((k + 0.5) * size) / SCALE_WIDE_SESSIONS)),
+          `${SCALE_WIDE_SESSIONS} active sessions: a working set beyond the database page cache`,
+        );
+      }
+    } finally {
+      for (const { server } of servers) await server.close();
     }
   }
+}
+
+function mean(values: number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 function fmt(value: number, digits = 0): string {
   return Number.isFinite(value) ? value.toFixed(digits) : "–";
 }
 
-function report(context: { baseline?: Row; argon?: ArgonRaw }): void {
+function report(context: References): void {
   const info = machine();
   const lines: string[] = [];
   lines.push(`machine: ${info.cpus} CPUs, ${info.cpu}, ${info.memory}, Node ${info.node}`);
   lines.push(`runs: ${WARMUP_SECONDS} s warm-up + ${DURATION_SECONDS} s measured per scenario`);
+  lines.push(
+    `processes: ${runtimeDescription()}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "default (4)"}` +
+      (serverFlags.length ? `, server only: ${serverFlags.join(" ")}` : ""),
+  );
   lines.push("");
   lines.push("| database | scenario | conns | req/s | × baseline | p50 ms | p99 ms | peak RSS MB | statuses | note |");
   lines.push("|---|---|---|---|---|---|---|---|---|---|");
-  const baseRps = context.baseline?.result.requestsPerSecond;
+  const baseRps = context.baselines.length ? mean(context.baselines.map((b) => b.result.requestsPerSecond)) : undefined;
   for (const row of rows) {
     const r = row.result;
     const ratio = baseRps ? fmt(r.requestsPerSecond / baseRps, 3) : "–";
@@ -311,31 +433,44 @@ function report(context: { baseline?: Row; argon?: ArgonRaw }): void {
           .join(", ")}${r.errors ? `, errors: ${r.errors}` : ""} | ${row.note ?? ""} |`,
     );
   }
-  if (context.argon) {
-    const a = context.argon;
+  if (baseRps) {
     lines.push("");
     lines.push(
-      `raw argon2id verify (m=19456, t=2, p=1), concurrency ${LOGIN_CONCURRENCY}: ${fmt(a.verifiesPerSecond, 1)}/s ` +
-        `(peak RSS ${fmt(a.peakRssMb)} MB)`,
+      `baseline (bare Fastify route): ${context.baselines.map((b) => fmt(b.result.requestsPerSecond)).join(" and ")} ` +
+        `req/s before and after; ratios use the mean, ${fmt(baseRps)}`,
     );
-    for (const row of rows.filter((r) => r.scenario === "login")) {
-      lines.push(
-        `login on ${row.database}: ${fmt(row.result.requestsPerSecond, 1)}/s = ` +
-          `${fmt(row.result.requestsPerSecond / a.verifiesPerSecond, 3)} × raw argon2id`,
-      );
-    }
+  }
+  for (const database of databases) {
+    const probes = context.argon.filter((a) => a.database === database);
+    const logins = rows.filter((r) => r.database === database && r.scenario === "login");
+    if (probes.length === 0 || logins.length === 0) continue;
+    const raw = mean(probes.map((a) => a.verifiesPerSecond));
+    const login = mean(logins.map((r) => r.result.requestsPerSecond));
+    const perRound = logins.map((r, i) =>
+      fmt(r.result.requestsPerSecond / (probes[i]?.verifiesPerSecond ?? Number.NaN), 2),
+    );
+    lines.push(
+      `login on ${database}: ${fmt(login, 1)}/s against raw argon2id verify (m=19456, t=2, p=1, concurrency ` +
+        `${LOGIN_CONCURRENCY}, probe peak RSS ${fmt(Math.max(...probes.map((a) => a.peakRssMb)))} MB) ` +
+        `${probes.map((a) => fmt(a.verifiesPerSecond, 1)).join(", ")}/s: ${fmt(login / raw, 3)} × raw ` +
+        `(rounds: ${perRound.join(", ")})`,
+    );
   }
   if (options.scale) {
     lines.push("");
     for (const database of databases) {
       for (const scenario of ["validate", "login"]) {
-        const [small, large] = SCALE_SIZES.map(
-          (size) => rows.find((r) => r.database === `${database} ${size}` && r.scenario === scenario)?.result,
+        const [small, large] = SCALE_SIZES.map((size) =>
+          mean(
+            rows
+              .filter((r) => r.database === `${database} ${size}` && r.scenario === scenario)
+              .map((r) => r.result.requestsPerSecond),
+          ),
         );
-        if (!small || !large) continue;
-        const loss = 1 - large.requestsPerSecond / small.requestsPerSecond;
+        if (small === undefined || large === undefined || !Number.isFinite(small + large)) continue;
+        const loss = 1 - large / small;
         lines.push(
-          `${database} ${scenario}: ${fmt(small.requestsPerSecond, 1)} → ${fmt(large.requestsPerSecond, 1)} req/s ` +
+          `${database} ${scenario}: ${fmt(small, 1)} → ${fmt(large, 1)} req/s (mean of two runs each) ` +
             `from ${SCALE_SIZES[0]} to ${SCALE_SIZES[1]} accounts: ${fmt(loss * 100, 1)} % loss`,
         );
       }
@@ -345,11 +480,16 @@ function report(context: { baseline?: Row; argon?: ArgonRaw }): void {
   lines.push("");
   lines.push(`server peak RSS over all scenarios: ${fmt(peak)} MB`);
   lines.push(`total time: ${fmt((performance.now() - startedAt) / 1000)} s`);
+  lines.push(`1-minute load average before the run: ${loadBefore.toFixed(2)}`);
   process.stdout.write(`${lines.join("\n")}\n`);
   if (options.json) {
     writeFileSync(options.json, JSON.stringify({ machine: info, rows, ...context }, null, 2));
   }
 }
 
-const context = options.scale ? (await scale(), {}) : await standard();
-report(context);
+if (options.scale) {
+  await scale();
+  report({ baselines: [], argon: [] });
+} else {
+  report(await standard());
+}

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseKeyring } from "../../src/core/secrets/keyring.js";
 import { newSigningKey, type SigningKey } from "./ids.js";
-import { type Child, freePort, startChild, waitReady } from "./proc.js";
+import { type Child, freePort, ROOT, startChild, waitReady } from "./proc.js";
 import {
   createSchema,
   dropSchema,
@@ -36,7 +36,7 @@ export async function startLatchkey(
   spec: SeedSpec,
   postgresUrl: string | undefined,
   log: (line: string) => void,
-  profileDir?: string,
+  nodeFlags: string[] = [],
 ): Promise<LatchkeyServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "latchkey-bench-"));
   const schema = `bench_${process.pid}_${Math.floor(Math.random() * 1e9).toString(36)}`;
@@ -78,8 +78,9 @@ export async function startLatchkey(
         LATCHKEY_LOG_LEVEL: "warn",
         LATCHKEY_RATE_LIMIT_PER_MINUTE: "1000000",
         LATCHKEY_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
+        LATCHKEY_MAIL_DIR: join(ROOT, "mail"),
       },
-      profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+      nodeFlags,
     );
     cleanups.push(() => child.stop());
     await waitReady(child, `${issuer}/health/ready`);

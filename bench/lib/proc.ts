@@ -1,17 +1,60 @@
 /**
  * Child processes of a benchmark run: the Latchkey server, the bare-Fastify baseline and the raw
- * argon2 probe. Every child is started the same way (`node --import tsx <script>`), tracked, and
- * killed when the runner exits for any reason.
+ * argon2 probe. Every child is started the same way (one runtime, the same Node flags), tracked,
+ * and killed when the runner exits for any reason.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** The same flags for every child, so the baseline and the server differ only in what they run. */
-export const NODE_FLAGS = ["--import", "tsx"];
+/**
+ * How every child runs its TypeScript: `tsx` (what `npm start` does: `node --import tsx file.ts`),
+ * or `compiled` (tsc output, plain `node file.js`). The baseline, the server and the argon2 probe
+ * always share one runtime and the same Node flags.
+ */
+export type RuntimeKind = "tsx" | "compiled";
+
+const COMPILED_DIR = join(ROOT, "node_modules", ".cache", "latchkey-bench");
+let runtime: RuntimeKind = "tsx";
+let commonFlags: string[] = [];
+
+/** Selects the runtime and the Node flags every child gets; `compiled` builds first (tsc, ~10 s). */
+export function useRuntime(kind: RuntimeKind, flags: string[]): void {
+  runtime = kind;
+  commonFlags = flags;
+  if (kind !== "compiled") return;
+  rmSync(COMPILED_DIR, { recursive: true, force: true });
+  mkdirSync(COMPILED_DIR, { recursive: true });
+  const project = join(COMPILED_DIR, "tsconfig.json");
+  writeFileSync(
+    project,
+    JSON.stringify({
+      extends: join(ROOT, "tsconfig.json"),
+      compilerOptions: { rootDir: ROOT, outDir: join(COMPILED_DIR, "out"), noEmit: false, incremental: false },
+      files: ["src/main.ts", "bench/baseline-server.ts", "bench/argon2-raw.ts"].map((file) => join(ROOT, file)),
+      include: [],
+    }),
+  );
+  const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", project], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+}
+
+export function runtimeDescription(): string {
+  const flags = [...(runtime === "tsx" ? ["--import", "tsx"] : []), ...commonFlags];
+  return `${runtime === "tsx" ? "node --import tsx <file>.ts" : "node <tsc output>.js"}${commonFlags.length ? ` ${commonFlags.join(" ")}` : ""} (flags: ${flags.join(" ") || "none"})`;
+}
+
+function command(script: string): string[] {
+  if (runtime === "tsx") return ["--import", "tsx", ...commonFlags, script];
+  return [...commonFlags, join(COMPILED_DIR, "out", script.replace(/\.ts$/, ".js"))];
+}
 
 const children = new Set<ChildProcess>();
 
@@ -49,7 +92,7 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts `node --import tsx <script>` with exactly `env` (plus PATH/HOME) and collects its output. */
+/** Starts `script` in the selected runtime with exactly `env` (plus PATH/HOME) and collects its output. */
 export function startChild(
   script: string,
   args: string[],
@@ -57,11 +100,11 @@ export function startChild(
   extraFlags: string[] = [],
 ): Child {
   const base: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "TMPDIR", "LANG"]) {
+  for (const name of ["PATH", "HOME", "TMPDIR", "LANG", "UV_THREADPOOL_SIZE"]) {
     const value = process.env[name];
     if (value !== undefined) base[name] = value;
   }
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...extraFlags, script, ...args], {
+  const child = spawn(process.execPath, [...extraFlags, ...command(script), ...args], {
     cwd: ROOT,
     env: { ...base, NODE_ENV: "production", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -43,12 +43,20 @@ export async function registerEdge(app: FastifyInstance, config: Config, metrics
   // retried in the background while the node serves.
   await redis?.connect().catch((error: unknown) => app.log.warn({ err: error }, "redis is not reachable"));
   if (redis) app.addHook("onClose", async () => void (await redis.quit().catch(() => redis.disconnect())));
+  // Only the public endpoints get the limit's hook. Every other route is marked before the plugin sees
+  // it, so a request there pays nothing for the limit (no key, allow-list call or awaits).
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.some((method) => UNAUTHENTICATED_ROUTES.has(`${method} ${route.url}`))) return;
+    route.config = { ...route.config, rateLimit: false };
+  });
   await app.register(rateLimit, {
     global: true,
     max: config.rateLimit.perMinute,
     timeWindow: 60_000,
     ...(redis ? { redis, nameSpace: "latchkey-rate-limit:" } : {}),
     skipOnError: true,
+    // Redundant with the marking above; kept so the rule holds even for a route added some other way.
     allowList: (request) => !UNAUTHENTICATED_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ""}`),
     errorResponseBuilder: (_request, context) => {
       metrics.throttleRefusals.inc({ kind: "TOO_MANY_REQUESTS" });

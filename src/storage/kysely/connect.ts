@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
-import { type Driver, Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Dialect } from "../store.js";
 import type { Database } from "./schema.js";
@@ -109,6 +109,40 @@ function postgresReads(pool: pg.Pool): PreparedReads {
   };
 }
 
+/** Statements kept per SQLite connection; Kysely's SQL texts are few (one per query shape). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares every query it runs, and better-sqlite3 compiles the SQL text each time (tens of
+ * microseconds, more than most of our indexed statements take to run). This keeps the prepared
+ * statements by SQL text (least recently used beyond the bound) and hands them out again; values are
+ * still bound per execution. A statement still iterating a result (a streamed query) is never shared.
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    prepare(text: string) {
+      const cached = statements.get(text);
+      if (cached !== undefined && !cached.busy) {
+        statements.delete(text);
+        statements.set(text, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(text);
+      if (cached === undefined) {
+        statements.set(text, statement);
+        const oldest = statements.keys().next();
+        if (statements.size > STATEMENT_CACHE_SIZE && !oldest.done) statements.delete(oldest.value);
+      }
+      return statement;
+    },
+    close() {
+      statements.clear();
+      sqlite.close();
+    },
+  };
+}
+
 /** Runs `onDestroy` when Kysely destroys the driver (the store's close). */
 function withOnDestroy(driver: Driver, onDestroy: () => void): Driver {
   const destroy = driver.destroy.bind(driver);
@@ -133,14 +167,15 @@ export function connect(url: string, options: { searchPath?: string; poolSize?: 
     sqlite.pragma("busy_timeout = 5000");
     sqlite.pragma("foreign_keys = ON");
     if (path === ":memory:" || path === "") {
-      return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: "sqlite" };
+      const database = withStatementCache(sqlite);
+      return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: "sqlite" };
     }
     const { reads, close } = sqliteReads(path);
     const dialect = new (class extends SqliteDialect {
       override createDriver(): Driver {
         return withOnDestroy(super.createDriver(), close);
       }
-    })({ database: sqlite });
+    })({ database: withStatementCache(sqlite) });
     const db = new Kysely<Database>({ dialect });
     preparedReads.set(db, reads);
     return { db, dialect: "sqlite" };

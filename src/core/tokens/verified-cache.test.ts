@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { VerifiedTokenCache } from "./verified-cache.js";
+
+const NOW_MS = 1_800_000_000_000;
+const NOW_S = NOW_MS / 1000;
+
+describe("VerifiedTokenCache", () => {
+  it("answers a remembered token until its exp, and never at or after it", () => {
+    const cache = new VerifiedTokenCache<{ exp: number }>(10);
+    cache.set("a.b.c", "k1", { exp: NOW_S + 300 });
+    expect(cache.get("a.b.c", NOW_MS)).toEqual({ kid: "k1", claims: { exp: NOW_S + 300 } });
+    expect(cache.get("a.b.c", (NOW_S + 299) * 1000 + 999)).toBeDefined();
+    // exp ≤ now (whole seconds) is expired: the rule of the full verification.
+    expect(cache.get("a.b.c", (NOW_S + 300) * 1000)).toBeUndefined();
+    // An expired entry is dropped, so it cannot come back with a clock that goes backwards.
+    expect(cache.size).toBe(0);
+    expect(cache.get("a.b.c", NOW_MS)).toBeUndefined();
+  });
+
+  it("matches the exact token string only", () => {
+    const cache = new VerifiedTokenCache<{ exp: number }>(10);
+    cache.set("header.payload.signature", "k1", { exp: NOW_S + 300 });
+    for (const other of ["header.payload.signaturE", "header.payload.signature ", "header.payloaD.signature", ""]) {
+      expect(cache.get(other, NOW_MS)).toBeUndefined();
+    }
+  });
+
+  it("keeps at most maxEntries, evicting the least recently used", () => {
+    const cache = new VerifiedTokenCache<{ exp: number }>(3);
+    for (const token of ["t1", "t2", "t3"]) cache.set(token, "k", { exp: NOW_S + 300 });
+    expect(cache.get("t1", NOW_MS)).toBeDefined(); // t1 is now the most recent; t2 the oldest
+    cache.set("t4", "k", { exp: NOW_S + 300 });
+    expect(cache.size).toBe(3);
+    expect(cache.get("t2", NOW_MS)).toBeUndefined();
+    for (const token of ["t1", "t3", "t4"]) expect(cache.get(token, NOW_MS)).toBeDefined();
+    for (let i = 0; i < 100; i++) cache.set(`x${i}`, "k", { exp: NOW_S + 300 });
+    expect(cache.size).toBe(3);
+  });
+
+  it("stores nothing with a bound of zero, and refuses a negative bound", () => {
+    const cache = new VerifiedTokenCache<{ exp: number }>(0);
+    cache.set("t", "k", { exp: NOW_S + 300 });
+    expect(cache.get("t", NOW_MS)).toBeUndefined();
+    expect(() => new VerifiedTokenCache(-1)).toThrow(RangeError);
+  });
+
+  it("forgets on delete and clear", () => {
+    const cache = new VerifiedTokenCache<{ exp: number }>(10);
+    cache.set("t1", "k", { exp: NOW_S + 300 });
+    cache.set("t2", "k", { exp: NOW_S + 300 });
+    cache.delete("t1");
+    expect(cache.get("t1", NOW_MS)).toBeUndefined();
+    cache.clear();
+    expect(cache.size).toBe(0);
+  });
+});

@@ -1,0 +1,129 @@
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { secureRandom } from "../src/platform/random.js";
+import { preparedReadsOf } from "../src/storage/kysely/connect.js";
+import type { KyselyStore } from "../src/storage/kysely/store.js";
+import { createTestDatabase, type TestDatabase, type TestDialect, testDialects } from "./support/harness.js";
+
+const T0 = 1_800_000_000_000;
+
+/** SQLite in a file (an in-memory database has no second connection to read from) and PostgreSQL. */
+function dialects(): Array<TestDialect & { file?: string }> {
+  return testDialects().map((d) =>
+    d.name === "sqlite" ? { ...d, file: join(tmpdir(), `lk-reads-${secureRandom.bytes(6).toString("hex")}.db`) } : d,
+  );
+}
+
+describe.each(dialects())("prepared session reads on $name", (dialect) => {
+  let database: TestDatabase;
+  let store: KyselyStore;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(dialect, dialect.file);
+    store = database.store();
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await database.drop();
+    if (dialect.file) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${dialect.file}${suffix}`, { force: true });
+  });
+
+  async function session(email: string, id: string, jti: string): Promise<number> {
+    const userId = await store.createUser({ email, passwordHash: null, createdAt: T0 });
+    await store.createSession({ id, userId, createdAt: T0, expiresAt: T0 + 60_000, ip: null, userAgent: null }, jti);
+    return userId;
+  }
+
+  it("uses statements prepared once", () => {
+    expect(preparedReadsOf(store.db)).toBeDefined();
+  });
+
+  it("sees a revocation, a rotation and a disabled account by the very next read", async () => {
+    const userId = await session("alice@example.com", "s1", "r1");
+    expect(await store.sessionStatus("s1")).toEqual({
+      userId,
+      revokedAt: null,
+      expiresAt: T0 + 60_000,
+      userDisabled: false,
+    });
+    expect(await store.refreshTokenStatus("r1")).toMatchObject({ sessionId: "s1", usedAt: null, revokedAt: null });
+
+    await store.rotateRefreshToken({ jti: "r1", newJti: "r2", sessionId: "s1", now: T0 + 1 });
+    expect(await store.refreshTokenStatus("r1")).toMatchObject({ usedAt: T0 + 1 });
+    expect(await store.refreshTokenStatus("r2")).toMatchObject({ usedAt: null, userId });
+
+    await store.setUserDisabled(userId, T0 + 2);
+    expect(await store.sessionStatus("s1")).toMatchObject({ userDisabled: true });
+
+    expect(await store.revokeSession("s1", T0 + 3)).toBe(true);
+    expect(await store.sessionStatus("s1")).toMatchObject({ revokedAt: T0 + 3 });
+    expect(await store.refreshTokenStatus("r2")).toMatchObject({ revokedAt: T0 + 3 });
+
+    expect(await store.sessionStatus("missing")).toBeUndefined();
+    expect(await store.refreshTokenStatus("missing")).toBeUndefined();
+  });
+
+  it("reads committed rows while another transaction holds the connection, and sees its commit", async () => {
+    await session("bob@example.com", "s2", "r3");
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const transaction = store.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable("sessions")
+        .set({ revoked_at: T0 + 5 })
+        .where("id", "=", "s2")
+        .execute();
+      await held;
+    });
+    // Not committed yet: still live, and the read does not wait for the transaction.
+    expect(await store.sessionStatus("s2")).toMatchObject({ revokedAt: null });
+    release();
+    await transaction;
+    expect(await store.sessionStatus("s2")).toMatchObject({ revokedAt: T0 + 5 });
+  });
+});
+
+describe("the SQLite statement cache", () => {
+  let database: TestDatabase;
+  let store: KyselyStore;
+
+  beforeEach(async () => {
+    database = await createTestDatabase({ name: "sqlite", url: "sqlite::memory:" });
+    store = database.store();
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await database.drop();
+  });
+
+  it("binds fresh values on every run of a reused statement", async () => {
+    const ids = [];
+    for (const email of ["a@example.com", "b@example.com", "c@example.com"]) {
+      ids.push(await store.createUser({ email, passwordHash: null, createdAt: T0 }));
+    }
+    for (const [index, email] of ["a@example.com", "b@example.com", "c@example.com"].entries()) {
+      expect((await store.findUserByEmail(email))?.id).toBe(ids[index]);
+    }
+    expect(await store.findUserByEmail("nobody@example.com")).toBeUndefined();
+  });
+
+  it("reuses a statement after a stream read it fully or stopped early", async () => {
+    for (const email of ["a@example.com", "b@example.com", "c@example.com"]) {
+      await store.createUser({ email, passwordHash: null, createdAt: T0 });
+    }
+    const query = () => store.db.selectFrom("users").select("email").orderBy("id");
+    const all = ["a@example.com", "b@example.com", "c@example.com"];
+    const streamed: string[] = [];
+    for await (const row of query().stream()) streamed.push(row.email);
+    expect(streamed).toEqual(all);
+    for await (const row of query().stream()) {
+      expect(row.email).toBe("a@example.com");
+      break;
+    }
+    expect((await query().execute()).map((r) => r.email)).toEqual(all);
+  });
+});
