@@ -24,6 +24,7 @@ import { type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/lat
 import { type LoadResult, load, type RequestShape } from "./lib/load.js";
 import {
   freePort,
+  otherCpu,
   peakRssMb,
   resetPeakRss,
   runtimeDescription,
@@ -99,6 +100,8 @@ interface Row {
   connections: number;
   result: LoadResult;
   peakRssMb: number;
+  /** Cores used meanwhile by other processes than the runner and the server (PostgreSQL included). */
+  otherCores: number;
   note?: string;
 }
 
@@ -142,7 +145,9 @@ async function measure(
       `${timing.warmupSeconds} s warm-up + ${timing.durationSeconds} s`,
   );
   resetPeakRss(target.pid);
+  const others = otherCpu([process.pid, target.pid]);
   const result = await load({ url: target.url, method, path, connections, next, ...timing });
+  const otherCores = others();
   if (target.alive && !target.alive()) throw new Error(`the server died during ${scenario}:\n${target.output?.()}`);
   const row: Row = {
     database,
@@ -150,13 +155,15 @@ async function measure(
     connections,
     result,
     peakRssMb: peakRssMb(target.pid),
+    otherCores,
     ...(note ? { note } : {}),
   };
   rows.push(row);
   log(`    memory now: ${await memoryNow(target)}`);
   log(
     `    ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
-      `peak RSS ${row.peakRssMb.toFixed(0)} MB, statuses ${JSON.stringify(result.statuses)}` +
+      `peak RSS ${row.peakRssMb.toFixed(0)} MB, other processes ${otherCores.toFixed(2)} cores, ` +
+      `statuses ${JSON.stringify(result.statuses)}` +
       (result.errors ? `, ${result.errors} errors` : ""),
   );
   return row;
@@ -420,15 +427,17 @@ function report(context: References): void {
       (serverFlags.length ? `, server only: ${serverFlags.join(" ")}` : ""),
   );
   lines.push("");
-  lines.push("| database | scenario | conns | req/s | × baseline | p50 ms | p99 ms | peak RSS MB | statuses | note |");
-  lines.push("|---|---|---|---|---|---|---|---|---|---|");
+  lines.push(
+    "| database | scenario | conns | req/s | × baseline | p50 ms | p99 ms | peak RSS MB | other CPU | statuses | note |",
+  );
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
   const baseRps = context.baselines.length ? mean(context.baselines.map((b) => b.result.requestsPerSecond)) : undefined;
   for (const row of rows) {
     const r = row.result;
     const ratio = baseRps ? fmt(r.requestsPerSecond / baseRps, 3) : "–";
     lines.push(
       `| ${row.database} | ${row.scenario} | ${row.connections} | ${fmt(r.requestsPerSecond)} | ${ratio} | ` +
-        `${r.p50Ms} | ${r.p99Ms} | ${fmt(row.peakRssMb)} | ${Object.entries(r.statuses)
+        `${r.p50Ms} | ${r.p99Ms} | ${fmt(row.peakRssMb)} | ${fmt(row.otherCores, 2)} | ${Object.entries(r.statuses)
           .map(([code, n]) => `${code}: ${n}`)
           .join(", ")}${r.errors ? `, errors: ${r.errors}` : ""} | ${row.note ?? ""} |`,
     );
@@ -481,6 +490,10 @@ function report(context: References): void {
   lines.push(`server peak RSS over all scenarios: ${fmt(peak)} MB`);
   lines.push(`total time: ${fmt((performance.now() - startedAt) / 1000)} s`);
   lines.push(`1-minute load average before the run: ${loadBefore.toFixed(2)}`);
+  lines.push(
+    "other CPU: cores used during a scenario by processes other than the runner and the server " +
+      "(PostgreSQL's backends, and anything else on the machine: more than ~0.1 on SQLite means noise)",
+  );
   process.stdout.write(`${lines.join("\n")}\n`);
   if (options.json) {
     writeFileSync(options.json, JSON.stringify({ machine: info, rows, ...context }, null, 2));

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -173,4 +174,38 @@ export function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
   return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/** Busy and total CPU ticks of the whole machine (first line of /proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** CPU ticks (user + system, all threads) of `pid`; 0 once it has gone. */
+function processTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Measures, over a stretch of time, how many cores went to processes other than `pids` (this runner
+ * included): other tenants of the machine, or PostgreSQL's own backends. Other work skews figures.
+ */
+export function otherCpu(pids: number[]): () => number {
+  const start = machineTicks();
+  const own = () => pids.reduce((sum, pid) => sum + processTicks(pid), 0);
+  const ownStart = own();
+  return () => {
+    const end = machineTicks();
+    const cores = (end.total - start.total) / availableParallelism();
+    return cores > 0 ? Math.max(0, end.busy - start.busy - (own() - ownStart)) / cores : Number.NaN;
+  };
 }
