@@ -23,8 +23,8 @@ import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./l
 import { type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
 import { type LoadResult, load, type RequestShape } from "./lib/load.js";
 import {
+  cpuMeter,
   freePort,
-  otherCpu,
   peakRssMb,
   resetPeakRss,
   runtimeDescription,
@@ -100,6 +100,8 @@ interface Row {
   connections: number;
   result: LoadResult;
   peakRssMb: number;
+  /** Cores the server used (warm-up and measured time alike); 1 means its thread was busy throughout. */
+  serverCores: number;
   /** Cores used meanwhile by other processes than the runner and the server (PostgreSQL included). */
   otherCores: number;
   note?: string;
@@ -139,15 +141,16 @@ async function measure(
     warmupSeconds: WARMUP_SECONDS,
   },
 ): Promise<Row | undefined> {
-  if (only && !only.has(scenario)) return undefined;
+  // The baseline is always measured: every ratio is to it.
+  if (only && scenario !== "baseline" && !only.has(scenario)) return undefined;
   log(
     `  ${database} ${scenario}: ${connections} connections, ` +
       `${timing.warmupSeconds} s warm-up + ${timing.durationSeconds} s`,
   );
   resetPeakRss(target.pid);
-  const others = otherCpu([process.pid, target.pid]);
+  const cpu = cpuMeter(target.pid, process.pid);
   const result = await load({ url: target.url, method, path, connections, next, ...timing });
-  const otherCores = others();
+  const { serverCores, otherCores } = cpu();
   if (target.alive && !target.alive()) throw new Error(`the server died during ${scenario}:\n${target.output?.()}`);
   const row: Row = {
     database,
@@ -155,6 +158,7 @@ async function measure(
     connections,
     result,
     peakRssMb: peakRssMb(target.pid),
+    serverCores,
     otherCores,
     ...(note ? { note } : {}),
   };
@@ -162,11 +166,17 @@ async function measure(
   log(`    memory now: ${await memoryNow(target)}`);
   log(
     `    ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
-      `peak RSS ${row.peakRssMb.toFixed(0)} MB, other processes ${otherCores.toFixed(2)} cores, ` +
+      `peak RSS ${row.peakRssMb.toFixed(0)} MB, server ${serverCores.toFixed(2)} cores ` +
+      `(${cpuMicros(row)} µs/request), other processes ${otherCores.toFixed(2)} cores, ` +
       `statuses ${JSON.stringify(result.statuses)}` +
       (result.errors ? `, ${result.errors} errors` : ""),
   );
   return row;
+}
+
+/** Server CPU per response, in µs: what a request costs the server whether or not it was the bottleneck. */
+function cpuMicros(row: Row): string {
+  return ((row.serverCores * 1e6) / row.result.requestsPerSecond).toFixed(0);
 }
 
 /** RSS and V8 heap of a Latchkey server now (diagnostics: where the peak went). */
@@ -428,16 +438,18 @@ function report(context: References): void {
   );
   lines.push("");
   lines.push(
-    "| database | scenario | conns | req/s | × baseline | p50 ms | p99 ms | peak RSS MB | other CPU | statuses | note |",
+    "| database | scenario | conns | req/s | × baseline | p50 ms | p99 ms | peak RSS MB | server CPU | µs/req | other CPU | statuses | note |",
   );
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const baseRps = context.baselines.length ? mean(context.baselines.map((b) => b.result.requestsPerSecond)) : undefined;
   for (const row of rows) {
     const r = row.result;
     const ratio = baseRps ? fmt(r.requestsPerSecond / baseRps, 3) : "–";
     lines.push(
       `| ${row.database} | ${row.scenario} | ${row.connections} | ${fmt(r.requestsPerSecond)} | ${ratio} | ` +
-        `${r.p50Ms} | ${r.p99Ms} | ${fmt(row.peakRssMb)} | ${fmt(row.otherCores, 2)} | ${Object.entries(r.statuses)
+        `${r.p50Ms} | ${r.p99Ms} | ${fmt(row.peakRssMb)} | ${fmt(row.serverCores, 2)} | ${cpuMicros(row)} | ${fmt(row.otherCores, 2)} | ${Object.entries(
+          r.statuses,
+        )
           .map(([code, n]) => `${code}: ${n}`)
           .join(", ")}${r.errors ? `, errors: ${r.errors}` : ""} | ${row.note ?? ""} |`,
     );
@@ -490,6 +502,10 @@ function report(context: References): void {
   lines.push(`server peak RSS over all scenarios: ${fmt(peak)} MB`);
   lines.push(`total time: ${fmt((performance.now() - startedAt) / 1000)} s`);
   lines.push(`1-minute load average before the run: ${loadBefore.toFixed(2)}`);
+  lines.push(
+    "server CPU: cores the server used during a scenario (1.00: its thread never waited, it was the bottleneck); " +
+      "µs/req: server CPU per response",
+  );
   lines.push(
     "other CPU: cores used during a scenario by processes other than the runner and the server " +
       "(PostgreSQL's backends, and anything else on the machine: more than ~0.1 on SQLite means noise)",

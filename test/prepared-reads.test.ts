@@ -65,6 +65,34 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
     expect(await store.refreshTokenStatus("missing")).toBeUndefined();
   });
 
+  it("answers many concurrent reads with their own rows, and reads asked after a revocation see it", async () => {
+    const users: number[] = [];
+    for (let i = 0; i < 40; i++) users.push(await session(`user${i}@example.com`, `c${i}`, `cr${i}`));
+    const ids = users.map((_, i) => `c${i}`);
+    // Concurrent reads (PostgreSQL batches them), mixed with unknown ids and repeats.
+    const asked = [...ids, "unknown-1", ...ids.slice(0, 5), "unknown-2"];
+    const answers = await Promise.all(asked.map((id) => store.sessionStatus(id)));
+    asked.forEach((id, i) => {
+      const index = ids.indexOf(id);
+      if (index < 0) expect(answers[i]).toBeUndefined();
+      else expect(answers[i]).toMatchObject({ userId: users[index], revokedAt: null });
+    });
+    const tokens = await Promise.all(asked.map((_, i) => store.refreshTokenStatus(`cr${i}`)));
+    tokens.forEach((token, i) => {
+      if (i < ids.length) expect(token).toMatchObject({ sessionId: `c${i}`, userId: users[i] });
+      else expect(token).toBeUndefined();
+    });
+
+    // Reads in flight while a revocation commits; every read asked after the commit sees it.
+    const before = ids.map((id) => store.sessionStatus(id));
+    expect(await store.revokeSession("c7", T0 + 9)).toBe(true);
+    const after = await Promise.all(ids.map((id) => store.sessionStatus(id)));
+    expect(after[7]).toMatchObject({ revokedAt: T0 + 9 });
+    expect(after.filter((row) => row?.revokedAt !== null)).toHaveLength(1);
+    expect(await store.refreshTokenStatus("cr7")).toMatchObject({ revokedAt: T0 + 9 });
+    await Promise.all(before);
+  });
+
   it("reads committed rows while another transaction holds the connection, and sees its commit", async () => {
     await session("bob@example.com", "s2", "r3");
     let release: () => void = () => {};

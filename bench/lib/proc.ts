@@ -196,16 +196,21 @@ function processTicks(pid: number): number {
 }
 
 /**
- * Measures, over a stretch of time, how many cores went to processes other than `pids` (this runner
- * included): other tenants of the machine, or PostgreSQL's own backends. Other work skews figures.
+ * Measures, over a stretch of time, how many cores the server `pid` used, and how many went to
+ * processes other than the server and `runnerPid` (this runner): other tenants of the machine, or
+ * PostgreSQL's own backends. Other work skews figures; the server's share tells whether it was the
+ * bottleneck (near 1 core: Node's one thread was busy all along).
  */
-export function otherCpu(pids: number[]): () => number {
+export function cpuMeter(serverPid: number, runnerPid: number): () => { serverCores: number; otherCores: number } {
   const start = machineTicks();
-  const own = () => pids.reduce((sum, pid) => sum + processTicks(pid), 0);
-  const ownStart = own();
+  const serverStart = processTicks(serverPid);
+  const runnerStart = processTicks(runnerPid);
   return () => {
     const end = machineTicks();
     const cores = (end.total - start.total) / availableParallelism();
-    return cores > 0 ? Math.max(0, end.busy - start.busy - (own() - ownStart)) / cores : Number.NaN;
+    const server = processTicks(serverPid) - serverStart;
+    const runner = processTicks(runnerPid) - runnerStart;
+    if (!(cores > 0)) return { serverCores: Number.NaN, otherCores: Number.NaN };
+    return { serverCores: server / cores, otherCores: Math.max(0, end.busy - start.busy - server - runner) / cores };
   };
 }

@@ -4,6 +4,7 @@ import SQLite from "better-sqlite3";
 import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Dialect } from "../store.js";
+import { ReadBatcher } from "./read-batcher.js";
 import type { Database } from "./schema.js";
 
 export interface Connection {
@@ -87,25 +88,47 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
   };
 }
 
-/** PostgreSQL: named statements, parsed and planned once per pooled connection. */
+// Each many-row read returns its key as the column `key`.
+const SESSION_STATUS_MANY_SQL = `select s.id as key, s.user_id, s.revoked_at, s.expires_at, u.disabled_at
+  from sessions s inner join users u on u.id = s.user_id where s.id = any($1::text[])`;
+const REFRESH_TOKEN_STATUS_MANY_SQL = `select r.jti as key, r.session_id, r.used_at, s.user_id, s.revoked_at,
+  s.expires_at, u.disabled_at
+  from refresh_tokens r inner join sessions s on s.id = r.session_id inner join users u on u.id = s.user_id
+  where r.jti = any($1::text[])`;
+
+/**
+ * Batches of keys in flight per read, at most: under load the keys of many requests gather while
+ * these are answered and go in one round trip, which leaves the rest of the pool to writes.
+ */
+const READ_BATCHES_IN_FLIGHT = 3;
+const READ_BATCH_SIZE = 256;
+
+/** A named many-row read by key, batched. */
+function batchedRead<Row>(pool: pg.Pool, name: string, text: string): ReadBatcher<Row> {
+  return new ReadBatcher<Row>(
+    async (keys) => {
+      const result = await pool.query<Row & { key: string }>({ name, text, values: [keys] });
+      return new Map(result.rows.map(({ key, ...row }) => [key, row as Row]));
+    },
+    { maxInFlight: READ_BATCHES_IN_FLIGHT, maxBatch: READ_BATCH_SIZE },
+  );
+}
+
+/**
+ * PostgreSQL: named statements (parsed and planned once per pooled connection), and concurrent
+ * reads coalesced into one query per batch. Each batch is sent after the requests it answers
+ * arrived, so it sees every commit made before them (see ReadBatcher).
+ */
 function postgresReads(pool: pg.Pool): PreparedReads {
+  const sessions = batchedRead<SessionStatusRow>(pool, "latchkey_session_status_many", SESSION_STATUS_MANY_SQL);
+  const refreshTokens = batchedRead<RefreshTokenStatusRow>(
+    pool,
+    "latchkey_refresh_token_status_many",
+    REFRESH_TOKEN_STATUS_MANY_SQL,
+  );
   return {
-    async sessionStatus(sessionId) {
-      const result = await pool.query<SessionStatusRow>({
-        name: "latchkey_session_status",
-        text: SESSION_STATUS_SQL,
-        values: [sessionId],
-      });
-      return result.rows[0];
-    },
-    async refreshTokenStatus(jti) {
-      const result = await pool.query<RefreshTokenStatusRow>({
-        name: "latchkey_refresh_token_status",
-        text: REFRESH_TOKEN_STATUS_SQL,
-        values: [jti],
-      });
-      return result.rows[0];
-    },
+    sessionStatus: (sessionId) => sessions.load(sessionId),
+    refreshTokenStatus: (jti) => refreshTokens.load(jti),
   };
 }
 
