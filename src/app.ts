@@ -35,7 +35,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.removeContentTypeParser(["text/plain"]);
   app.addSchema(ErrorResponse);
   registerErrorHandling(app, (code) => deps.metrics.throttleRefusals.inc({ kind: code }));
-  await app.register(cookie);
+  // Cookies are parsed only where a token may come from one (no Authorization header), not on
+  // every request; `reply.setCookie` is unaffected.
+  await app.register(cookie, { hook: false });
   await registerOpenApi(app, deps.config);
   await registerEdge(app, deps.config, deps.metrics);
   registerRequestMetrics(app, deps.metrics);
@@ -45,8 +47,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.addHook("preClose", async () => {
     closing = true;
   });
-  app.addHook("onSend", async (_request, reply) => {
+  app.addHook("onSend", (_request, reply, payload, done) => {
     if (closing) reply.header("connection", "close");
+    done(null, payload);
   });
   await app.register(healthRoutes(deps, deps.metrics));
   await app.register(wellKnownRoutes(deps));

@@ -1,9 +1,10 @@
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import SQLite from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { secureRandom } from "../src/platform/random.js";
-import { preparedReadsOf } from "../src/storage/kysely/connect.js";
+import { preparedReadsOf, RowsWhileUnchanged } from "../src/storage/kysely/connect.js";
 import type { KyselyStore } from "../src/storage/kysely/store.js";
 import { createTestDatabase, type TestDatabase, type TestDialect, testDialects } from "./support/harness.js";
 
@@ -93,6 +94,27 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
     await Promise.all(before);
   });
 
+  // SQLite only: another connection to the same file (on PostgreSQL every read is a query anyway).
+  if (dialect.file !== undefined)
+    it("sees a commit made by another connection (the CLI, another process) by the very next read", async () => {
+      const userId = await session("carol@example.com", "s3", "r4");
+      expect(await store.sessionStatus("s3")).toMatchObject({ revokedAt: null, userDisabled: false });
+      expect(await store.refreshTokenStatus("r4")).toMatchObject({ usedAt: null });
+      const other = new SQLite(dialect.file as string);
+      try {
+        other.prepare("update sessions set revoked_at = ? where id = ?").run(T0 + 7, "s3");
+        expect(await store.sessionStatus("s3")).toMatchObject({ revokedAt: T0 + 7 });
+        expect(await store.refreshTokenStatus("r4")).toMatchObject({ revokedAt: T0 + 7 });
+        other.prepare("update users set disabled_at = ? where id = ?").run(T0 + 8, userId);
+        expect(await store.sessionStatus("s3")).toMatchObject({ userDisabled: true });
+        other.prepare("delete from sessions where id = ?").run("s3");
+        expect(await store.sessionStatus("s3")).toBeUndefined();
+        expect(await store.refreshTokenStatus("r4")).toBeUndefined();
+      } finally {
+        other.close();
+      }
+    });
+
   it("reads committed rows while another transaction holds the connection, and sees its commit", async () => {
     await session("bob@example.com", "s2", "r3");
     let release: () => void = () => {};
@@ -153,5 +175,42 @@ describe("the SQLite statement cache", () => {
       break;
     }
     expect((await query().execute()).map((r) => r.email)).toEqual(all);
+  });
+});
+
+describe("RowsWhileUnchanged", () => {
+  function reader(rows: Record<string, number>) {
+    const reads: string[] = [];
+    return {
+      reads,
+      read: (key: string) => {
+        reads.push(key);
+        return rows[key];
+      },
+    };
+  }
+
+  it("reads a key once per database version, the absent ones included", () => {
+    const rows: Record<string, number> = { a: 1 };
+    const memory = new RowsWhileUnchanged<number>(10);
+    const { reads, read } = reader(rows);
+    expect(memory.get(1, "a", read)).toBe(1);
+    expect(memory.get(1, "a", read)).toBe(1);
+    expect(memory.get(1, "none", read)).toBeUndefined();
+    expect(memory.get(1, "none", read)).toBeUndefined();
+    expect(reads).toEqual(["a", "none"]);
+    // Another connection committed: the version moved and everything is read again.
+    rows.a = 2;
+    rows.none = 3;
+    expect(memory.get(2, "a", read)).toBe(2);
+    expect(memory.get(2, "none", read)).toBe(3);
+    expect(reads).toEqual(["a", "none", "a", "none"]);
+  });
+
+  it("keeps at most maxRows, forgetting the oldest", () => {
+    const memory = new RowsWhileUnchanged<number>(2);
+    const { reads, read } = reader({ a: 1, b: 2, c: 3 });
+    for (const key of ["a", "b", "c", "c", "b", "a"]) memory.get(1, key, read);
+    expect(reads).toEqual(["a", "b", "c", "a"]);
   });
 });

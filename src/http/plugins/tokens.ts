@@ -14,8 +14,11 @@ export function presentedToken(request: FastifyRequest, requirement: Requirement
     if (!match) throw new AppError("INVALID_TOKEN");
     return match[1];
   }
+  const cookieHeader = request.headers.cookie;
+  if (cookieHeader === undefined) return undefined;
+  const cookies = request.server.parseCookie(cookieHeader);
   for (const name of COOKIES_FOR[requirement]) {
-    const value = request.cookies[name];
+    const value = cookies[name];
     if (value) return value;
   }
   return undefined;

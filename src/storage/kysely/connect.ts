@@ -51,38 +51,87 @@ export function preparedReadsOf(db: Kysely<Database>): PreparedReads | undefined
   return preparedReads.get(db);
 }
 
+/** Rows remembered per read while the SQLite file is unchanged; beyond this the oldest go. */
+const UNCHANGED_ROWS_KEPT = 10_000;
+
+/**
+ * Rows read by key, kept only while the database has not changed. `version` is SQLite's
+ * `PRAGMA data_version` read before the row: it changes whenever any other connection commits (this
+ * process's writer, the CLI, another process), and a new version forgets every row. A row read after
+ * the version was taken is at least as new as that version, so a kept row is never older than the
+ * last commit seen; and every lookup asks for the version first, so a revocation committed before a
+ * request is seen by that request.
+ */
+export class RowsWhileUnchanged<Row> {
+  readonly #rows = new Map<string, Row | null>();
+  #version: number | undefined;
+
+  constructor(readonly maxRows: number) {}
+
+  /** The row of `key` at `version` (null: known to have none), reading it with `read` when not kept. */
+  get(version: number, key: string, read: (key: string) => Row | undefined): Row | undefined {
+    if (version !== this.#version) {
+      this.#rows.clear();
+      this.#version = version;
+    }
+    const kept = this.#rows.get(key);
+    if (kept !== undefined) return kept ?? undefined;
+    const row = read(key);
+    if (this.#rows.size >= this.maxRows) {
+      const oldest = this.#rows.keys().next();
+      if (!oldest.done) this.#rows.delete(oldest.value);
+    }
+    this.#rows.set(key, row ?? null);
+    return row;
+  }
+}
+
 /**
  * SQLite: a second, query-only connection to the same file. Kysely serialises everything on its one
  * connection (a transaction holds it across awaits); this one reads the last committed state (WAL)
- * without waiting for that, and keeps its statements prepared. An in-memory database cannot be
- * shared between connections, so it has none.
+ * without waiting for that, and keeps its statements prepared. While nobody commits, rows already
+ * read are answered from memory after one check of `PRAGMA data_version` (see RowsWhileUnchanged).
+ * An in-memory database cannot be shared between connections, so it has none.
  */
 function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
-  let reader: SQLite.Database | undefined;
-  let sessionStatus: SQLite.Statement<[string], SessionStatusRow> | undefined;
-  let refreshTokenStatus: SQLite.Statement<[string], RefreshTokenStatusRow> | undefined;
+  let reader:
+    | {
+        db: SQLite.Database;
+        version: SQLite.Statement<[], number>;
+        sessionStatus: SQLite.Statement<[string], SessionStatusRow>;
+        refreshTokenStatus: SQLite.Statement<[string], RefreshTokenStatusRow>;
+      }
+    | undefined;
+  const sessions = new RowsWhileUnchanged<SessionStatusRow>(UNCHANGED_ROWS_KEPT);
+  const refreshTokens = new RowsWhileUnchanged<RefreshTokenStatusRow>(UNCHANGED_ROWS_KEPT);
   // Opened on first use: by then migrations have created the tables the statements name.
-  const open = (): SQLite.Database => {
+  const open = () => {
     if (reader === undefined) {
-      reader = new SQLite(path, { fileMustExist: true });
-      reader.pragma("busy_timeout = 5000");
-      reader.pragma("query_only = ON");
+      const db = new SQLite(path, { fileMustExist: true });
+      db.pragma("busy_timeout = 5000");
+      db.pragma("query_only = ON");
+      reader = {
+        db,
+        version: db.prepare<[], number>("pragma data_version").pluck(),
+        sessionStatus: db.prepare(SESSION_STATUS_SQL.replace("$1", "?")),
+        refreshTokenStatus: db.prepare(REFRESH_TOKEN_STATUS_SQL.replace("$1", "?")),
+      };
     }
     return reader;
   };
   return {
     reads: {
       async sessionStatus(sessionId) {
-        sessionStatus ??= open().prepare(SESSION_STATUS_SQL.replace("$1", "?"));
-        return sessionStatus.get(sessionId);
+        const r = open();
+        return sessions.get(r.version.get() as number, sessionId, (id) => r.sessionStatus.get(id));
       },
       async refreshTokenStatus(jti) {
-        refreshTokenStatus ??= open().prepare(REFRESH_TOKEN_STATUS_SQL.replace("$1", "?"));
-        return refreshTokenStatus.get(jti);
+        const r = open();
+        return refreshTokens.get(r.version.get() as number, jti, (key) => r.refreshTokenStatus.get(key));
       },
     },
     close() {
-      reader?.close();
+      reader?.db.close();
       reader = undefined;
     },
   };
