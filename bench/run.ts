@@ -8,9 +8,8 @@
  *   --quick              2 s warm-up + 5 s per scenario (trying the harness), instead of 5 s + 15 s
  *   --only a,b           only these scenarios (baseline, validate, validate-cold, accesstoken, 2fa,
  *                        login, totp)
- *   --tuned              the production process setup docs/benchmarks.md recommends, instead of
- *                        `node --import tsx` as `npm start` runs it
- *   --runtime tsx|compiled, --node-flags "<flags>", --threadpool <n>   the same for every child
+ *   --runtime compiled|tsx, --node-flags "<flags>", --threadpool <n>   the same for every child
+ *                        (by default: compiled, with the Node flags of `npm start`)
  *   --server-flags "<flags>"   extra Node flags for the Latchkey server only (experiments)
  *   --profile <dir>      the server writes a V8 CPU profile there (node --cpu-prof)
  *   --json <file>        also write the figures as JSON
@@ -42,10 +41,9 @@ const { values: options } = parseArgs({
     json: { type: "string" },
     profile: { type: "string" },
     "server-flags": { type: "string" },
-    runtime: { type: "string", default: "tsx" },
+    runtime: { type: "string", default: "compiled" },
     "node-flags": { type: "string" },
     threadpool: { type: "string" },
-    tuned: { type: "boolean", default: false },
   },
 });
 
@@ -76,19 +74,21 @@ const serverFlags = [
 ];
 
 /**
- * `--tuned`: the process setup docs/benchmarks.md recommends for production — compiled JavaScript
- * (no loader thread), a 4 MiB young generation and a 256 MiB old generation (V8 otherwise sizes its
- * heap for this machine's 24 GiB and lets garbage pile up to hundreds of MB under load), and one libuv
- * thread per core (each argon2id run holds 19 MiB and a core; more threads than cores only thrash).
+ * The Node flags `npm start` gives the server (package.json: `node <flags> dist/main.js`). Every child
+ * — the server, the baseline, the argon2id probe — gets them, so all run with the same process setup.
  */
-const TUNED_FLAGS = ["--max-semi-space-size=4", "--max-old-space-size=256"];
-const runtime = options.tuned || options.runtime === "compiled" ? "compiled" : "tsx";
-const threadpool = options.threadpool ?? (options.tuned ? String(availableParallelism()) : undefined);
-if (threadpool) process.env.UV_THREADPOOL_SIZE = threadpool;
-useRuntime(runtime, [
-  ...(options.tuned ? TUNED_FLAGS : []),
-  ...(options["node-flags"]?.split(" ").filter((flag) => flag !== "") ?? []),
-]);
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  const words = (pkg.scripts.start ?? "").split(/\s+/);
+  if (words[0] !== "node" || words.at(-1) !== "dist/main.js") throw new Error("npm start is not `node … dist/main.js`");
+  return words.slice(1, -1);
+}
+
+const runtime = options.runtime === "tsx" ? "tsx" : "compiled";
+if (options.threadpool) process.env.UV_THREADPOOL_SIZE = options.threadpool;
+useRuntime(runtime, [...startFlags(), ...(options["node-flags"]?.split(" ").filter((flag) => flag !== "") ?? [])]);
 
 const postgresUrl = process.env.LATCHKEY_BENCH_POSTGRES_URL || undefined;
 const databases: DatabaseKind[] = postgresUrl ? ["sqlite", "postgres"] : ["sqlite"];

@@ -21,6 +21,53 @@ describe.each(testDialects())("store on $name", (dialect) => {
   async function user(email = "alice@example.com"): Promise<number> {
     return store.createUser({ email, passwordHash: "$argon2id$x", createdAt: T0 });
   }
+  it("reads the second-factor state in one piece: none, pending, active, and recovery codes left", async () => {
+    const alice = await user();
+    const bob = await user("bob@example.com");
+    expect(await store.twoFactor(alice)).toEqual({ totp: undefined, emailOtp: undefined, recoveryCodes: undefined });
+
+    await store.setPendingTotpSecret(alice, "sealed-pending");
+    await store.setPendingEmailOtp(alice, "alice.otp@example.com");
+    expect(await store.twoFactor(alice)).toEqual({
+      totp: { secretEnc: null, pendingSecretEnc: "sealed-pending", enabledAt: null },
+      emailOtp: { email: null, pendingEmail: "alice.otp@example.com", enabledAt: null },
+      recoveryCodes: undefined,
+    });
+
+    const codes = ["h1", "h2", "h3"];
+    expect(
+      await store.activateTotp({
+        userId: alice,
+        pendingSecretEnc: "sealed-pending",
+        step: 9,
+        now: T0 + 5,
+        recoveryCodeHashes: codes,
+      }),
+    ).toEqual({ activated: true, recoveryCodesCreated: true });
+    await store.activateEmailOtp({
+      userId: alice,
+      email: "alice.otp@example.com",
+      now: T0 + 6,
+      recoveryCodeHashes: [],
+    });
+    expect(await store.useRecoveryCode({ userId: alice, codeHashes: ["h2"], now: T0 + 7 })).toBe(true);
+    expect(await store.twoFactor(alice)).toEqual({
+      totp: { secretEnc: "sealed-pending", pendingSecretEnc: null, enabledAt: T0 + 5 },
+      emailOtp: { email: "alice.otp@example.com", pendingEmail: null, enabledAt: T0 + 6 },
+      recoveryCodes: { createdAt: T0 + 5, remaining: 2 },
+    });
+    // Another user's rows are not mixed in.
+    expect(await store.twoFactor(bob)).toEqual({ totp: undefined, emailOtp: undefined, recoveryCodes: undefined });
+  });
+
+  it("creates a session with its refresh token, or neither when the token id is taken", async () => {
+    const alice = await user();
+    await session(alice, "s1", "r1");
+    expect(await store.refreshTokenStatus("r1")).toMatchObject({ sessionId: "s1", userId: alice, usedAt: null });
+    await expect(session(alice, "s2", "r1")).rejects.toThrow();
+    expect(await store.sessionStatus("s2")).toBeUndefined();
+  });
+
   async function session(userId: number, id = "s1", jti = "r1"): Promise<void> {
     await store.createSession(
       { id, userId, createdAt: T0, expiresAt: T0 + 1000, ip: "127.0.0.1", userAgent: "ua" },

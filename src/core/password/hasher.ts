@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
 
 /** `Algorithm.Argon2id` of @node-rs/argon2 (an ambient const enum, which isolated modules cannot read). */
@@ -29,18 +30,55 @@ export function parsePhcParams(phc: string): Argon2Params | undefined {
   return { memoryKib: Number(match[1]), iterations: Number(match[2]), parallelism: Number(match[3]) };
 }
 
-export function createArgon2Hasher(params: Argon2Params): PasswordHasher {
+/**
+ * Runs at most `limit` tasks at once; the others wait their turn in order of arrival.
+ * Exported for its tests.
+ */
+export class ConcurrencyLimit {
+  #running = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError("limit must be a whole number ≥ 1");
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#running += 1;
+    try {
+      return await task();
+    } finally {
+      // The slot passes straight to the next in line, or is freed.
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#running -= 1;
+    }
+  }
+}
+
+/**
+ * `maxConcurrent`: argon2id computations at once, at most; the rest wait in line (every guess is
+ * still verified in full, in order of arrival). Each holds `memoryKib` of memory and a core for its
+ * whole run, so more at once than there are cores adds memory and no throughput. The default is one
+ * per core plus one, so that a core finishing a hash finds the next one already waiting for it.
+ */
+export function createArgon2Hasher(params: Argon2Params, maxConcurrent = availableParallelism() + 1): PasswordHasher {
   const options = {
     algorithm: ARGON2ID,
     memoryCost: params.memoryKib,
     timeCost: params.iterations,
     parallelism: params.parallelism,
   };
+  const limit = new ConcurrencyLimit(maxConcurrent);
   return {
-    hash: (password) => hash(password, options),
+    hash: (password) => limit.run(() => hash(password, options)),
     async verify(phc, password) {
       try {
-        return await verify(phc, password);
+        return await limit.run(() => verify(phc, password));
       } catch {
         return false;
       }

@@ -54,6 +54,32 @@ describe("TokenService.verify", () => {
     await store.close();
   });
 
+  it("issues compact EdDSA JWTs that a standard library (jose) verifies against the published key", async () => {
+    const expiresAt = T0 + 300_000;
+    const issued = await service.issue("access", { userId: 42, sessionId: "s-9" }, expiresAt + 999);
+    expect(issued.expiresAt).toBe(expiresAt);
+    expect(decodeProtectedHeader(issued.token)).toEqual({ alg: "EdDSA", kid, typ: "JWT" });
+    const { payload } = await jwtVerify(issued.token, keys.active().publicKey, {
+      issuer: ISSUER,
+      algorithms: ["EdDSA"],
+      currentDate: new Date(T0),
+    });
+    expect(payload).toEqual({
+      typ: "access",
+      sid: "s-9",
+      iss: ISSUER,
+      sub: "42",
+      jti: issued.jti,
+      iat: T0 / 1000,
+      exp: expiresAt / 1000,
+    });
+    const refresh = await service.issue("refresh", { userId: 7 }, expiresAt);
+    expect(
+      (await jwtVerify(refresh.token, keys.active().publicKey, { currentDate: new Date(T0) })).payload,
+    ).not.toHaveProperty("sid");
+    expect(await service.verify(issued.token)).toMatchObject({ typ: "access", sub: 42, sid: "s-9" });
+  });
+
   const claims = (extra: Record<string, unknown> = {}) => ({
     typ: "access",
     sid: "s1",

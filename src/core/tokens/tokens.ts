@@ -1,6 +1,5 @@
-import { SignJWT } from "jose";
 import type { Clock } from "../../platform/clock.js";
-import { verifyEd25519 } from "../../platform/crypto.js";
+import { signEd25519, verifyEd25519 } from "../../platform/crypto.js";
 import type { Random } from "../../platform/random.js";
 import { AppError } from "../errors.js";
 import type { SigningKeys } from "./signing-keys.js";
@@ -62,17 +61,18 @@ export class TokenService {
     const key = this.keys.active();
     const jti = this.random.bytes(16).toString("base64url");
     const nowSeconds = Math.floor(this.clock.now() / 1000);
+    // RFC 7515 compact serialisation, the claims in the order jose's SignJWT wrote them.
     const claims: Record<string, unknown> = { typ: kind };
     if (subject.sessionId !== undefined) claims.sid = subject.sessionId;
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "JWT" })
-      .setIssuer(this.issuer)
-      .setSubject(String(subject.userId))
-      .setJti(jti)
-      .setIssuedAt(nowSeconds)
-      .setExpirationTime(Math.floor(expiresAtMs / 1000))
-      .sign(key.privateKey);
-    return { token, jti, expiresAt: Math.floor(expiresAtMs / 1000) * 1000 };
+    claims.iss = this.issuer;
+    claims.sub = String(subject.userId);
+    claims.jti = jti;
+    claims.iat = nowSeconds;
+    claims.exp = Math.floor(expiresAtMs / 1000);
+    const header = { alg: "EdDSA", kid: key.kid, typ: "JWT" };
+    const signingInput = `${base64Url(JSON.stringify(header))}.${base64Url(JSON.stringify(claims))}`;
+    const signature = signEd25519(key.privateKey, Buffer.from(signingInput, "ascii")).toString("base64url");
+    return { token: `${signingInput}.${signature}`, jti, expiresAt: Math.floor(expiresAtMs / 1000) * 1000 };
   }
 
   /**
@@ -146,6 +146,10 @@ export class TokenService {
 const REQUIRED_CLAIMS = ["iss", "sub", "jti", "iat", "exp"] as const;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function base64Url(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64url");
+}
 
 /** Unpadded base64url only (RFC 7515 §2); undefined for anything else. */
 function decodeBase64Url(encoded: string): Buffer | undefined {

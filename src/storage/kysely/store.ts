@@ -91,6 +91,21 @@ async function consumeMailCodeIn(
 }
 
 /** One Store for SQLite and PostgreSQL, over Kysely. */
+/** The row of the one-read second-factor state. */
+interface TwoFactorRow {
+  totp_user: number | null;
+  secret_enc: string | null;
+  pending_secret_enc: string | null;
+  totp_enabled_at: number | null;
+  email_user: number | null;
+  email: string | null;
+  pending_email: string | null;
+  email_enabled_at: number | null;
+  codes_created_at: number | string | null;
+  codes_total: number | string;
+  codes_used: number | string;
+}
+
 export class KyselyStore implements Store {
   constructor(
     readonly db: Kysely<Database>,
@@ -157,36 +172,47 @@ export class KyselyStore implements Store {
     await this.db.updateTable("users").set({ password_hash: passwordHash }).where("id", "=", userId).execute();
   }
 
+  /** The three second-factor records of a user in one read (every login and every `GET /user/2fa`). */
   async twoFactor(userId: number): Promise<TwoFactorRecord> {
-    const [totp, emailOtp, codes] = await Promise.all([
-      this.db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).executeTakeFirst(),
-      this.db.selectFrom("user_email_otp").selectAll().where("user_id", "=", userId).executeTakeFirst(),
-      this.db
-        .selectFrom("recovery_codes")
-        .select((eb) => [
-          eb.fn.min("created_at").as("created_at"),
-          eb.fn.countAll<number | string>().as("total"),
-          eb.fn.count<number | string>("used_at").as("used"),
-        ])
-        .where("user_id", "=", userId)
-        .executeTakeFirst(),
-    ]);
-    const total = Number(codes?.total ?? 0);
+    const { rows } = await sql<TwoFactorRow>`
+      select t.user_id as totp_user, t.secret_enc, t.pending_secret_enc, t.enabled_at as totp_enabled_at,
+        e.user_id as email_user, e.email, e.pending_email, e.enabled_at as email_enabled_at,
+        r.created_at as codes_created_at, r.total as codes_total, r.used as codes_used
+      from (select min(created_at) as created_at, count(*) as total, count(used_at) as used
+            from recovery_codes where user_id = ${userId}) r
+      left join user_totp t on t.user_id = ${userId}
+      left join user_email_otp e on e.user_id = ${userId}`.execute(this.db);
+    const row = rows[0];
+    const total = Number(row?.codes_total ?? 0);
     return {
-      totp: totp
-        ? { secretEnc: totp.secret_enc, pendingSecretEnc: totp.pending_secret_enc, enabledAt: totp.enabled_at }
-        : undefined,
-      emailOtp: emailOtp
-        ? { email: emailOtp.email, pendingEmail: emailOtp.pending_email, enabledAt: emailOtp.enabled_at }
-        : undefined,
+      totp:
+        row && row.totp_user !== null
+          ? { secretEnc: row.secret_enc, pendingSecretEnc: row.pending_secret_enc, enabledAt: row.totp_enabled_at }
+          : undefined,
+      emailOtp:
+        row && row.email_user !== null
+          ? { email: row.email as string, pendingEmail: row.pending_email, enabledAt: row.email_enabled_at }
+          : undefined,
       recoveryCodes:
-        total > 0 && codes?.created_at != null
-          ? { createdAt: Number(codes.created_at), remaining: total - Number(codes.used) }
+        row && total > 0 && row.codes_created_at !== null
+          ? { createdAt: Number(row.codes_created_at), remaining: total - Number(row.codes_used) }
           : undefined,
     };
   }
 
   async createSession(session: NewSession, refreshJti: string): Promise<void> {
+    if (this.dialect === "postgres") {
+      // One statement, so one round trip: both rows or neither.
+      await sql`
+        with s as (
+          insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
+          values (${session.id}, ${session.userId}, ${session.createdAt}, ${session.expiresAt}, null,
+                  ${session.ip}, ${session.userAgent})
+          returning id)
+        insert into refresh_tokens (jti, session_id, issued_at, used_at)
+        select ${refreshJti}, s.id, ${session.createdAt}, null from s`.execute(this.db);
+      return;
+    }
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto("sessions")
