@@ -1,0 +1,148 @@
+import { type Kysely, sql } from "kysely";
+import type { Dialect, NewSession, RefreshTokenStatus, SessionStatus } from "../store.js";
+import { preparedReadsOf } from "./connect.js";
+import type { Database } from "./schema.js";
+
+/** Sessions and their refresh tokens. */
+
+export async function createSession(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  session: NewSession,
+  refreshJti: string,
+): Promise<void> {
+  if (dialect === "postgres") {
+    // One statement, so one round trip: both rows or neither.
+    await sql`
+        with s as (
+          insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
+          values (${session.id}, ${session.userId}, ${session.createdAt}, ${session.expiresAt}, null,
+                  ${session.ip}, ${session.userAgent})
+          returning id)
+        insert into refresh_tokens (jti, session_id, issued_at, used_at)
+        select ${refreshJti}, s.id, ${session.createdAt}, null from s`.execute(db);
+    return;
+  }
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto("sessions")
+      .values({
+        id: session.id,
+        user_id: session.userId,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+        revoked_at: null,
+        ip: session.ip,
+        user_agent: session.userAgent,
+      })
+      .execute();
+    await trx
+      .insertInto("refresh_tokens")
+      .values({ jti: refreshJti, session_id: session.id, issued_at: session.createdAt, used_at: null })
+      .execute();
+  });
+}
+
+export async function sessionStatus(db: Kysely<Database>, sessionId: string): Promise<SessionStatus | undefined> {
+  // Every access-token validation comes here: a statement prepared once where the database allows.
+  const prepared = preparedReadsOf(db);
+  const row = prepared
+    ? await prepared.sessionStatus(sessionId)
+    : await db
+        .selectFrom("sessions")
+        .innerJoin("users", "users.id", "sessions.user_id")
+        .select(["sessions.user_id", "sessions.revoked_at", "sessions.expires_at", "users.disabled_at"])
+        .where("sessions.id", "=", sessionId)
+        .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    userId: row.user_id,
+    revokedAt: row.revoked_at,
+    expiresAt: row.expires_at,
+    userDisabled: row.disabled_at !== null,
+  };
+}
+
+export async function refreshTokenStatus(db: Kysely<Database>, jti: string): Promise<RefreshTokenStatus | undefined> {
+  const prepared = preparedReadsOf(db);
+  const row = prepared
+    ? await prepared.refreshTokenStatus(jti)
+    : await db
+        .selectFrom("refresh_tokens")
+        .innerJoin("sessions", "sessions.id", "refresh_tokens.session_id")
+        .innerJoin("users", "users.id", "sessions.user_id")
+        .select([
+          "refresh_tokens.session_id",
+          "refresh_tokens.used_at",
+          "sessions.user_id",
+          "sessions.revoked_at",
+          "sessions.expires_at",
+          "users.disabled_at",
+        ])
+        .where("refresh_tokens.jti", "=", jti)
+        .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    sessionId: row.session_id,
+    usedAt: row.used_at,
+    userId: row.user_id,
+    revokedAt: row.revoked_at,
+    expiresAt: row.expires_at,
+    userDisabled: row.disabled_at !== null,
+  };
+}
+
+export async function rotateRefreshToken(
+  db: Kysely<Database>,
+  input: { jti: string; newJti: string; sessionId: string; now: number },
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const marked = await trx
+      .updateTable("refresh_tokens")
+      .set({ used_at: input.now })
+      .where("jti", "=", input.jti)
+      .where("used_at", "is", null)
+      .executeTakeFirst();
+    await trx
+      .insertInto("refresh_tokens")
+      .values({ jti: input.newJti, session_id: input.sessionId, issued_at: input.now, used_at: null })
+      .execute();
+    return Number(marked.numUpdatedRows) === 1;
+  });
+}
+
+export async function revokeSession(db: Kysely<Database>, sessionId: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("sessions")
+    .set({ revoked_at: now })
+    .where("id", "=", sessionId)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function revokeUserSessions(
+  db: Kysely<Database>,
+  userId: number,
+  now: number,
+  keepSessionId?: string,
+): Promise<number> {
+  let query = db
+    .updateTable("sessions")
+    .set({ revoked_at: now })
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null);
+  if (keepSessionId !== undefined) query = query.where("id", "!=", keepSessionId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function addRefreshToken(
+  db: Kysely<Database>,
+  input: { jti: string; sessionId: string; issuedAt: number },
+): Promise<void> {
+  await db
+    .insertInto("refresh_tokens")
+    .values({ jti: input.jti, session_id: input.sessionId, issued_at: input.issuedAt, used_at: null })
+    .execute();
+}
