@@ -74,7 +74,7 @@ const serverFlags = [
 ];
 
 /**
- * The Node flags `npm start` gives the server (package.json: `node <flags> dist/main.js`). Every child
+ * The Node flags `npm start` gives the server (package.json: `node <flags> dist/start.cjs`). Every child
  * — the server, the baseline, the argon2id probe — gets them, so all run with the same process setup.
  */
 function startFlags(): string[] {
@@ -82,7 +82,8 @@ function startFlags(): string[] {
     scripts: Record<string, string>;
   };
   const words = (pkg.scripts.start ?? "").split(/\s+/);
-  if (words[0] !== "node" || words.at(-1) !== "dist/main.js") throw new Error("npm start is not `node … dist/main.js`");
+  if (words[0] !== "node" || words.at(-1) !== "dist/start.cjs")
+    throw new Error("npm start is not `node … dist/start.cjs`");
   return words.slice(1, -1);
 }
 

@@ -67,7 +67,7 @@ export async function startLatchkey(
     const users = spec.plainUsers + spec.totpUsers;
     log(`  ${database}: seeded ${users} users and sessions in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
     const child = startChild(
-      "src/main.ts",
+      "src/start.cts",
       [],
       {
         LATCHKEY_HOST: "127.0.0.1",

@@ -36,7 +36,7 @@ export function useRuntime(kind: RuntimeKind, flags: string[]): void {
     JSON.stringify({
       extends: join(ROOT, "tsconfig.json"),
       compilerOptions: { rootDir: ROOT, outDir: join(COMPILED_DIR, "out"), noEmit: false, incremental: false },
-      files: ["src/main.ts", "bench/baseline-server.ts", "bench/argon2-raw.ts"].map((file) => join(ROOT, file)),
+      files: ["src/start.cts", "bench/baseline-server.ts", "bench/argon2-raw.ts"].map((file) => join(ROOT, file)),
       include: [],
     }),
   );
@@ -54,7 +54,7 @@ export function runtimeDescription(): string {
 
 function command(script: string): string[] {
   if (runtime === "tsx") return ["--import", "tsx", ...commonFlags, script];
-  return [...commonFlags, join(COMPILED_DIR, "out", script.replace(/\.ts$/, ".js"))];
+  return [...commonFlags, join(COMPILED_DIR, "out", script.replace(/\.ts$/, ".js").replace(/\.cts$/, ".cjs"))];
 }
 
 const children = new Set<ChildProcess>();

@@ -61,10 +61,12 @@ export class ConcurrencyLimit {
 }
 
 /**
- * `maxConcurrent`: argon2id computations at once, at most; the rest wait in line (every guess is
- * still verified in full, in order of arrival). Each holds `memoryKib` of memory and a core for its
- * whole run, so more at once than there are cores adds memory and no throughput. The default is one
- * per core plus one, so that a core finishing a hash finds the next one already waiting for it.
+ * `maxConcurrent`: argon2id hashes handed to libuv's thread pool at once, at most; the rest wait in
+ * line here (every guess is still verified in full, in order of arrival). Each computing hash holds
+ * `memoryKib` of memory and a core, so more at once than there are cores adds memory and no
+ * throughput. The default is one per core plus one: the pool (one thread per core under `npm
+ * start`) computes one per core, and the extra one waits in the pool's own queue, so a thread that
+ * finishes a hash starts the next without waiting for the event loop to hand it over.
  */
 export function createArgon2Hasher(params: Argon2Params, maxConcurrent = availableParallelism() + 1): PasswordHasher {
   const options = {
