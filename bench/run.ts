@@ -15,8 +15,9 @@
  *   --json <file>        also write the figures as JSON
  * LATCHKEY_BENCH_POSTGRES_URL adds PostgreSQL (a fresh schema, dropped afterwards).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./lib/ids.js";
 import { type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
@@ -31,6 +32,7 @@ import {
   useRuntime,
   waitReady,
 } from "./lib/proc.js";
+import { summarizeProfile, writeFoldedStacks } from "./lib/profile.js";
 import { accessTokens, logins, refreshTokens, totpAuthentications } from "./scenarios.js";
 
 const { values: options } = parseArgs({
@@ -517,9 +519,28 @@ function report(context: References): void {
   }
 }
 
+/** With --profile: per server profile, where the time went, and the folded stacks for a flame graph. */
+function reportProfiles(dir: string): void {
+  for (const name of readdirSync(dir).filter((file) => file.endsWith(".cpuprofile"))) {
+    const file = join(dir, name);
+    const summary = summarizeProfile(file);
+    const folded = writeFoldedStacks(file);
+    const lines = [
+      "",
+      `profile ${file} (idle ${(summary.idle * 100).toFixed(1)} %; flame graph input: ${folded})`,
+      "self time:",
+      ...summary.self.map((f) => `  ${(f.share * 100).toFixed(1).padStart(5)} %  ${f.frame}`),
+      "with callees:",
+      ...summary.inclusive.map((f) => `  ${(f.share * 100).toFixed(1).padStart(5)} %  ${f.frame}`),
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+}
+
 if (options.scale) {
   await scale();
   report({ baselines: [], argon: [] });
 } else {
   report(await standard());
 }
+if (options.profile) reportProfiles(options.profile);
