@@ -8,7 +8,11 @@ import { summarizeProfile, writeFoldedStacks } from "../bench/lib/profile.js";
 const PROFILE = {
   nodes: [
     { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1 }, children: [2, 5] },
-    { id: 2, callFrame: { functionName: "handler", url: "file:///app/routes/auth.js", lineNumber: 9 }, children: [3, 4] },
+    {
+      id: 2,
+      callFrame: { functionName: "handler", url: "file:///app/routes/auth.js", lineNumber: 9 },
+      children: [3, 4],
+    },
     { id: 3, callFrame: { functionName: "query", url: "file:///app/store/sessions.js", lineNumber: 41 } },
     { id: 4, callFrame: { functionName: "", url: "file:///app/store/sessions.js", lineNumber: 99 } },
     { id: 5, callFrame: { functionName: "(idle)", url: "", lineNumber: -1 } },

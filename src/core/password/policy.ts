@@ -1,5 +1,6 @@
 import { dictionary } from "@zxcvbn-ts/language-common";
 import { AppError, BadRequestError } from "../errors.js";
+import { CompactStringSet } from "../text/compact-set.js";
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
@@ -8,7 +9,7 @@ export const PASSWORD_MAX_LENGTH = 256;
  * The list of commonly used passwords maintained by the zxcvbn-ts project (about 50 000 entries,
  * lower-case). NIST SP 800-63B §5.1.1.2 asks to refuse passwords found on such a list.
  */
-const COMMON_PASSWORDS: ReadonlySet<string> = new Set(dictionary["passwords-common"] as readonly string[]);
+const COMMON_PASSWORDS = new CompactStringSet(dictionary["passwords-common"] as readonly string[]);
 
 export function isCommonPassword(password: string): boolean {
   return COMMON_PASSWORDS.has(password.toLowerCase());
