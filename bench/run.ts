@@ -77,22 +77,38 @@ const serverFlags = [
 ];
 
 /**
- * The Node flags `npm start` gives the server (package.json: `node <flags> dist/start.cjs`). Every child
- * — the server, the baseline, the argon2id probe — gets them, so all run with the same process setup.
+ * The environment and Node flags `npm start` gives the server (package.json: `[NAME=${NAME:-value} …]
+ * node <flags> dist/start.cjs`). Every child — the server, the baseline, the argon2id probe — gets
+ * them, so all run with the same process setup.
  */
-function startFlags(): string[] {
+function startSetup(): { env: Record<string, string>; flags: string[] } {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
     scripts: Record<string, string>;
   };
   const words = (pkg.scripts.start ?? "").split(/\s+/);
-  if (words[0] !== "node" || words.at(-1) !== "dist/start.cjs")
-    throw new Error("npm start is not `node … dist/start.cjs`");
-  return words.slice(1, -1);
+  const env: Record<string, string> = {};
+  while (words[0] !== undefined && /^[A-Z_]+=/.test(words[0])) {
+    const word = words.shift() ?? "";
+    const name = word.slice(0, word.indexOf("="));
+    const value = word.slice(word.indexOf("=") + 1);
+    // `${NAME:-default}`: the runner's own value wins, as it would in the shell.
+    const fallback = /^\$\{([A-Z_]+):-(.*)\}$/.exec(value);
+    env[name] = fallback ? (process.env[fallback[1] ?? ""] ?? fallback[2] ?? "") : value;
+  }
+  if (words[0] !== "node" || words.at(-1) !== "dist/start.cjs") {
+    throw new Error("npm start is not `[NAME=value …] node … dist/start.cjs`");
+  }
+  return { env, flags: words.slice(1, -1) };
 }
 
 const runtime = options.runtime === "tsx" ? "tsx" : "compiled";
 if (options.threadpool) process.env.UV_THREADPOOL_SIZE = options.threadpool;
-useRuntime(runtime, [...startFlags(), ...(options["node-flags"]?.split(" ").filter((flag) => flag !== "") ?? [])]);
+const setup = startSetup();
+useRuntime(
+  runtime,
+  [...setup.flags, ...(options["node-flags"]?.split(" ").filter((flag) => flag !== "") ?? [])],
+  setup.env,
+);
 
 const postgresUrl = process.env.LATCHKEY_BENCH_POSTGRES_URL || undefined;
 const databases: DatabaseKind[] = postgresUrl ? ["sqlite", "postgres"] : ["sqlite"];
@@ -437,7 +453,8 @@ function report(context: References): void {
   lines.push(`machine: ${info.cpus} CPUs, ${info.cpu}, ${info.memory}, Node ${info.node}`);
   lines.push(`runs: ${WARMUP_SECONDS} s warm-up + ${DURATION_SECONDS} s measured per scenario`);
   lines.push(
-    `processes: ${runtimeDescription()}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "default (4)"}` +
+    `processes: ${runtimeDescription()}, environment: ${JSON.stringify(setup.env)}, ` +
+      `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "default (the server: one per core; the others: 4)"}` +
       (serverFlags.length ? `, server only: ${serverFlags.join(" ")}` : ""),
   );
   lines.push("");

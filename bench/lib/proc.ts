@@ -13,20 +13,25 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
- * How every child runs its TypeScript: `tsx` (what `npm start` does: `node --import tsx file.ts`),
- * or `compiled` (tsc output, plain `node file.js`). The baseline, the server and the argon2 probe
- * always share one runtime and the same Node flags.
+ * How every child runs its TypeScript: `compiled` (tsc output, plain `node file.js`: what `npm start`
+ * does), or `tsx` (`node --import tsx file.ts`, as in development). The baseline, the server and the
+ * argon2 probe always share one runtime, the same Node flags and the same environment.
  */
 export type RuntimeKind = "tsx" | "compiled";
 
 const COMPILED_DIR = join(ROOT, "node_modules", ".cache", "latchkey-bench");
-let runtime: RuntimeKind = "tsx";
+let runtime: RuntimeKind = "compiled";
 let commonFlags: string[] = [];
+let commonEnv: Record<string, string> = {};
 
-/** Selects the runtime and the Node flags every child gets; `compiled` builds first (tsc, ~10 s). */
-export function useRuntime(kind: RuntimeKind, flags: string[]): void {
+/**
+ * Selects the runtime, the Node flags and the environment variables every child gets; `compiled`
+ * builds first (tsc, ~10 s).
+ */
+export function useRuntime(kind: RuntimeKind, flags: string[], env: Record<string, string> = {}): void {
   runtime = kind;
   commonFlags = flags;
+  commonEnv = env;
   if (kind !== "compiled") return;
   rmSync(COMPILED_DIR, { recursive: true, force: true });
   mkdirSync(COMPILED_DIR, { recursive: true });
@@ -107,7 +112,7 @@ export function startChild(
   }
   const child = spawn(process.execPath, [...extraFlags, ...command(script), ...args], {
     cwd: ROOT,
-    env: { ...base, NODE_ENV: "production", ...env },
+    env: { ...base, ...commonEnv, NODE_ENV: "production", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
