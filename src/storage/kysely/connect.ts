@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
-import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from "kysely";
+import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import type { Dialect } from "../store.js";
 import { ReadBatcher } from "./read-batcher.js";
@@ -29,26 +29,41 @@ export interface RefreshTokenStatusRow extends SessionStatusRow {
 }
 
 /**
- * The two reads every authenticated request makes, as statements prepared once instead of a query
- * built, compiled and prepared per request. Each is one indexed read of committed rows; nothing is
- * cached, so a revocation is seen by the next read.
+ * The two reads every authenticated request makes, prepared once instead of a query built, compiled
+ * and prepared per request. Each reads committed rows by key, and a revocation committed before a
+ * read is seen by it (see the implementations below for how each dialect keeps that cheap).
  */
 export interface PreparedReads {
   sessionStatus(sessionId: string): Promise<SessionStatusRow | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatusRow | undefined>;
 }
 
-const SESSION_STATUS_SQL = `select s.user_id, s.revoked_at, s.expires_at, u.disabled_at
-  from sessions s inner join users u on u.id = s.user_id where s.id = $1`;
-const REFRESH_TOKEN_STATUS_SQL = `select r.session_id, r.used_at, s.user_id, s.revoked_at, s.expires_at, u.disabled_at
+// The two reads, written once: each returns its key as the column `key`, and ends with the key's
+// column, to which every dialect appends its own condition (`= ?`, `= any($1)`).
+const SESSION_STATUS_SELECT = `select s.id as key, s.user_id, s.revoked_at, s.expires_at, u.disabled_at
+  from sessions s inner join users u on u.id = s.user_id where s.id`;
+const REFRESH_TOKEN_STATUS_SELECT = `select r.jti as key, r.session_id, r.used_at, s.user_id, s.revoked_at,
+  s.expires_at, u.disabled_at
   from refresh_tokens r inner join sessions s on s.id = r.session_id inner join users u on u.id = s.user_id
-  where r.jti = $1`;
+  where r.jti`;
 
 const preparedReads = new WeakMap<Kysely<Database>, PreparedReads>();
 
-/** The prepared reads of a database opened by `connect` (undefined for an in-memory SQLite database). */
-export function preparedReadsOf(db: Kysely<Database>): PreparedReads | undefined {
-  return preparedReads.get(db);
+/** The reads of a database opened by `connect`. */
+export function preparedReadsOf(db: Kysely<Database>): PreparedReads {
+  const reads = preparedReads.get(db);
+  if (reads === undefined) throw new Error("a database opened by connect() was expected");
+  return reads;
+}
+
+/** In-memory SQLite: one connection only, so the reads go through Kysely on it (with its statement cache). */
+function kyselyReads(db: Kysely<Database>): PreparedReads {
+  const first = async <Row>(select: string, key: string) =>
+    (await sql<Row>`${sql.raw(select)} = ${key}`.execute(db)).rows[0];
+  return {
+    sessionStatus: (sessionId) => first<SessionStatusRow>(SESSION_STATUS_SELECT, sessionId),
+    refreshTokenStatus: (jti) => first<RefreshTokenStatusRow>(REFRESH_TOKEN_STATUS_SELECT, jti),
+  };
 }
 
 /** Rows remembered per read while the SQLite file is unchanged; beyond this the oldest go. */
@@ -113,8 +128,8 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
       reader = {
         db,
         version: db.prepare<[], number>("pragma data_version").pluck(),
-        sessionStatus: db.prepare(SESSION_STATUS_SQL.replace("$1", "?")),
-        refreshTokenStatus: db.prepare(REFRESH_TOKEN_STATUS_SQL.replace("$1", "?")),
+        sessionStatus: db.prepare(`${SESSION_STATUS_SELECT} = ?`),
+        refreshTokenStatus: db.prepare(`${REFRESH_TOKEN_STATUS_SELECT} = ?`),
       };
     }
     return reader;
@@ -136,14 +151,6 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
     },
   };
 }
-
-// Each many-row read returns its key as the column `key`.
-const SESSION_STATUS_MANY_SQL = `select s.id as key, s.user_id, s.revoked_at, s.expires_at, u.disabled_at
-  from sessions s inner join users u on u.id = s.user_id where s.id = any($1::text[])`;
-const REFRESH_TOKEN_STATUS_MANY_SQL = `select r.jti as key, r.session_id, r.used_at, s.user_id, s.revoked_at,
-  s.expires_at, u.disabled_at
-  from refresh_tokens r inner join sessions s on s.id = r.session_id inner join users u on u.id = s.user_id
-  where r.jti = any($1::text[])`;
 
 /**
  * Batches of keys in flight per read, at most: under load the keys of many requests gather while
@@ -170,11 +177,15 @@ function batchedRead<Row>(pool: pg.Pool, name: string, text: string): ReadBatche
  * arrived, so it sees every commit made before them (see ReadBatcher).
  */
 function postgresReads(pool: pg.Pool): PreparedReads {
-  const sessions = batchedRead<SessionStatusRow>(pool, "latchkey_session_status_many", SESSION_STATUS_MANY_SQL);
+  const sessions = batchedRead<SessionStatusRow>(
+    pool,
+    "latchkey_session_status_many",
+    `${SESSION_STATUS_SELECT} = any($1::text[])`,
+  );
   const refreshTokens = batchedRead<RefreshTokenStatusRow>(
     pool,
     "latchkey_refresh_token_status_many",
-    REFRESH_TOKEN_STATUS_MANY_SQL,
+    `${REFRESH_TOKEN_STATUS_SELECT} = any($1::text[])`,
   );
   return {
     sessionStatus: (sessionId) => sessions.load(sessionId),
@@ -241,7 +252,9 @@ export function connect(url: string, options: { searchPath?: string; poolSize?: 
     sqlite.pragma("foreign_keys = ON");
     if (path === ":memory:" || path === "") {
       const database = withStatementCache(sqlite);
-      return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: "sqlite" };
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+      preparedReads.set(db, kyselyReads(db));
+      return { db, dialect: "sqlite" };
     }
     const { reads, close } = sqliteReads(path);
     const dialect = new (class extends SqliteDialect {

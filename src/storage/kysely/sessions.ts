@@ -44,16 +44,8 @@ export async function createSession(
 }
 
 export async function sessionStatus(db: Kysely<Database>, sessionId: string): Promise<SessionStatus | undefined> {
-  // Every access-token validation comes here: a statement prepared once where the database allows.
-  const prepared = preparedReadsOf(db);
-  const row = prepared
-    ? await prepared.sessionStatus(sessionId)
-    : await db
-        .selectFrom("sessions")
-        .innerJoin("users", "users.id", "sessions.user_id")
-        .select(["sessions.user_id", "sessions.revoked_at", "sessions.expires_at", "users.disabled_at"])
-        .where("sessions.id", "=", sessionId)
-        .executeTakeFirst();
+  // Every access-token validation comes here: a statement prepared once (see connect.ts).
+  const row = await preparedReadsOf(db).sessionStatus(sessionId);
   if (!row) return undefined;
   return {
     userId: row.user_id,
@@ -64,23 +56,7 @@ export async function sessionStatus(db: Kysely<Database>, sessionId: string): Pr
 }
 
 export async function refreshTokenStatus(db: Kysely<Database>, jti: string): Promise<RefreshTokenStatus | undefined> {
-  const prepared = preparedReadsOf(db);
-  const row = prepared
-    ? await prepared.refreshTokenStatus(jti)
-    : await db
-        .selectFrom("refresh_tokens")
-        .innerJoin("sessions", "sessions.id", "refresh_tokens.session_id")
-        .innerJoin("users", "users.id", "sessions.user_id")
-        .select([
-          "refresh_tokens.session_id",
-          "refresh_tokens.used_at",
-          "sessions.user_id",
-          "sessions.revoked_at",
-          "sessions.expires_at",
-          "users.disabled_at",
-        ])
-        .where("refresh_tokens.jti", "=", jti)
-        .executeTakeFirst();
+  const row = await preparedReadsOf(db).refreshTokenStatus(jti);
   if (!row) return undefined;
   return {
     sessionId: row.session_id,
