@@ -56,8 +56,6 @@ export async function registerEdge(app: FastifyInstance, config: Config, metrics
     timeWindow: 60_000,
     ...(redis ? { redis, nameSpace: "latchkey-rate-limit:" } : {}),
     skipOnError: true,
-    // Redundant with the marking above; kept so the rule holds even for a route added some other way.
-    allowList: (request) => !UNAUTHENTICATED_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ""}`),
     errorResponseBuilder: (_request, context) => {
       metrics.throttleRefusals.inc({ kind: "TOO_MANY_REQUESTS" });
       const error = new AppError("TOO_MANY_REQUESTS", {
