@@ -62,13 +62,15 @@ export class TokenService {
     const jti = this.random.bytes(16).toString("base64url");
     const nowSeconds = Math.floor(this.clock.now() / 1000);
     // RFC 7515 compact serialisation, the claims in the order jose's SignJWT wrote them.
-    const claims: Record<string, unknown> = { typ: kind };
-    if (subject.sessionId !== undefined) claims.sid = subject.sessionId;
-    claims.iss = this.issuer;
-    claims.sub = String(subject.userId);
-    claims.jti = jti;
-    claims.iat = nowSeconds;
-    claims.exp = Math.floor(expiresAtMs / 1000);
+    const claims = {
+      typ: kind,
+      ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
+      iss: this.issuer,
+      sub: String(subject.userId),
+      jti,
+      iat: nowSeconds,
+      exp: Math.floor(expiresAtMs / 1000),
+    };
     const header = { alg: "EdDSA", kid: key.kid, typ: "JWT" };
     const signingInput = `${base64Url(JSON.stringify(header))}.${base64Url(JSON.stringify(claims))}`;
     const signature = signEd25519(key.privateKey, Buffer.from(signingInput, "ascii")).toString("base64url");
