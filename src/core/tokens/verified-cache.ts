@@ -1,3 +1,5 @@
+import { setBounded } from "../bounded-map.js";
+
 /**
  * A bounded memory of tokens whose signature and claims this node has already verified, so a token
  * presented again (an access token is typically presented many times in its five minutes) skips the
@@ -43,13 +45,7 @@ export class VerifiedTokenCache<T extends CachedClaims> {
   /** Remembers a token that has just passed the full verification with the key `kid`. */
   set(token: string, kid: string, claims: T): void {
     if (this.maxEntries === 0) return;
-    this.#entries.delete(token);
-    this.#entries.set(token, { kid, claims });
-    while (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done) break;
-      this.#entries.delete(oldest.value);
-    }
+    setBounded(this.#entries, token, { kid, claims }, this.maxEntries);
   }
 
   delete(token: string): void {

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
 import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import pg from "pg";
+import { setBounded } from "../../core/bounded-map.js";
 import type { Dialect } from "../store.js";
 import { ReadBatcher } from "./read-batcher.js";
 import type { Database } from "./schema.js";
@@ -92,11 +93,7 @@ export class RowsWhileUnchanged<Row> {
     const kept = this.#rows.get(key);
     if (kept !== undefined) return kept ?? undefined;
     const row = read(key);
-    if (this.#rows.size >= this.maxRows) {
-      const oldest = this.#rows.keys().next();
-      if (!oldest.done) this.#rows.delete(oldest.value);
-    }
-    this.#rows.set(key, row ?? null);
+    setBounded(this.#rows, key, row ?? null, this.maxRows);
     return row;
   }
 }
@@ -208,16 +205,11 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
     prepare(text: string) {
       const cached = statements.get(text);
       if (cached !== undefined && !cached.busy) {
-        statements.delete(text);
-        statements.set(text, cached);
+        setBounded(statements, text, cached, STATEMENT_CACHE_SIZE);
         return cached;
       }
       const statement = sqlite.prepare(text);
-      if (cached === undefined) {
-        statements.set(text, statement);
-        const oldest = statements.keys().next();
-        if (statements.size > STATEMENT_CACHE_SIZE && !oldest.done) statements.delete(oldest.value);
-      }
+      if (cached === undefined) setBounded(statements, text, statement, STATEMENT_CACHE_SIZE);
       return statement;
     },
     close() {
