@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, sql, type Transaction, type UpdateResult } from "kysely";
 import type { TotpState, TwoFactorRecord } from "../store.js";
 import { lockUser } from "./locks.js";
 import type { Database } from "./schema.js";
@@ -147,19 +147,32 @@ export async function useTotpStep(
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function deactivateTotp(db: Kysely<Database>, userId: number): Promise<boolean> {
+/**
+ * Turns one method off under the user lock: `clear` is the conditional UPDATE of the method's row
+ * (only while it is active). When it changed the row, the recovery codes go too if no method is left.
+ */
+function deactivateMethod(
+  db: Kysely<Database>,
+  userId: number,
+  clear: (trx: Transaction<Database>) => Promise<UpdateResult>,
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     if (!(await lockUser(trx, userId))) return false;
-    const result = await trx
+    if (Number((await clear(trx)).numUpdatedRows) !== 1) return false;
+    await dropRecoveryCodesIfLastMethod(trx, userId);
+    return true;
+  });
+}
+
+export function deactivateTotp(db: Kysely<Database>, userId: number): Promise<boolean> {
+  return deactivateMethod(db, userId, (trx) =>
+    trx
       .updateTable("user_totp")
       .set({ secret_enc: null, pending_secret_enc: null, enabled_at: null })
       .where("user_id", "=", userId)
       .where("enabled_at", "is not", null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) return false;
-    await dropRecoveryCodesIfLastMethod(trx, userId);
-    return true;
-  });
+      .executeTakeFirst(),
+  );
 }
 
 export async function useRecoveryCode(
@@ -234,17 +247,13 @@ export async function activateEmailOtp(
   });
 }
 
-export async function deactivateEmailOtp(db: Kysely<Database>, userId: number): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    if (!(await lockUser(trx, userId))) return false;
-    const result = await trx
+export function deactivateEmailOtp(db: Kysely<Database>, userId: number): Promise<boolean> {
+  return deactivateMethod(db, userId, (trx) =>
+    trx
       .updateTable("user_email_otp")
       .set({ email: null, enabled_at: null })
       .where("user_id", "=", userId)
       .where("enabled_at", "is not", null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) return false;
-    await dropRecoveryCodesIfLastMethod(trx, userId);
-    return true;
-  });
+      .executeTakeFirst(),
+  );
 }
