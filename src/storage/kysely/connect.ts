@@ -5,6 +5,7 @@ import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialec
 import pg from "pg";
 import { setBounded } from "../../core/bounded-map.js";
 import type { Dialect } from "../store.js";
+import { namedStatementClient, StatementNames } from "./pg-statements.js";
 import { ReadBatcher } from "./read-batcher.js";
 import type { Database } from "./schema.js";
 
@@ -259,6 +260,7 @@ export function connect(url: string, options: { searchPath?: string; poolSize?: 
     return { db, dialect: "sqlite" };
   }
   const pool = new pg.Pool({
+    Client: namedStatementClient(new StatementNames()),
     connectionString: url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: 5000,

@@ -1,0 +1,84 @@
+import pg from "pg";
+
+/** Distinct SQL texts named per pool; past this, further texts are sent unnamed (parsed every time). */
+const NAMED_TEXTS_MAX = 512;
+
+/** PostgreSQL's "cached plan must not change result type": a table changed under a prepared statement. */
+const FEATURE_NOT_SUPPORTED = "0A000";
+
+/**
+ * One name per SQL text. PostgreSQL parses, analyses and plans an unnamed statement on every
+ * execution, which for our short indexed statements costs more than running them; a named one is
+ * parsed once per connection and then only bound and executed. The names are shared by the pool's
+ * connections and bounded: SQL texts are one per query shape, but a list of variable length makes a
+ * text per length, and each name lives in every connection until it closes.
+ */
+export class StatementNames {
+  private readonly names = new Map<string, string>();
+  private issued = 0;
+
+  constructor(private readonly max = NAMED_TEXTS_MAX) {}
+
+  nameOf(text: string): string | undefined {
+    const known = this.names.get(text);
+    if (known !== undefined || this.names.size >= this.max) return known;
+    const name = `latchkey_${++this.issued}`;
+    this.names.set(text, name);
+    return name;
+  }
+
+  /** The text's next use gets a new name (its plan went stale); the old one is never reused. */
+  forget(text: string): void {
+    this.names.delete(text);
+  }
+
+  get size(): number {
+    return this.names.size;
+  }
+}
+
+function isStalePlan(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === FEATURE_NOT_SUPPORTED;
+}
+
+type QueryResult = pg.QueryResult<pg.QueryResultRow>;
+
+/**
+ * A pg client class that runs every query with values as a named statement (`names`). Queries
+ * without values keep the simple protocol, which allows several statements in one text (the
+ * migrations' DDL). When a migration changed a table under a prepared statement, that statement is
+ * sent again under a new name, once.
+ */
+export function namedStatementClient(names: StatementNames): typeof pg.Client {
+  return class NamedStatementClient extends pg.Client {
+    // Only (text, values[, callback]) is named (Kysely's form, and the pool's); configs and cursors
+    // pass through untouched.
+    override query(...args: unknown[]): never {
+      const [text, values, callback] = args;
+      if (typeof text === "string" && Array.isArray(values) && values.length > 0 && args.length <= 3) {
+        const name = names.nameOf(text);
+        if (name !== undefined) {
+          const result = this.named(name, text, values);
+          if (typeof callback !== "function") return result as never;
+          result.then(
+            (rows) => callback(null, rows),
+            (error: unknown) => callback(error),
+          );
+          return undefined as never;
+        }
+      }
+      return (super.query as (...rest: unknown[]) => never)(...args);
+    }
+
+    private async named(name: string, text: string, values: unknown[]): Promise<QueryResult> {
+      try {
+        return await super.query({ name, text, values });
+      } catch (error) {
+        if (!isStalePlan(error)) throw error;
+        names.forget(text);
+        const renamed = names.nameOf(text);
+        return super.query(renamed === undefined ? { text, values } : { name: renamed, text, values });
+      }
+    }
+  };
+}

@@ -1,0 +1,121 @@
+import { sql } from "kysely";
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { secureRandom } from "../src/platform/random.js";
+import { connect } from "../src/storage/kysely/connect.js";
+import { namedStatementClient, StatementNames } from "../src/storage/kysely/pg-statements.js";
+import { testDialects } from "./support/harness.js";
+
+describe("StatementNames", () => {
+  it("gives a text one name, and different texts different names", () => {
+    const names = new StatementNames();
+    const a = names.nameOf("select $1");
+    expect(a).toBeDefined();
+    expect(names.nameOf("select $1")).toBe(a);
+    expect(names.nameOf("select $1, $2")).not.toBe(a);
+  });
+
+  it("names no more texts than its bound, and keeps naming the ones it has", () => {
+    const names = new StatementNames(2);
+    const first = names.nameOf("a $1");
+    names.nameOf("b $1");
+    expect(names.nameOf("c $1")).toBeUndefined();
+    expect(names.nameOf("a $1")).toBe(first);
+    expect(names.size).toBe(2);
+  });
+
+  it("gives a forgotten text a name never used before", () => {
+    const names = new StatementNames();
+    const old = names.nameOf("a $1");
+    names.forget("a $1");
+    const renamed = names.nameOf("a $1");
+    expect(renamed).toBeDefined();
+    expect(renamed).not.toBe(old);
+    expect(names.nameOf("b $1")).not.toBe(old);
+  });
+});
+
+const postgres = testDialects().filter((d) => d.name === "postgres");
+
+describe.each(postgres)("named statements on $name", ({ url }) => {
+  const schema = `t_${secureRandom.bytes(8).toString("hex")}`;
+  let admin: pg.Client;
+
+  beforeEach(async () => {
+    admin = new pg.Client(url);
+    await admin.connect();
+    await admin.query(`create schema ${schema}`);
+  });
+  afterEach(async () => {
+    await admin.query(`drop schema ${schema} cascade`);
+    await admin.end();
+  });
+
+  /** The statements prepared on a pool's only connection (the view query itself has no values). */
+  async function prepared(pool: { query(text: string): Promise<pg.QueryResult> }): Promise<string[]> {
+    const { rows } = await pool.query("select statement from pg_prepared_statements order by statement");
+    return rows.map((row) => row.statement as string);
+  }
+
+  it("runs the store's queries with values as statements prepared once per connection", async () => {
+    const { db } = connect(url, { searchPath: schema, poolSize: 1 });
+    try {
+      for (const n of [1, 2, 3]) {
+        const { rows } = await sql<{ n: number }>`select ${n}::int + 1 as n`.execute(db);
+        expect(rows).toEqual([{ n: n + 1 }]);
+      }
+      const { rows } = await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db);
+      expect(rows.map((row) => row.statement)).toEqual(["select $1::int + 1 as n"]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it("keeps the simple protocol for text without values, so several statements still run as one", async () => {
+    const { db } = connect(url, { searchPath: schema, poolSize: 1 });
+    try {
+      await sql`create table two (a int); insert into two values (1), (2)`.execute(db);
+      const { rows } = await sql<{ count: number }>`select count(*)::int as count from two`.execute(db);
+      expect(rows).toEqual([{ count: 2 }]);
+      const listed = await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db);
+      expect(listed.rows).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it("sends texts past the bound unnamed, and they still run", async () => {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 1,
+      Client: namedStatementClient(new StatementNames(1)),
+    });
+    try {
+      expect((await pool.query("select $1::int as a", [1])).rows).toEqual([{ a: 1 }]);
+      expect((await pool.query("select $1::int as b", [2])).rows).toEqual([{ b: 2 }]);
+      expect(await prepared(pool)).toEqual(["select $1::int as a"]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("prepares a statement again when a migration changed its table underneath", async () => {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 1,
+      options: `-c search_path=${schema}`,
+      Client: namedStatementClient(new StatementNames()),
+    });
+    try {
+      await admin.query(`create table ${schema}.grows (a int); insert into ${schema}.grows values (1)`);
+      const read = () => pool.query("select * from grows where a = $1", [1]);
+      expect((await read()).rows).toEqual([{ a: 1 }]);
+      await admin.query(`alter table ${schema}.grows add column b int default 7`);
+      expect((await read()).rows).toEqual([{ a: 1, b: 7 }]);
+      expect((await read()).rows).toEqual([{ a: 1, b: 7 }]);
+      expect(await prepared(pool)).toHaveLength(2);
+    } finally {
+      await pool.end();
+    }
+  });
+});
