@@ -58,6 +58,9 @@ describe.each(testDialects())("operations on $name", (dialect) => {
     await t.createUser("alice@example.com");
     const address = freshAddress();
     for (let i = 0; i < 6; i++) await login(t, address);
+    await t.createUser("bob@example.com");
+    const bob = { username: "bob@example.com", password: "Correct7Horse" };
+    expect((await t.app.inject({ method: "POST", url: "/auth/login", payload: bob })).statusCode).toBe(200);
     const res = await t.app.inject({ method: "GET", url: "/metrics" });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
@@ -65,6 +68,7 @@ describe.each(testDialects())("operations on $name", (dialect) => {
     expect(text).toMatch(/latchkey_http_requests_total\{route="\/auth\/login",method="POST",status="401"\} 5/);
     expect(text).toMatch(/latchkey_http_requests_total\{route="\/auth\/login",method="POST",status="429"\} 1/);
     expect(text).toMatch(/latchkey_throttle_refusals_total\{kind="TOO_MANY_FAILED_PASSWORD_CHECKS"\} 1/);
+    expect(text).toMatch(/latchkey_logins_total\{outcome="succeeded"\} 1/);
     expect(text).toMatch(/latchkey_http_request_duration_seconds_bucket/);
   });
 

@@ -75,6 +75,65 @@ describe.each(testDialects())("store on $name", (dialect) => {
     );
   }
 
+  describe("the end of a password login", () => {
+    const throttle = { subject: "user:x", kind: "password" };
+    function end(userId: number, id: string, jti: string) {
+      return {
+        throttle,
+        session: { id, userId, createdAt: T0, expiresAt: T0 + 1000, ip: "127.0.0.1", userAgent: "ua" },
+        refreshJti: jti,
+        event: { type: "login.succeeded", userId, at: T0, ip: "127.0.0.1", userAgent: "ua" },
+      };
+    }
+    async function counted(): Promise<void> {
+      await store.swapThrottle(throttle.subject, throttle.kind, undefined, { failures: 1, nextAllowedAt: 0 });
+    }
+    async function trail(userId: number): Promise<string[]> {
+      const { events } = await store.listAuditEvents({ userId, offset: 0, limit: 10 });
+      return events.map((event) => event.type);
+    }
+
+    it("clears the throttle, opens the session with its refresh token and records the login", async () => {
+      const alice = await user();
+      await counted();
+      expect(await store.openSessionAfterPassword(end(alice, "s1", "r1"))).toBe(true);
+      expect(await store.getThrottle(throttle.subject, throttle.kind)).toBeUndefined();
+      expect(await store.refreshTokenStatus("r1")).toMatchObject({ sessionId: "s1", userId: alice, usedAt: null });
+      expect(await trail(alice)).toEqual(["login.succeeded"]);
+    });
+
+    it("opens nothing while TOTP or email OTP is active, but still clears the throttle", async () => {
+      const alice = await user();
+      const bob = await user("bob@example.com");
+      await store.setPendingTotpSecret(alice, "sealed");
+      await store.setPendingEmailOtp(alice, "alice.otp@example.com");
+      // Pending setups are not a second factor yet.
+      expect(await store.openSessionAfterPassword(end(alice, "s1", "r1"))).toBe(true);
+
+      await store.activateTotp({ userId: alice, pendingSecretEnc: "sealed", step: 1, now: T0, recoveryCodeHashes: [] });
+      await counted();
+      expect(await store.openSessionAfterPassword(end(alice, "s2", "r2"))).toBe(false);
+      expect(await store.sessionStatus("s2")).toBeUndefined();
+      expect(await store.getThrottle(throttle.subject, throttle.kind)).toBeUndefined();
+      expect(await trail(alice)).toEqual(["login.succeeded"]);
+
+      await store.activateEmailOtp({ userId: bob, email: "bob@example.com", now: T0, recoveryCodeHashes: [] });
+      expect(await store.openSessionAfterPassword(end(bob, "s3", "r3"))).toBe(false);
+      expect(await store.sessionStatus("s3")).toBeUndefined();
+      expect(await trail(bob)).toEqual([]);
+    });
+
+    it("changes nothing when any part fails: the throttle keeps its count", async () => {
+      const alice = await user();
+      await session(alice, "s1", "r1");
+      await counted();
+      await expect(store.openSessionAfterPassword(end(alice, "s2", "r1"))).rejects.toThrow();
+      expect(await store.sessionStatus("s2")).toBeUndefined();
+      expect(await store.getThrottle(throttle.subject, throttle.kind)).toEqual({ failures: 1, nextAllowedAt: 0 });
+      expect(await trail(alice)).toEqual([]);
+    });
+  });
+
   it("migrates once: a second run applies nothing", async () => {
     expect(await store.migrate()).toEqual([]);
   });

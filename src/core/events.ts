@@ -38,7 +38,9 @@ export interface SecurityEvent {
 
 export interface EventSink {
   emit(event: SecurityEvent): Promise<void>;
+  /** An event its flow wrote to the audit trail itself, in the transaction of its change: only counted. */
+  written(event: SecurityEvent): void;
 }
 
 /** A sink that drops everything (tools that run flows outside a server). */
-export const NO_EVENTS: EventSink = { emit: async () => {} };
+export const NO_EVENTS: EventSink = { emit: async () => {}, written: () => {} };

@@ -26,4 +26,8 @@ export class AuditTrail implements EventSink {
       this.logger.error({ err: error, type: event.type, userId: event.userId }, "audit event not recorded");
     }
   }
+
+  written(event: SecurityEvent): void {
+    this.metrics.countEvent(event.type, event.details);
+  }
 }

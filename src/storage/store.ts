@@ -24,6 +24,13 @@ export interface NewSession {
   userAgent: string | null;
 }
 
+export interface PasswordLoginEnd {
+  throttle: { subject: string; kind: string };
+  session: NewSession;
+  refreshJti: string;
+  event: AuditEventRecord;
+}
+
 /** What validating a token of a session needs: one indexed read (sessions ⋈ users by primary key). */
 export interface SessionStatus {
   userId: number;
@@ -84,6 +91,12 @@ export interface Store {
   // Sessions and refresh tokens
   /** Creates the session and its first refresh token in one transaction. */
   createSession(session: NewSession, refreshJti: string): Promise<void>;
+  /**
+   * After a correct password, in one transaction: clears the password throttle and, unless a second
+   * factor is active, opens the session with its first refresh token and records `event` in the
+   * audit trail. False when a second factor is active: then only the throttle was cleared.
+   */
+  openSessionAfterPassword(end: PasswordLoginEnd): Promise<boolean>;
   sessionStatus(sessionId: string): Promise<SessionStatus | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined>;
   /**

@@ -2,10 +2,9 @@ import { sha256Hex } from "../../platform/crypto.js";
 import { AppError } from "../errors.js";
 import { userSubject } from "../throttle/guard.js";
 import type { IssuedToken } from "../tokens/tokens.js";
-import { twoFactorEnabled } from "../twofactor/state.js";
 import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
-import { startSession } from "./sessions.js";
+import { startSessionAfterPassword } from "./sessions.js";
 
 export type LoginResult = { kind: "refresh"; token: IssuedToken } | { kind: "partial"; token: IssuedToken };
 
@@ -38,18 +37,15 @@ export async function login(
     throw new AppError("ACCOUNT_DISABLED");
   }
 
-  await ctx.throttle.succeed(subject, "password");
   if (ctx.hasher.needsRehash(user.passwordHash)) {
     await ctx.store.setPasswordHash(user.id, await ctx.hasher.hash(input.password));
   }
 
-  if (twoFactorEnabled(await ctx.store.twoFactor(user.id))) {
-    const expiresAt = ctx.clock.now() + ctx.config.tokens.partialTtlSeconds * 1000;
-    const partial = await ctx.tokens.issue("partial", { userId: user.id }, expiresAt);
-    await audit(ctx, "login.partial", user.id, meta);
-    return { kind: "partial", token: partial };
-  }
-  const refresh = await startSession(ctx, user.id, meta);
-  await audit(ctx, "login.succeeded", user.id, meta);
-  return { kind: "refresh", token: refresh };
+  // Clears the throttle and, without a second factor, opens the session: one transaction.
+  const refresh = await startSessionAfterPassword(ctx, user.id, subject, meta);
+  if (refresh !== undefined) return { kind: "refresh", token: refresh };
+  const expiresAt = ctx.clock.now() + ctx.config.tokens.partialTtlSeconds * 1000;
+  const partial = await ctx.tokens.issue("partial", { userId: user.id }, expiresAt);
+  await audit(ctx, "login.partial", user.id, meta);
+  return { kind: "partial", token: partial };
 }

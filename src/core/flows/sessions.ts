@@ -1,4 +1,7 @@
+import type { NewSession } from "../../storage/store.js";
 import { AppError } from "../errors.js";
+import type { SecurityEvent } from "../events.js";
+import type { GuessKind } from "../throttle/guard.js";
 import type { Principal } from "../tokens/guard.js";
 import type { IssuedToken } from "../tokens/tokens.js";
 import { audit } from "./audit.js";
@@ -11,21 +14,53 @@ export interface SessionTokens {
   sudo: IssuedToken;
 }
 
-/** Opens a session with its first refresh token. The refresh lifetime is absolute (§2). */
-export async function startSession(
+type SessionRefreshToken = IssuedToken & { sessionId: string };
+
+/** A new session's row and its first refresh token, signed. The refresh lifetime is absolute (§2). */
+async function newSession(
   ctx: FlowContext,
   userId: number,
   meta: RequestMeta,
-): Promise<IssuedToken & { sessionId: string }> {
+): Promise<{ session: NewSession; refresh: SessionRefreshToken }> {
   const now = ctx.clock.now();
   const sessionId = ctx.random.uuid();
   const expiresAt = now + ctx.config.tokens.refreshTtlSeconds * 1000;
   const refresh = await ctx.tokens.issue("refresh", { userId, sessionId }, expiresAt);
-  await ctx.store.createSession(
-    { id: sessionId, userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
-    refresh.jti,
-  );
-  return { ...refresh, sessionId };
+  return {
+    session: { id: sessionId, userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
+    refresh: { ...refresh, sessionId },
+  };
+}
+
+/** Opens a session with its first refresh token. */
+export async function startSession(ctx: FlowContext, userId: number, meta: RequestMeta): Promise<SessionRefreshToken> {
+  const { session, refresh } = await newSession(ctx, userId, meta);
+  await ctx.store.createSession(session, refresh.jti);
+  return refresh;
+}
+
+/**
+ * After a correct password: clears the password throttle of `throttleSubject` and, unless a second
+ * factor is on, opens the session and records `login.succeeded`, all in one transaction. Undefined
+ * when a second factor is on (the caller goes on to the partial token).
+ */
+export async function startSessionAfterPassword(
+  ctx: FlowContext,
+  userId: number,
+  throttleSubject: string,
+  meta: RequestMeta,
+): Promise<SessionRefreshToken | undefined> {
+  const { session, refresh } = await newSession(ctx, userId, meta);
+  const event: SecurityEvent = { type: "login.succeeded", userId, ip: meta.ip, userAgent: meta.userAgent };
+  const opened = await ctx.store.openSessionAfterPassword({
+    throttle: { subject: throttleSubject, kind: "password" satisfies GuessKind },
+    session,
+    refreshJti: refresh.jti,
+    event: { ...event, userId, at: session.createdAt },
+  });
+  if (!opened) return undefined;
+  ctx.events.written(event);
+  return refresh;
 }
 
 export async function issueAccessAndSudo(

@@ -11,7 +11,10 @@ const REFUSAL: Record<GuessKind, ErrorCode> = {
   recovery: "TOO_MANY_RECOVERY_CODE_CHECKS",
 };
 
-/** Enough for every contender of a burst to win once; each lost round means another caller won. */
+/**
+ * Enough for every contender of a burst to win once; each lost round after the first (which assumes
+ * there is no count yet) means another caller won.
+ */
 const MAX_SWAP_ROUNDS = 200;
 
 /**
@@ -28,7 +31,9 @@ export class GuessThrottle {
   /** Throws the kind's 429 with retryAfter when the subject must wait; otherwise counts one attempt. */
   async claim(subject: string, kind: GuessKind): Promise<void> {
     for (let round = 0; round < MAX_SWAP_ROUNDS; round++) {
-      const stored = await this.store.getThrottle(subject, kind);
+      // Most subjects have no count (a success cleared it): the first round swaps against "no row"
+      // without reading it, and only a lost swap pays for the read. The swap decides either way.
+      const stored = round === 0 ? undefined : await this.store.getThrottle(subject, kind);
       const decision = claimAttempt(stored ?? FRESH_THROTTLE, this.rule, this.clock.now());
       if (!decision.allowed) {
         throw new AppError(REFUSAL[kind], { retryAfterSeconds: decision.retryAfterSeconds });

@@ -1,22 +1,24 @@
-import type { Kysely } from "kysely";
+import type { Insertable, Kysely } from "kysely";
 import type { AuditEventRecord } from "../store.js";
 import { lockUser } from "./locks.js";
-import type { Database } from "./schema.js";
+import type { AuditEventsTable, Database } from "./schema.js";
 
 /** Administration and audit-trail statements, kept apart from the hot-path store methods. */
 
+/** The audit_events row of an event (its id is generated). */
+export function auditEventRow(event: AuditEventRecord): Omit<Insertable<AuditEventsTable>, "id"> {
+  return {
+    user_id: event.userId,
+    type: event.type,
+    at: event.at,
+    ip: event.ip,
+    user_agent: event.userAgent,
+    details: event.details ? JSON.stringify(event.details) : null,
+  };
+}
+
 export async function recordAuditEvent(db: Kysely<Database>, event: AuditEventRecord): Promise<void> {
-  await db
-    .insertInto("audit_events")
-    .values({
-      user_id: event.userId,
-      type: event.type,
-      at: event.at,
-      ip: event.ip,
-      user_agent: event.userAgent,
-      details: event.details ? JSON.stringify(event.details) : null,
-    })
-    .execute();
+  await db.insertInto("audit_events").values(auditEventRow(event)).execute();
 }
 
 export async function listAuditEvents(

@@ -10,6 +10,7 @@ import {
   type MailCodeRecord,
   type NewMailCode,
   type NewSession,
+  type PasswordLoginEnd,
   type RefreshTokenStatus,
   type SessionStatus,
   type SigningKeyRecord,
@@ -110,6 +111,10 @@ export class KyselyStore implements Store {
   // Sessions and refresh tokens (statements in sessions.ts).
   createSession(session: NewSession, refreshJti: string): Promise<void> {
     return sessions.createSession(this.db, this.dialect, session, refreshJti);
+  }
+
+  openSessionAfterPassword(end: PasswordLoginEnd): Promise<boolean> {
+    return sessions.openSessionAfterPassword(this.db, this.dialect, end);
   }
 
   sessionStatus(sessionId: string): Promise<SessionStatus | undefined> {
