@@ -134,6 +134,38 @@ describe.each(testDialects())("store on $name", (dialect) => {
     });
   });
 
+  it("drops mail codes past both their expiry and the resend window when another code is issued", async () => {
+    const TTL = 600_000;
+    const RESEND = 900_000;
+    const issue = (address: string, at: number) =>
+      store.issueMailCode(
+        {
+          subject: `email:${address}`,
+          purpose: "password-reset",
+          id: `${address}-${at}`,
+          userId: null,
+          target: address,
+          origin: null,
+          language: null,
+          codeHash: "h",
+          kid: "k",
+          createdAt: at,
+          expiresAt: at + TTL,
+        },
+        at - RESEND,
+      );
+    await issue("old@example.com", T0);
+    await issue("paced@example.com", T0 + 200_000);
+    await issue("live@example.com", T0 + 700_000);
+    // At T0 + 1 000 000: old is expired and past the window; paced is expired but still paces; live is live.
+    const now = T0 + 1_000_000;
+    expect(await issue("new@example.com", now)).toEqual({ issued: true });
+    expect(await store.mailCodeSentAt("email:old@example.com", "password-reset")).toBeUndefined();
+    expect(await store.mailCodeSentAt("email:paced@example.com", "password-reset")).toBe(T0 + 200_000);
+    expect(await store.mailCodeSentAt("email:live@example.com", "password-reset")).toBe(T0 + 700_000);
+    expect(await issue("paced@example.com", now)).toEqual({ issued: false, lastSentAt: T0 + 200_000 });
+  });
+
   it("migrates once: a second run applies nothing", async () => {
     expect(await store.migrate()).toEqual([]);
   });

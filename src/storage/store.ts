@@ -189,7 +189,8 @@ export interface Store {
    * Stores `code`, replacing the subject's previous code of the purpose, in one statement:
    * INSERT … ON CONFLICT (subject, purpose) DO UPDATE … WHERE created_at <= :sentBefore. So of two
    * concurrent sends inside the resend window exactly one is stored. When the window is not over,
-   * nothing changes and the last send's time is returned.
+   * nothing changes and the last send's time is returned. Rows of every subject that are both
+   * expired and past the resend window are deleted on the way.
    */
   issueMailCode(code: NewMailCode, sentBefore: number): Promise<IssueMailCodeResult>;
   /** Deletes the code if it is still the generation `key.id` (an undelivered send leaves no code behind). */

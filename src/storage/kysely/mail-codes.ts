@@ -42,6 +42,13 @@ export async function issueMailCode(
     expires_at: code.expiresAt,
     consumed_at: null,
   };
+  // Rows past both their expiry and the resend window serve nothing (no code to check, no pacing
+  // left): dropped on the way, so addresses that never became accounts do not pile up.
+  await db
+    .deleteFrom("mail_codes")
+    .where("expires_at", "<=", code.createdAt)
+    .where("created_at", "<=", sentBefore)
+    .execute();
   const written = await db
     .insertInto("mail_codes")
     .values({ subject: code.subject, purpose: code.purpose, ...generation })

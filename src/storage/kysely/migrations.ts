@@ -138,6 +138,12 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex("audit_events_user_id").on("audit_events").columns(["user_id", "id"]).execute();
     },
   }),
+  "2026-11-27-005-mail-code-expiry": () => ({
+    async up(db: Kysely<unknown>) {
+      // For the purge of dead codes on every send (issueMailCode).
+      await db.schema.createIndex("mail_codes_expires_at").on("mail_codes").column("expires_at").execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {
