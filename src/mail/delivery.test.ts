@@ -99,6 +99,11 @@ describe("SMTP delivery", () => {
     expect(parsed?.text).toContain("für Ihr Konto bob@example.com");
   });
 
+  it("probes the server without sending anything", async () => {
+    await mailer.probe({ to: "alice@example.com", template: "password-reset", vars: { code: "123456" } });
+    expect(smtp.received).toEqual([]);
+  });
+
   it("refuses to send a code template without a code", async () => {
     await expect(mailer.send({ to: "alice@example.com", template: "password-reset", vars: {} })).rejects.toThrow(
       /needs a code/,
@@ -130,6 +135,9 @@ describe("SMTP down", () => {
     expect((error as AppError).code).toBe("MAIL_DELIVERY_FAILED");
     expect((error as AppError).cause).toBeInstanceOf(Error);
     expect(await readdir(outbox)).toEqual([]);
+    await expect(
+      mailer.probe({ to: "alice@example.com", template: "password-reset", vars: { code: "123456" } }),
+    ).rejects.toMatchObject({ code: "MAIL_DELIVERY_FAILED" });
     await mailer.close();
     await rm(outbox, { recursive: true, force: true });
   });
@@ -152,6 +160,7 @@ describe("outbox delivery", () => {
       template: "password-reset",
       vars: { code: "777123", expiresMinutes: 15 },
     });
+    await mailer.probe({ to: "carol@example.com", template: "password-reset", vars: { code: "1" } });
     await mailer.close();
 
     const files = await readdir(outbox);
@@ -176,6 +185,9 @@ describe("outbox delivery", () => {
     const mailer = createMailer({ mailDir: DEFAULT_MAIL_DIR, outboxDir: join(blocker, "outbox"), log: () => {} });
     await expect(
       mailer.send({ to: "carol@example.com", template: "notice-password-changed", vars: {} }),
+    ).rejects.toMatchObject({ code: "MAIL_DELIVERY_FAILED" });
+    await expect(
+      mailer.probe({ to: "carol@example.com", template: "notice-password-changed", vars: {} }),
     ).rejects.toMatchObject({ code: "MAIL_DELIVERY_FAILED" });
     await mailer.close();
     await rm(root, { recursive: true, force: true });

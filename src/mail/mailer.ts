@@ -34,6 +34,7 @@ export function createMailer(options: MailerOptions): Mailer {
   });
 
   const render = (req: MailRequest) => renderMail(catalog, req);
+  const smtpUrlOf = (origin: string) => catalog.origin(origin)?.config.smtpUrl ?? options.smtpUrl;
 
   return {
     render,
@@ -42,8 +43,10 @@ export function createMailer(options: MailerOptions): Mailer {
       if (CODE_TEMPLATES.has(req.template) && !req.vars.code) {
         throw new Error(`Mail template ${req.template} needs a code`);
       }
-      const smtpUrl = catalog.origin(mail.origin)?.config.smtpUrl ?? options.smtpUrl;
-      await delivery.deliver(mail, req.template, smtpUrl);
+      await delivery.deliver(mail, req.template, smtpUrlOf(mail.origin));
+    },
+    async probe(req) {
+      await delivery.probe(smtpUrlOf(render(req).origin));
     },
     totpIssuer(origin) {
       return catalog.origin(origin)?.config.totpIssuer;

@@ -2,7 +2,8 @@
  * Delivery: SMTP when an SMTP URL applies, otherwise an `.eml` file in the outbox directory.
  * Any failure becomes AppError MAIL_DELIVERY_FAILED with the original error kept as `cause`.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { SendMailOptions, Transporter } from "nodemailer";
 import nodemailer from "nodemailer";
@@ -20,6 +21,11 @@ export interface DeliveryOptions {
 export interface Delivery {
   /** Delivers over `smtpUrl` when given, else writes to the outbox. */
   deliver(mail: RenderedMail, template: string, smtpUrl: string | undefined): Promise<void>;
+  /**
+   * Checks that a mail could be handed over now, sending nothing: the SMTP server answers and
+   * accepts our greeting (and login), or the outbox directory is writable.
+   */
+  probe(smtpUrl: string | undefined): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,6 +100,18 @@ export function createDelivery(options: DeliveryOptions): Delivery {
         throw deliveryFailed(err);
       }
       options.log("mail sent", { ...fields, messageId });
+    },
+    async probe(smtpUrl) {
+      try {
+        if (smtpUrl === undefined) {
+          await mkdir(outboxDir, { recursive: true, mode: 0o700 });
+          await access(outboxDir, constants.W_OK);
+        } else {
+          await smtpTransport(smtpUrl).verify();
+        }
+      } catch (err) {
+        throw deliveryFailed(err);
+      }
     },
     async close() {
       for (const transporter of smtp.values()) transporter.close();

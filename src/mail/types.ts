@@ -59,6 +59,11 @@ export interface Mailer {
   render(req: MailRequest): RenderedMail;
   /** Renders then delivers; throws AppError MAIL_DELIVERY_FAILED on transport failure. */
   send(req: MailRequest): Promise<void>;
+  /**
+   * Everything `send` does but the hand-over: checks that the request's transport would take a
+   * mail now (SMTP: connect, greet, log in; outbox: writable). Throws like `send`.
+   */
+  probe(req: MailRequest): Promise<void>;
   /** The origin's totpIssuer if configured (undefined for unknown origin or not set). */
   totpIssuer(origin?: string): string | undefined;
   close(): Promise<void>;

@@ -79,6 +79,7 @@ export function countingMailer(mailer: Mailer, metrics: Metrics): Mailer {
     render: (request) => mailer.render(request),
     totpIssuer: (origin) => mailer.totpIssuer(origin),
     close: () => mailer.close(),
+    probe: (request) => mailer.probe(request),
     async send(request) {
       try {
         await mailer.send(request);

@@ -246,4 +246,25 @@ describe.each(testDialects())("password reset with the mail server down on $name
       await down.close();
     }
   });
+
+  it("answers an unknown address exactly like a known one: MAIL_DELIVERY_FAILED, nothing charged", async () => {
+    const down = await startAppWithSmtpDown(dialect);
+    try {
+      const { t } = down;
+      await t.createUser("alice@example.com");
+      const before = await snapshot(t);
+      const known = await call(t, "POST", SEND, undefined, { email: "alice@example.com" });
+      const unknown = await call(t, "POST", SEND, undefined, { email: "nobody@example.com" });
+      expectError(unknown, 500, "MAIL_DELIVERY_FAILED");
+      expect(unknown.body).toBe(known.body);
+      expect(await snapshot(t)).toBe(before);
+
+      // With the server back, a retry is not throttled, and still mails nothing.
+      const smtp = await down.smtpUp();
+      expectNoContent(await call(t, "POST", SEND, undefined, { email: "nobody@example.com" }));
+      expect(smtp.pending()).toEqual([]);
+    } finally {
+      await down.close();
+    }
+  });
 });

@@ -87,17 +87,19 @@ export async function sendCode(ctx: FlowContext, input: SendCodeInput): Promise<
     const waitMs = issued.lastSentAt + resendSeconds * 1000 - now;
     throw new AppError(input.throttled, { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) });
   }
-  if (!input.deliver) {
-    // Take as long as a delivery usually does, so timing does not tell the two cases apart.
-    await ctx.clock.sleep(ctx.pacer.typicalMs());
-    return;
-  }
   const sendStartedAt = ctx.clock.now();
   try {
-    await ctx.mailer.send(request);
+    // A reset for an unknown address checks the mail server instead of sending, so that with the
+    // server down it fails exactly as a known address does.
+    await (input.deliver ? ctx.mailer.send(request) : ctx.mailer.probe(request));
   } catch (error) {
     await ctx.store.withdrawMailCode(key);
     throw error;
+  }
+  if (!input.deliver) {
+    // Take as long as a delivery usually does, so timing does not tell the two cases apart.
+    await ctx.clock.sleep(ctx.pacer.typicalMs() - (ctx.clock.now() - sendStartedAt));
+    return;
   }
   ctx.pacer.record(ctx.clock.now() - sendStartedAt);
 }
