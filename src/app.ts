@@ -6,6 +6,7 @@ import { registerEdge } from "./http/plugins/edge.js";
 import { registerErrorHandling } from "./http/plugins/errors.js";
 import { registerRequestMetrics } from "./http/plugins/metrics.js";
 import { registerOpenApi } from "./http/plugins/openapi.js";
+import { lazyRequestLogger } from "./http/request-logger.js";
 import { adminRoutes } from "./http/routes/admin.js";
 import { authRoutes } from "./http/routes/auth.js";
 import { emailRoutes } from "./http/routes/email.js";
@@ -25,6 +26,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     trustProxy: deps.config.trustProxy,
     genReqId: () => deps.random.uuid(),
+    childLoggerFactory: lazyRequestLogger,
     ajv: {
       // Unknown body properties are rejected (§1), not silently dropped.
       customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true },

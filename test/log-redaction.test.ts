@@ -93,6 +93,8 @@ describe.each(testDialects())("logs on $name", (dialect) => {
     const text = captured.text();
     expect(text.length).toBeGreaterThan(1000); // requests were logged, at trace level
     expect(text).toContain("/user/2fa/totp/authenticate");
+    // Request lines carry the request's id (the request logger is made on its first line).
+    expect(text).toMatch(/"reqId":"[0-9a-f-]{36}","req":\{"method":"POST","url":"\/auth\/login"/);
     for (const secret of secrets) {
       expect(secret.length).toBeGreaterThanOrEqual(6);
       expect(text.includes(secret), `a secret of ${secret.length} characters appears in the log`).toBe(false);
