@@ -1,21 +1,60 @@
-import { type Insertable, type Kysely, sql } from "kysely";
+import { type Kysely, type RawBuilder, sql } from "kysely";
 import type { Dialect, NewSession, PasswordLoginEnd, RefreshTokenStatus, SessionStatus } from "../store.js";
-import { auditEventRow } from "./admin.js";
-import { preparedReadsOf } from "./connect.js";
-import type { Database, SessionsTable } from "./schema.js";
+import { auditEventRow, recordAuditEvent } from "./admin.js";
+import { preparedReadsOf, type SessionStatusRow } from "./connect.js";
+import type { Database } from "./schema.js";
+import { resetThrottle } from "./throttles.js";
 
 /** Sessions and their refresh tokens. */
 
-function sessionRow(session: NewSession): Insertable<SessionsTable> {
-  return {
-    id: session.id,
-    user_id: session.userId,
-    created_at: session.createdAt,
-    expires_at: session.expiresAt,
-    revoked_at: null,
-    ip: session.ip,
-    user_agent: session.userAgent,
-  };
+/**
+ * The user has an active second factor: the rule of twoFactorEnabled() (core/twofactor/state.ts),
+ * an enabled TOTP or email OTP, as an SQL condition both dialects evaluate.
+ */
+function secondFactorActive(userId: number): RawBuilder<boolean> {
+  return sql<boolean>`(exists (select 1 from user_totp where user_id = ${userId} and enabled_at is not null)
+    or exists (select 1 from user_email_otp where user_id = ${userId} and enabled_at is not null))`;
+}
+
+/**
+ * PostgreSQL, one statement: `s` inserts the session when `condition` holds, then its first refresh
+ * token is inserted from `s` (both rows or neither). `before` adds CTEs ahead of `s`, `after` CTEs
+ * that read `s`.
+ */
+function insertSessionStatement(
+  session: NewSession,
+  refreshJti: string,
+  parts: { before?: RawBuilder<unknown>; condition?: RawBuilder<boolean>; after?: RawBuilder<unknown> } = {},
+): RawBuilder<{ jti: string }> {
+  return sql<{ jti: string }>`
+      with ${parts.before ?? sql``}
+      s as (
+        insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
+        select ${session.id}, ${session.userId}, ${session.createdAt}, ${session.expiresAt}, null,
+               ${session.ip}, ${session.userAgent}
+        where ${parts.condition ?? sql<boolean>`true`}
+        returning id)
+      ${parts.after ?? sql``}
+      insert into refresh_tokens (jti, session_id, issued_at, used_at)
+      select ${refreshJti}, s.id, ${session.createdAt}, null from s
+      returning jti`;
+}
+
+/** SQLite, inside a transaction: the session and its first refresh token. */
+async function insertSession(trx: Kysely<Database>, session: NewSession, refreshJti: string): Promise<void> {
+  await trx
+    .insertInto("sessions")
+    .values({
+      id: session.id,
+      user_id: session.userId,
+      created_at: session.createdAt,
+      expires_at: session.expiresAt,
+      revoked_at: null,
+      ip: session.ip,
+      user_agent: session.userAgent,
+    })
+    .execute();
+  await addRefreshToken(trx, { jti: refreshJti, sessionId: session.id, issuedAt: session.createdAt });
 }
 
 export async function createSession(
@@ -25,24 +64,10 @@ export async function createSession(
   refreshJti: string,
 ): Promise<void> {
   if (dialect === "postgres") {
-    // One statement, so one round trip: both rows or neither.
-    await sql`
-        with s as (
-          insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
-          values (${session.id}, ${session.userId}, ${session.createdAt}, ${session.expiresAt}, null,
-                  ${session.ip}, ${session.userAgent})
-          returning id)
-        insert into refresh_tokens (jti, session_id, issued_at, used_at)
-        select ${refreshJti}, s.id, ${session.createdAt}, null from s`.execute(db);
+    await insertSessionStatement(session, refreshJti).execute(db);
     return;
   }
-  await db.transaction().execute(async (trx) => {
-    await trx.insertInto("sessions").values(sessionRow(session)).execute();
-    await trx
-      .insertInto("refresh_tokens")
-      .values({ jti: refreshJti, session_id: session.id, issued_at: session.createdAt, used_at: null })
-      .execute();
-  });
+  await db.transaction().execute((trx) => insertSession(trx, session, refreshJti));
 }
 
 /**
@@ -57,51 +82,23 @@ export async function openSessionAfterPassword(
   const { throttle, session, refreshJti, event } = input;
   if (dialect === "postgres") {
     const audit = auditEventRow(event);
-    // The gate is twoFactorEnabled() (core/twofactor/state.ts): an active TOTP or email OTP.
-    const { rows } = await sql<{ jti: string }>`
-        with cleared as (delete from throttles where subject = ${throttle.subject} and kind = ${throttle.kind}),
-        gate as (
-          select 1 where not exists (select 1 from user_totp where user_id = ${session.userId} and enabled_at is not null)
-            and not exists (select 1 from user_email_otp where user_id = ${session.userId} and enabled_at is not null)),
-        s as (
-          insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
-          select ${session.id}, ${session.userId}, ${session.createdAt}, ${session.expiresAt}, null,
-                 ${session.ip}, ${session.userAgent} from gate
-          returning id),
-        a as (
+    const { rows } = await insertSessionStatement(session, refreshJti, {
+      before: sql`cleared as (delete from throttles where subject = ${throttle.subject} and kind = ${throttle.kind}),`,
+      condition: sql<boolean>`not ${secondFactorActive(session.userId)}`,
+      after: sql`, a as (
           insert into audit_events (user_id, type, at, ip, user_agent, details)
-          select ${audit.user_id}, ${audit.type}, ${audit.at}, ${audit.ip}, ${audit.user_agent}, ${audit.details} from s)
-        insert into refresh_tokens (jti, session_id, issued_at, used_at)
-        select ${refreshJti}, s.id, ${session.createdAt}, null from s
-        returning jti`.execute(db);
+          select ${audit.user_id}, ${audit.type}, ${audit.at}, ${audit.ip}, ${audit.user_agent}, ${audit.details} from s)`,
+    }).execute(db);
     return rows.length === 1;
   }
   return db.transaction().execute(async (trx) => {
-    await trx
-      .deleteFrom("throttles")
-      .where("subject", "=", throttle.subject)
-      .where("kind", "=", throttle.kind)
-      .execute();
-    const active = await trx
-      .selectFrom("user_totp")
-      .select("user_id")
-      .where("user_id", "=", session.userId)
-      .where("enabled_at", "is not", null)
-      .unionAll((eb) =>
-        eb
-          .selectFrom("user_email_otp")
-          .select("user_id")
-          .where("user_id", "=", session.userId)
-          .where("enabled_at", "is not", null),
-      )
-      .executeTakeFirst();
-    if (active !== undefined) return false;
-    await trx.insertInto("sessions").values(sessionRow(session)).execute();
-    await trx
-      .insertInto("refresh_tokens")
-      .values({ jti: refreshJti, session_id: session.id, issued_at: session.createdAt, used_at: null })
-      .execute();
-    await trx.insertInto("audit_events").values(auditEventRow(event)).execute();
+    await resetThrottle(trx, throttle.subject, throttle.kind);
+    const gate = await sql<{
+      active: number | boolean;
+    }>`select ${secondFactorActive(session.userId)} as active`.execute(trx);
+    if (gate.rows[0]?.active) return false;
+    await insertSession(trx, session, refreshJti);
+    await recordAuditEvent(trx, event);
     return true;
   });
 }
@@ -109,7 +106,10 @@ export async function openSessionAfterPassword(
 export async function sessionStatus(db: Kysely<Database>, sessionId: string): Promise<SessionStatus | undefined> {
   // Every access-token validation comes here: a statement prepared once (see connect.ts).
   const row = await preparedReadsOf(db).sessionStatus(sessionId);
-  if (!row) return undefined;
+  return row && toSessionStatus(row);
+}
+
+function toSessionStatus(row: SessionStatusRow): SessionStatus {
   return {
     userId: row.user_id,
     revokedAt: row.revoked_at,
@@ -120,15 +120,7 @@ export async function sessionStatus(db: Kysely<Database>, sessionId: string): Pr
 
 export async function refreshTokenStatus(db: Kysely<Database>, jti: string): Promise<RefreshTokenStatus | undefined> {
   const row = await preparedReadsOf(db).refreshTokenStatus(jti);
-  if (!row) return undefined;
-  return {
-    sessionId: row.session_id,
-    usedAt: row.used_at,
-    userId: row.user_id,
-    revokedAt: row.revoked_at,
-    expiresAt: row.expires_at,
-    userDisabled: row.disabled_at !== null,
-  };
+  return row && { sessionId: row.session_id, usedAt: row.used_at, ...toSessionStatus(row) };
 }
 
 export async function rotateRefreshToken(
@@ -142,10 +134,7 @@ export async function rotateRefreshToken(
       .where("jti", "=", input.jti)
       .where("used_at", "is", null)
       .executeTakeFirst();
-    await trx
-      .insertInto("refresh_tokens")
-      .values({ jti: input.newJti, session_id: input.sessionId, issued_at: input.now, used_at: null })
-      .execute();
+    await addRefreshToken(trx, { jti: input.newJti, sessionId: input.sessionId, issuedAt: input.now });
     return Number(marked.numUpdatedRows) === 1;
   });
 }
