@@ -51,6 +51,16 @@ describe.each(postgres)("named statements on $name", ({ url }) => {
     await admin.end();
   });
 
+  /** A pool of one connection in the test's schema, naming statements with `names`. */
+  function namingPool(names: StatementNames): pg.Pool {
+    return new pg.Pool({
+      connectionString: url,
+      max: 1,
+      options: `-c search_path=${schema}`,
+      Client: namedStatementClient(names),
+    });
+  }
+
   /** The statements prepared on a pool's only connection (the view query itself has no values). */
   async function prepared(pool: { query(text: string): Promise<pg.QueryResult> }): Promise<string[]> {
     const { rows } = await pool.query("select statement from pg_prepared_statements order by statement");
@@ -85,11 +95,7 @@ describe.each(postgres)("named statements on $name", ({ url }) => {
   });
 
   it("sends texts past the bound unnamed, and they still run", async () => {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: 1,
-      Client: namedStatementClient(new StatementNames(1)),
-    });
+    const pool = namingPool(new StatementNames(1));
     try {
       expect((await pool.query("select $1::int as a", [1])).rows).toEqual([{ a: 1 }]);
       expect((await pool.query("select $1::int as b", [2])).rows).toEqual([{ b: 2 }]);
@@ -100,12 +106,7 @@ describe.each(postgres)("named statements on $name", ({ url }) => {
   });
 
   it("prepares a statement again when a migration changed its table underneath", async () => {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: 1,
-      options: `-c search_path=${schema}`,
-      Client: namedStatementClient(new StatementNames()),
-    });
+    const pool = namingPool(new StatementNames());
     try {
       await admin.query(`create table ${schema}.grows (a int); insert into ${schema}.grows values (1)`);
       const read = () => pool.query("select * from grows where a = $1", [1]);
