@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./lib/ids.js";
 import { type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
-import { type LoadResult, load, type RequestShape } from "./lib/load.js";
+import { type LoadResult, type LoadSpec, load } from "./lib/load.js";
 import {
   cpuMeter,
   freePort,
@@ -154,7 +154,7 @@ async function measure(
   method: "GET" | "POST",
   path: string,
   connections: number,
-  next: () => RequestShape,
+  requests: LoadSpec["requests"],
   note?: string,
   timing: { durationSeconds: number; warmupSeconds: number } = {
     durationSeconds: DURATION_SECONDS,
@@ -169,7 +169,7 @@ async function measure(
   );
   resetPeakRss(target.pid);
   const cpu = cpuMeter(target.pid, process.pid);
-  const result = await load({ url: target.url, method, path, connections, next, ...timing });
+  const result = await load({ url: target.url, method, path, connections, requests, ...timing });
   const { serverCores, otherCores } = cpu();
   if (target.alive && !target.alive()) throw new Error(`the server died during ${scenario}:\n${target.output?.()}`);
   const row: Row = {

@@ -9,29 +9,23 @@ function bearer(token: string): RequestShape {
   return { headers: { authorization: `Bearer ${token}` } };
 }
 
-/** Cycles over prepared requests. */
-function cycle(shapes: RequestShape[]): () => RequestShape {
-  let i = 0;
-  return () => shapes[i++ % shapes.length] as RequestShape;
-}
-
 /** `count` access tokens; token k belongs to user `userOf(k)` and its seeded session. */
-export function accessTokens(minter: Minter, count: number, userOf: (k: number) => number): () => RequestShape {
+export function accessTokens(minter: Minter, count: number, userOf: (k: number) => number): RequestShape[] {
   const shapes: RequestShape[] = [];
   for (let k = 0; k < count; k++) {
     const user = userOf(k);
     shapes.push(bearer(minter.mint("access", user, sessionId(user), ACCESS_TTL_SECONDS)));
   }
-  return cycle(shapes);
+  return shapes;
 }
 
 /** The seeded refresh token of users 1..count (its jti is the refresh_tokens row). */
-export function refreshTokens(minter: Minter, count: number, ttlSeconds: number): () => RequestShape {
+export function refreshTokens(minter: Minter, count: number, ttlSeconds: number): RequestShape[] {
   const shapes: RequestShape[] = [];
   for (let user = 1; user <= count; user++) {
     shapes.push(bearer(minter.mint("refresh", user, sessionId(user), ttlSeconds, refreshJti(user))));
   }
-  return cycle(shapes);
+  return shapes;
 }
 
 /** Login bodies for users picked by `userOf(n)` for the n-th request. */
