@@ -115,6 +115,24 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
       }
     });
 
+  // SQLite: the reads asked in one turn of the event loop are answered together, with one look at
+  // the wal-index taken after the last of them was asked.
+  if (dialect.file !== undefined)
+    it("answers a turn's reads after the turn, so a commit made in the same turn is seen", async () => {
+      await session("dan@example.com", "s4", "r5");
+      await session("erin@example.com", "s5", "r6");
+      const other = new SQLite(dialect.file as string);
+      try {
+        const first = store.sessionStatus("s4");
+        other.prepare("update sessions set revoked_at = ? where id in ('s4', 's5')").run(T0 + 11);
+        const second = store.sessionStatus("s5");
+        expect(await first).toMatchObject({ revokedAt: T0 + 11 });
+        expect(await second).toMatchObject({ revokedAt: T0 + 11 });
+      } finally {
+        other.close();
+      }
+    });
+
   it("reads committed rows while another transaction holds the connection, and sees its commit", async () => {
     await session("bob@example.com", "s2", "r3");
     let release: () => void = () => {};

@@ -5,6 +5,7 @@ import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialec
 import pg from "pg";
 import { setBounded } from "../../core/bounded-map.js";
 import type { Dialect } from "../store.js";
+import { CommitWatch } from "./commit-watch.js";
 import { namedStatementClient, StatementNames } from "./pg-statements.js";
 import { ReadBatcher } from "./read-batcher.js";
 import type { Database } from "./schema.js";
@@ -79,9 +80,9 @@ const PAGE_CACHE_KIB = -4000;
 const UNCHANGED_ROWS_KEPT = 10_000;
 
 /**
- * Rows read by key, kept only while the database has not changed. `version` is SQLite's
- * `PRAGMA data_version` read before the row: it changes whenever any other connection commits (this
- * process's writer, the CLI, another process), and a new version forgets every row. A row read after
+ * Rows read by key, kept only while the database has not changed. `version` is a CommitWatch's,
+ * taken before the row: it changes whenever any connection commits (this process's writer, the CLI,
+ * another process), and a new version forgets every row. A row read after
  * the version was taken is at least as new as that version, so a kept row is never older than the
  * last commit seen; and every lookup asks for the version first, so a revocation committed before a
  * request is seen by that request.
@@ -106,24 +107,51 @@ export class RowsWhileUnchanged<Row> {
   }
 }
 
+/** Keys answered by one look at the wal-index, at most (the rest go in the next batch, at once). */
+const SQLITE_READ_BATCH_SIZE = 1024;
+
+/**
+ * The reads of one turn of the event loop, answered together: one look at the commit version, taken
+ * after the last of them was asked (so each sees every commit made before it was asked), then each
+ * row from memory or from its statement. On a busy node this takes the version check off each request
+ * and sends the turn's responses together.
+ */
+function turnBatched<Row>(
+  version: () => number,
+  memory: RowsWhileUnchanged<Row>,
+  read: (key: string) => Row | undefined,
+): ReadBatcher<Row> {
+  return new ReadBatcher<Row>(
+    async (keys) => {
+      const at = version();
+      const rows = new Map<string, Row>();
+      for (const key of keys) {
+        const row = memory.get(at, key, read);
+        if (row !== undefined) rows.set(key, row);
+      }
+      return rows;
+    },
+    { maxInFlight: 1, maxBatch: SQLITE_READ_BATCH_SIZE },
+  );
+}
+
 /**
  * SQLite: a second, query-only connection to the same file. Kysely serialises everything on its one
  * connection (a transaction holds it across awaits); this one reads the last committed state (WAL)
  * without waiting for that, and keeps its statements prepared. While nobody commits, rows already
- * read are answered from memory after one check of `PRAGMA data_version` (see RowsWhileUnchanged).
+ * read are answered from memory after one look at the wal-index header (see CommitWatch and
+ * RowsWhileUnchanged).
  * An in-memory database cannot be shared between connections, so it has none.
  */
 function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
   let reader:
     | {
         db: SQLite.Database;
-        version: SQLite.Statement<[], number>;
+        commits: CommitWatch;
         sessionStatus: SQLite.Statement<[string], SessionStatusRow>;
         refreshTokenStatus: SQLite.Statement<[string], RefreshTokenStatusRow>;
       }
     | undefined;
-  const sessions = new RowsWhileUnchanged<SessionStatusRow>(UNCHANGED_ROWS_KEPT);
-  const refreshTokens = new RowsWhileUnchanged<RefreshTokenStatusRow>(UNCHANGED_ROWS_KEPT);
   // Opened on first use: by then migrations have created the tables the statements name.
   const open = () => {
     if (reader === undefined) {
@@ -131,27 +159,35 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
       db.pragma("busy_timeout = 5000");
       db.pragma("query_only = ON");
       db.pragma(`cache_size = ${PAGE_CACHE_KIB}`);
+      const dataVersion = db.prepare<[], number>("pragma data_version").pluck();
+      // This first read maps the wal-index (the -shm file), which the connection holds until it closes.
+      dataVersion.get();
+      const wal = db.pragma("journal_mode", { simple: true }) === "wal";
       reader = {
         db,
-        version: db.prepare<[], number>("pragma data_version").pluck(),
+        commits: new CommitWatch(wal ? `${path}-shm` : undefined, () => dataVersion.get() as number),
         sessionStatus: db.prepare(`${SESSION_STATUS_SELECT} = ?`),
         refreshTokenStatus: db.prepare(`${REFRESH_TOKEN_STATUS_SELECT} = ?`),
       };
     }
     return reader;
   };
+  const version = () => open().commits.version();
+  const sessionReads = turnBatched<SessionStatusRow>(version, new RowsWhileUnchanged(UNCHANGED_ROWS_KEPT), (id) =>
+    open().sessionStatus.get(id),
+  );
+  const refreshTokenReads = turnBatched<RefreshTokenStatusRow>(
+    version,
+    new RowsWhileUnchanged(UNCHANGED_ROWS_KEPT),
+    (jti) => open().refreshTokenStatus.get(jti),
+  );
   return {
     reads: {
-      async sessionStatus(sessionId) {
-        const r = open();
-        return sessions.get(r.version.get() as number, sessionId, (id) => r.sessionStatus.get(id));
-      },
-      async refreshTokenStatus(jti) {
-        const r = open();
-        return refreshTokens.get(r.version.get() as number, jti, (key) => r.refreshTokenStatus.get(key));
-      },
+      sessionStatus: (sessionId) => sessionReads.load(sessionId),
+      refreshTokenStatus: (jti) => refreshTokenReads.load(jti),
     },
     close() {
+      reader?.commits.close();
       reader?.db.close();
       reader = undefined;
     },
