@@ -88,6 +88,16 @@ describe("CommitWatch", () => {
     expect(count()).toBe(3);
   });
 
+  it("never gives a version another watch gave (a reader reopened starts afresh)", () => {
+    const first = [watch.version(), watch.version()];
+    const again = new CommitWatch(`${file}-shm`, dataVersion);
+    try {
+      expect(first).not.toContain(again.version());
+    } finally {
+      again.close();
+    }
+  });
+
   it("falls back to PRAGMA data_version without a wal-index", () => {
     for (const fallback of [new CommitWatch(undefined, dataVersion), new CommitWatch(`${file}-none`, dataVersion)]) {
       expect(fallback.readsWalIndex).toBe(false);

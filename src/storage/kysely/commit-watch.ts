@@ -9,6 +9,9 @@ import { closeSync, openSync, readSync } from "node:fs";
  */
 const WAL_INDEX_HEADER_BYTES = 96;
 
+/** Versions are unique in the process, across watches (a reader reopened never repeats one). */
+let lastVersion = 0;
+
 /**
  * Tells whether anything was committed to a SQLite database in WAL mode since the last look, with
  * one `pread` of the `-shm` file's header (the shared memory every connection maps) instead of
@@ -28,7 +31,7 @@ export class CommitWatch {
   #fd: number | undefined;
   #seen = Buffer.alloc(WAL_INDEX_HEADER_BYTES);
   #read = Buffer.alloc(WAL_INDEX_HEADER_BYTES);
-  #version = 0;
+  #version = ++lastVersion;
   #dataVersion: number | undefined;
   #looked = false;
 
@@ -62,7 +65,7 @@ export class CommitWatch {
           if (!this.#looked || !this.#read.equals(this.#seen)) {
             [this.#seen, this.#read] = [this.#read, this.#seen];
             this.#looked = true;
-            this.#version++;
+            this.#version = ++lastVersion;
           }
           return this.#version;
         }
@@ -74,7 +77,7 @@ export class CommitWatch {
     const dataVersion = this.dataVersion();
     if (dataVersion !== this.#dataVersion) {
       this.#dataVersion = dataVersion;
-      this.#version++;
+      this.#version = ++lastVersion;
     }
     return this.#version;
   }
