@@ -25,7 +25,7 @@ let lastVersion = 0;
  * rewriting it differs from the last one too: a torn read can only make the version move.
  *
  * When the `-shm` file cannot be opened or read (not in WAL mode, another platform's locking), it
- * falls back to `PRAGMA data_version` for good, with versions of its own sequence.
+ * falls back to `PRAGMA data_version` for good; its versions still never repeat one given before.
  */
 export class CommitWatch {
   #fd: number | undefined;
