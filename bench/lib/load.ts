@@ -44,13 +44,7 @@ export function shareOf<T>(list: readonly T[], connection: number, connections: 
 }
 
 async function run(spec: LoadSpec, durationSeconds: number): Promise<autocannon.Result> {
-  const { method, path } = spec;
-  let requests = spec.requests;
-  if (process.env.DYN && typeof requests !== "function") {
-    const list = requests;
-    let i = 0;
-    requests = () => list[i++ % list.length] as RequestShape;
-  }
+  const { method, path, requests } = spec;
   if (typeof requests === "function") {
     return autocannon({
       url: spec.url,
