@@ -16,33 +16,38 @@ export interface SessionTokens {
 
 type SessionRefreshToken = IssuedToken & { sessionId: string };
 
-/** A new session's row and its first refresh token, signed. The refresh lifetime is absolute (§2). */
-async function newSession(
-  ctx: FlowContext,
-  userId: number,
-  meta: RequestMeta,
-): Promise<{ session: NewSession; refresh: SessionRefreshToken }> {
+/** A new session's row and the id of its first refresh token. The refresh lifetime is absolute (§2). */
+function newSession(ctx: FlowContext, userId: number, meta: RequestMeta): { session: NewSession; refreshJti: string } {
   const now = ctx.clock.now();
-  const sessionId = ctx.random.uuid();
   const expiresAt = now + ctx.config.tokens.refreshTtlSeconds * 1000;
-  const refresh = await ctx.tokens.issue("refresh", { userId, sessionId }, expiresAt);
   return {
-    session: { id: sessionId, userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
-    refresh: { ...refresh, sessionId },
+    session: { id: ctx.random.uuid(), userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
+    refreshJti: ctx.tokens.newJti(),
   };
+}
+
+/** The session's first refresh token, signed once its row exists. */
+async function firstRefreshToken(ctx: FlowContext, session: NewSession, jti: string): Promise<SessionRefreshToken> {
+  const refresh = await ctx.tokens.issue(
+    "refresh",
+    { userId: session.userId, sessionId: session.id },
+    session.expiresAt,
+    jti,
+  );
+  return { ...refresh, sessionId: session.id };
 }
 
 /** Opens a session with its first refresh token. */
 export async function startSession(ctx: FlowContext, userId: number, meta: RequestMeta): Promise<SessionRefreshToken> {
-  const { session, refresh } = await newSession(ctx, userId, meta);
-  await ctx.store.createSession(session, refresh.jti);
-  return refresh;
+  const { session, refreshJti } = newSession(ctx, userId, meta);
+  await ctx.store.createSession(session, refreshJti);
+  return firstRefreshToken(ctx, session, refreshJti);
 }
 
 /**
  * After a correct password: clears the password throttle of `throttleSubject` and, unless a second
  * factor is on, opens the session and records `login.succeeded`, all in one transaction. Undefined
- * when a second factor is on (the caller goes on to the partial token).
+ * when a second factor is on (the caller goes on to the partial token; no refresh token is signed).
  */
 export async function startSessionAfterPassword(
   ctx: FlowContext,
@@ -50,17 +55,17 @@ export async function startSessionAfterPassword(
   throttleSubject: string,
   meta: RequestMeta,
 ): Promise<SessionRefreshToken | undefined> {
-  const { session, refresh } = await newSession(ctx, userId, meta);
+  const { session, refreshJti } = newSession(ctx, userId, meta);
   const event: SecurityEvent = { type: "login.succeeded", userId, ip: meta.ip, userAgent: meta.userAgent };
   const opened = await ctx.store.openSessionAfterPassword({
     throttle: { subject: throttleSubject, kind: "password" satisfies GuessKind },
     session,
-    refreshJti: refresh.jti,
+    refreshJti,
     event: { ...event, userId, at: session.createdAt },
   });
   if (!opened) return undefined;
   ctx.events.written(event);
-  return refresh;
+  return firstRefreshToken(ctx, session, refreshJti);
 }
 
 export async function issueAccessAndSudo(

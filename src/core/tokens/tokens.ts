@@ -53,13 +53,18 @@ export class TokenService {
     this.#verified = new VerifiedTokenCache(options.verifiedCacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE);
   }
 
+  /** A fresh token id, for a row that must name its token before the token is signed. */
+  newJti(): string {
+    return this.random.bytes(16).toString("base64url");
+  }
+
   async issue(
     kind: TokenKind,
     subject: { userId: number; sessionId?: string },
     expiresAtMs: number,
+    jti: string = this.newJti(),
   ): Promise<IssuedToken> {
     const key = this.keys.active();
-    const jti = this.random.bytes(16).toString("base64url");
     const nowSeconds = Math.floor(this.clock.now() / 1000);
     // RFC 7515 compact serialisation, the claims in the order jose's SignJWT wrote them.
     const claims = {
