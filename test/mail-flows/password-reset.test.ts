@@ -228,43 +228,42 @@ describe.each(testDialects())("password reset on $name", (dialect) => {
 });
 
 describe.each(testDialects())("password reset with the mail server down on $name", (dialect) => {
-  it("answers MAIL_DELIVERY_FAILED, keeps no code and charges nothing; a retry with SMTP back goes out", async () => {
-    const down = await startAppWithSmtpDown(dialect);
-    try {
-      const { t } = down;
-      await t.createUser("alice@example.com");
-      const before = await snapshot(t);
-      const failed = await call(t, "POST", SEND, undefined, { email: "alice@example.com" });
-      expectError(failed, 500, "MAIL_DELIVERY_FAILED");
-      expect(await snapshot(t)).toBe(before);
+  let down: Awaited<ReturnType<typeof startAppWithSmtpDown>>;
+  let t: TestApp;
+  let before: string;
 
-      const smtp = await down.smtpUp();
-      expectNoContent(await call(t, "POST", SEND, undefined, { email: "alice@example.com" }));
-      const code = codeOf(await smtp.next());
-      expectNoContent(await call(t, "POST", VALIDATE, undefined, { email: "alice@example.com", otp: code }));
-    } finally {
-      await down.close();
-    }
+  beforeEach(async () => {
+    down = await startAppWithSmtpDown(dialect);
+    t = down.t;
+    await t.createUser("alice@example.com");
+    before = await snapshot(t);
+  });
+  afterEach(async () => {
+    // Undefined when beforeEach failed: its own error is the one to see.
+    await down?.close();
+  });
+
+  it("answers MAIL_DELIVERY_FAILED, keeps no code and charges nothing; a retry with SMTP back goes out", async () => {
+    const failed = await call(t, "POST", SEND, undefined, { email: "alice@example.com" });
+    expectError(failed, 500, "MAIL_DELIVERY_FAILED");
+    expect(await snapshot(t)).toBe(before);
+
+    const smtp = await down.smtpUp();
+    expectNoContent(await call(t, "POST", SEND, undefined, { email: "alice@example.com" }));
+    const code = codeOf(await smtp.next());
+    expectNoContent(await call(t, "POST", VALIDATE, undefined, { email: "alice@example.com", otp: code }));
   });
 
   it("answers an unknown address exactly like a known one: MAIL_DELIVERY_FAILED, nothing charged", async () => {
-    const down = await startAppWithSmtpDown(dialect);
-    try {
-      const { t } = down;
-      await t.createUser("alice@example.com");
-      const before = await snapshot(t);
-      const known = await call(t, "POST", SEND, undefined, { email: "alice@example.com" });
-      const unknown = await call(t, "POST", SEND, undefined, { email: "nobody@example.com" });
-      expectError(unknown, 500, "MAIL_DELIVERY_FAILED");
-      expect(unknown.body).toBe(known.body);
-      expect(await snapshot(t)).toBe(before);
+    const known = await call(t, "POST", SEND, undefined, { email: "alice@example.com" });
+    const unknown = await call(t, "POST", SEND, undefined, { email: "nobody@example.com" });
+    expectError(unknown, 500, "MAIL_DELIVERY_FAILED");
+    expect(unknown.body).toBe(known.body);
+    expect(await snapshot(t)).toBe(before);
 
-      // With the server back, a retry is not throttled, and still mails nothing.
-      const smtp = await down.smtpUp();
-      expectNoContent(await call(t, "POST", SEND, undefined, { email: "nobody@example.com" }));
-      expect(smtp.pending()).toEqual([]);
-    } finally {
-      await down.close();
-    }
+    // With the server back, a retry is not throttled, and still mails nothing.
+    const smtp = await down.smtpUp();
+    expectNoContent(await call(t, "POST", SEND, undefined, { email: "nobody@example.com" }));
+    expect(smtp.pending()).toEqual([]);
   });
 });
