@@ -40,6 +40,7 @@ const { values: options } = parseArgs({
     scale: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    databases: { type: "string" },
     json: { type: "string" },
     profile: { type: "string" },
     "server-flags": { type: "string" },
@@ -111,8 +112,20 @@ useRuntime(
 );
 
 const postgresUrl = process.env.LATCHKEY_BENCH_POSTGRES_URL || undefined;
-const databases: DatabaseKind[] = postgresUrl ? ["sqlite", "postgres"] : ["sqlite"];
+const databases: DatabaseKind[] = chosenDatabases(options.databases, postgresUrl !== undefined);
 const only = options.only ? new Set(options.only.split(",")) : undefined;
+
+/** `--databases sqlite,postgres` (default: SQLite, and PostgreSQL when its URL is set). */
+function chosenDatabases(list: string | undefined, postgresSet: boolean): DatabaseKind[] {
+  const all: DatabaseKind[] = postgresSet ? ["sqlite", "postgres"] : ["sqlite"];
+  if (list === undefined) return all;
+  const asked = list.split(",").filter((name) => name !== "");
+  for (const name of asked) {
+    if (name !== "sqlite" && name !== "postgres") throw new Error(`--databases: unknown database ${name}`);
+    if (name === "postgres" && !postgresSet) throw new Error("--databases postgres needs LATCHKEY_BENCH_POSTGRES_URL");
+  }
+  return all.filter((name) => asked.includes(name));
+}
 
 interface Row {
   database: string;
@@ -238,12 +251,23 @@ interface ArgonRaw {
   peakRssMb: number;
 }
 
+/**
+ * The thread pool the server's argon2id hashes run on: what src/start.cts gives it (one thread per
+ * core, at least two) unless UV_THREADPOOL_SIZE is set. The raw probe gets the same, so that both
+ * sides hash with as many threads: libuv's default of four was measured slower on a two-core machine
+ * (four 19 MiB hashes at once contend for the caches), which made the reference low and flattered login.
+ */
+const SERVER_POOL_SIZE = process.env.UV_THREADPOOL_SIZE ?? String(Math.max(2, availableParallelism()));
+
 async function rawArgon2(durationSeconds: number, warmupSeconds: number): Promise<ArgonRaw> {
-  log(`  raw argon2id verify: concurrency ${LOGIN_CONCURRENCY}, ${warmupSeconds} s warm-up + ${durationSeconds} s`);
+  log(
+    `  raw argon2id verify: concurrency ${LOGIN_CONCURRENCY}, ${SERVER_POOL_SIZE} pool threads, ` +
+      `${warmupSeconds} s warm-up + ${durationSeconds} s`,
+  );
   const child = startChild(
     "bench/argon2-raw.ts",
     [String(LOGIN_CONCURRENCY), String(durationSeconds), String(warmupSeconds)],
-    {},
+    { UV_THREADPOOL_SIZE: SERVER_POOL_SIZE },
   );
   const code = await child.exited;
   if (code !== 0) throw new Error(`argon2 probe failed (${code}):\n${child.output()}`);
@@ -454,7 +478,7 @@ function report(context: References): void {
   lines.push(`runs: ${WARMUP_SECONDS} s warm-up + ${DURATION_SECONDS} s measured per scenario`);
   lines.push(
     `processes: ${runtimeDescription()}, environment: ${JSON.stringify(setup.env)}, ` +
-      `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "default (the server: one per core; the others: 4)"}` +
+      `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? `default (the server and the argon2id probe: ${SERVER_POOL_SIZE}; the others: 4)`}` +
       (serverFlags.length ? `, server only: ${serverFlags.join(" ")}` : ""),
   );
   lines.push("");
@@ -493,7 +517,7 @@ function report(context: References): void {
     );
     lines.push(
       `login on ${database}: ${fmt(login, 1)}/s against raw argon2id verify (m=19456, t=2, p=1, concurrency ` +
-        `${LOGIN_CONCURRENCY}, probe peak RSS ${fmt(Math.max(...probes.map((a) => a.peakRssMb)))} MB) ` +
+        `${LOGIN_CONCURRENCY}, ${SERVER_POOL_SIZE} pool threads, probe peak RSS ${fmt(Math.max(...probes.map((a) => a.peakRssMb)))} MB) ` +
         `${probes.map((a) => fmt(a.verifiesPerSecond, 1)).join(", ")}/s: ${fmt(login / raw, 3)} × raw ` +
         `(rounds: ${perRound.join(", ")})`,
     );
