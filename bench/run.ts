@@ -20,7 +20,7 @@ import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./lib/ids.js";
-import { type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
+import { chosenDatabases, type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
 import { type LoadResult, type LoadSpec, load } from "./lib/load.js";
 import {
   cpuMeter,
@@ -114,18 +114,6 @@ useRuntime(
 const postgresUrl = process.env.LATCHKEY_BENCH_POSTGRES_URL || undefined;
 const databases: DatabaseKind[] = chosenDatabases(options.databases, postgresUrl !== undefined);
 const only = options.only ? new Set(options.only.split(",")) : undefined;
-
-/** `--databases sqlite,postgres` (default: SQLite, and PostgreSQL when its URL is set). */
-function chosenDatabases(list: string | undefined, postgresSet: boolean): DatabaseKind[] {
-  const all: DatabaseKind[] = postgresSet ? ["sqlite", "postgres"] : ["sqlite"];
-  if (list === undefined) return all;
-  const asked = list.split(",").filter((name) => name !== "");
-  for (const name of asked) {
-    if (name !== "sqlite" && name !== "postgres") throw new Error(`--databases: unknown database ${name}`);
-    if (name === "postgres" && !postgresSet) throw new Error("--databases postgres needs LATCHKEY_BENCH_POSTGRES_URL");
-  }
-  return all.filter((name) => asked.includes(name));
-}
 
 interface Row {
   database: string;

@@ -17,6 +17,22 @@ import {
 
 export type DatabaseKind = "sqlite" | "postgres";
 
+/**
+ * The databases a run measures: `list` is the `--databases` option (`sqlite,postgres`); without it,
+ * SQLite, and PostgreSQL when its URL is set. Throws on an unknown name, or on PostgreSQL without a URL.
+ */
+export function chosenDatabases(list: string | undefined, postgresSet: boolean): DatabaseKind[] {
+  const all: DatabaseKind[] = postgresSet ? ["sqlite", "postgres"] : ["sqlite"];
+  if (list === undefined) return all;
+  const asked = list.split(",").filter((name) => name !== "");
+  for (const name of asked) {
+    if (name !== "sqlite" && name !== "postgres") throw new Error(`--databases: unknown database ${name}`);
+    if (name === "postgres" && !postgresSet) throw new Error("--databases postgres needs LATCHKEY_BENCH_POSTGRES_URL");
+  }
+  if (asked.length === 0) throw new Error("--databases: name at least one database");
+  return all.filter((name) => asked.includes(name));
+}
+
 export const ENCRYPTION_KEYS = `bench:${Buffer.alloc(32, 42).toString("base64")}`;
 
 export interface LatchkeyServer {
