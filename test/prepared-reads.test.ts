@@ -94,6 +94,54 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
     await Promise.all(before);
   });
 
+  it("answers concurrent second-factor state reads with each user's own state, and sees a change at once", async () => {
+    const none = { totp: undefined, emailOtp: undefined, recoveryCodes: undefined };
+    const plain = await session("plain@example.com", "p1", "pr1");
+    const totp = await session("totp@example.com", "p2", "pr2");
+    const mail = await session("mail@example.com", "p3", "pr3");
+    await store.setPendingTotpSecret(totp, "sealed");
+    await store.activateTotp({
+      userId: totp,
+      pendingSecretEnc: "sealed",
+      step: 1,
+      now: T0 + 1,
+      recoveryCodeHashes: ["a", "b"],
+    });
+    await store.setPendingEmailOtp(mail, "otp@example.com");
+    const expected = new Map<number, unknown>([
+      [plain, none],
+      [
+        totp,
+        {
+          totp: { secretEnc: "sealed", pendingSecretEnc: null, enabledAt: T0 + 1 },
+          emailOtp: undefined,
+          recoveryCodes: { createdAt: T0 + 1, remaining: 2 },
+        },
+      ],
+      [
+        mail,
+        {
+          totp: undefined,
+          emailOtp: { email: null, pendingEmail: "otp@example.com", enabledAt: null },
+          recoveryCodes: undefined,
+        },
+      ],
+      [999_999, none],
+    ]);
+    // Asked together (PostgreSQL answers them in one query), repeated and interleaved.
+    const asked = [plain, totp, mail, 999_999, totp, plain, totp, mail];
+    const answers = await Promise.all(asked.map((userId) => store.twoFactor(userId)));
+    expect(answers).toEqual(asked.map((userId) => expected.get(userId)));
+
+    // A change committed before a read is seen by it, whatever reads are in flight.
+    const inFlight = asked.map((userId) => store.twoFactor(userId));
+    await store.activateEmailOtp({ userId: mail, email: "otp@example.com", now: T0 + 2, recoveryCodeHashes: ["c"] });
+    const [afterMail, afterTotp] = await Promise.all([store.twoFactor(mail), store.twoFactor(totp)]);
+    expect(afterMail).toMatchObject({ emailOtp: { enabledAt: T0 + 2 }, recoveryCodes: { remaining: 1 } });
+    expect(afterTotp).toMatchObject({ totp: { enabledAt: T0 + 1 }, recoveryCodes: { remaining: 2 } });
+    await Promise.all(inFlight);
+  });
+
   // SQLite only: another connection to the same file (on PostgreSQL every read is a query anyway).
   if (dialect.file !== undefined)
     it("sees a commit made by another connection (the CLI, another process) by the very next read", async () => {

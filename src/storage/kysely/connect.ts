@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
-import { type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from "kysely";
+import { CompiledQuery, type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { setBounded } from "../../core/bounded-map.js";
 import type { Dialect } from "../store.js";
@@ -31,14 +31,31 @@ export interface RefreshTokenStatusRow extends SessionStatusRow {
   used_at: number | null;
 }
 
+/** The row of the second-factor state read: a user's TOTP and email OTP rows and recovery-code counts. */
+export interface TwoFactorStateRow {
+  totp_user: number | null;
+  secret_enc: string | null;
+  pending_secret_enc: string | null;
+  totp_enabled_at: number | null;
+  email_user: number | null;
+  email: string | null;
+  pending_email: string | null;
+  email_enabled_at: number | null;
+  codes_created_at: number | string | null;
+  codes_total: number | string;
+  codes_used: number | string;
+}
+
 /**
- * The two reads every authenticated request makes, prepared once instead of a query built, compiled
- * and prepared per request. Each reads committed rows by key, and a revocation committed before a
- * read is seen by it (see the implementations below for how each dialect keeps that cheap).
+ * The reads every authenticated request makes (and the second-factor state, which `GET /user/2fa`
+ * and the sudo-or-access endpoints read), prepared once instead of a query built, compiled and
+ * prepared per request. Each reads committed rows by key, and a change committed before a read is
+ * seen by it (see the implementations below for how each dialect keeps that cheap).
  */
 export interface PreparedReads {
   sessionStatus(sessionId: string): Promise<SessionStatusRow | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatusRow | undefined>;
+  twoFactorState(userId: number): Promise<TwoFactorStateRow>;
 }
 
 // The two reads, written once: each returns its key as the column `key`, and ends with the key's
@@ -49,6 +66,40 @@ const REFRESH_TOKEN_STATUS_SELECT = `select r.jti as key, r.session_id, r.used_a
   s.expires_at, u.disabled_at
   from refresh_tokens r inner join sessions s on s.id = r.session_id inner join users u on u.id = s.user_id
   where r.jti`;
+
+// The second-factor state of one user (`@id` thrice) and of many (`$1`, an array of user ids): one
+// row per user, with nulls for the methods the user does not have and a count of 0 codes.
+const TWO_FACTOR_COLUMNS = `t.user_id as totp_user, t.secret_enc, t.pending_secret_enc, t.enabled_at as totp_enabled_at,
+  e.user_id as email_user, e.email, e.pending_email, e.enabled_at as email_enabled_at,
+  r.created_at as codes_created_at, r.total as codes_total, r.used as codes_used`;
+const TWO_FACTOR_ONE = `select ${TWO_FACTOR_COLUMNS}
+  from (select min(created_at) as created_at, count(*) as total, count(used_at) as used
+        from recovery_codes where user_id = @id) r
+  left join user_totp t on t.user_id = @id
+  left join user_email_otp e on e.user_id = @id`;
+/** The same with positional parameters, for Kysely (which binds by position). */
+const TWO_FACTOR_ONE_POSITIONAL = TWO_FACTOR_ONE.replaceAll("@id", "?");
+const TWO_FACTOR_MANY = `select u.id as key, ${TWO_FACTOR_COLUMNS}
+  from unnest($1::bigint[]) as u(id)
+  cross join lateral (select min(created_at) as created_at, count(*) as total, count(used_at) as used
+        from recovery_codes where user_id = u.id) r
+  left join user_totp t on t.user_id = u.id
+  left join user_email_otp e on e.user_id = u.id`;
+
+/** What the state read answers for a user it found nothing for (it always finds a row; this is defensive). */
+const NO_TWO_FACTOR: TwoFactorStateRow = {
+  totp_user: null,
+  secret_enc: null,
+  pending_secret_enc: null,
+  totp_enabled_at: null,
+  email_user: null,
+  email: null,
+  pending_email: null,
+  email_enabled_at: null,
+  codes_created_at: null,
+  codes_total: 0,
+  codes_used: 0,
+};
 
 const preparedReads = new WeakMap<Kysely<Database>, PreparedReads>();
 
@@ -66,6 +117,10 @@ function kyselyReads(db: Kysely<Database>): PreparedReads {
   return {
     sessionStatus: (sessionId) => first<SessionStatusRow>(SESSION_STATUS_SELECT, sessionId),
     refreshTokenStatus: (jti) => first<RefreshTokenStatusRow>(REFRESH_TOKEN_STATUS_SELECT, jti),
+    twoFactorState: async (userId) => {
+      const query = CompiledQuery.raw(TWO_FACTOR_ONE_POSITIONAL, [userId, userId, userId]);
+      return (await db.executeQuery<TwoFactorStateRow>(query)).rows[0] ?? NO_TWO_FACTOR;
+    },
   };
 }
 
@@ -150,6 +205,7 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
         commits: CommitWatch;
         sessionStatus: SQLite.Statement<[string], SessionStatusRow>;
         refreshTokenStatus: SQLite.Statement<[string], RefreshTokenStatusRow>;
+        twoFactorState: SQLite.Statement<[{ id: number }], TwoFactorStateRow>;
       }
     | undefined;
   // Opened on first use: by then migrations have created the tables the statements name.
@@ -168,6 +224,7 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
         commits: new CommitWatch(wal ? `${path}-shm` : undefined, () => dataVersion.get() as number),
         sessionStatus: db.prepare(`${SESSION_STATUS_SELECT} = ?`),
         refreshTokenStatus: db.prepare(`${REFRESH_TOKEN_STATUS_SELECT} = ?`),
+        twoFactorState: db.prepare(TWO_FACTOR_ONE),
       };
     }
     return reader;
@@ -185,6 +242,8 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
     reads: {
       sessionStatus: (sessionId) => sessionReads.load(sessionId),
       refreshTokenStatus: (jti) => refreshTokenReads.load(jti),
+      // Read at once on the reader: the state is read far less often than sessions, so it is not kept.
+      twoFactorState: async (userId) => open().twoFactorState.get({ id: userId }) ?? NO_TWO_FACTOR,
     },
     close() {
       reader?.commits.close();
@@ -206,8 +265,9 @@ const READ_BATCH_SIZE = 256;
 function batchedRead<Row>(pool: pg.Pool, name: string, text: string): ReadBatcher<Row> {
   return new ReadBatcher<Row>(
     async (keys) => {
-      const result = await pool.query<Row & { key: string }>({ name, text, values: [keys] });
-      return new Map(result.rows.map(({ key, ...row }) => [key, row as Row]));
+      const result = await pool.query<Row & { key: string | number }>({ name, text, values: [keys] });
+      // Keys come back as the database typed them (a user id is a number): compare them as text.
+      return new Map(result.rows.map(({ key, ...row }) => [String(key), row as Row]));
     },
     { maxInFlight: READ_BATCHES_IN_FLIGHT, maxBatch: READ_BATCH_SIZE },
   );
@@ -229,9 +289,11 @@ function postgresReads(pool: pg.Pool): PreparedReads {
     "latchkey_refresh_token_status_many",
     `${REFRESH_TOKEN_STATUS_SELECT} = any($1::text[])`,
   );
+  const twoFactorStates = batchedRead<TwoFactorStateRow>(pool, "latchkey_two_factor_many", TWO_FACTOR_MANY);
   return {
     sessionStatus: (sessionId) => sessions.load(sessionId),
     refreshTokenStatus: (jti) => refreshTokens.load(jti),
+    twoFactorState: async (userId) => (await twoFactorStates.load(String(userId))) ?? NO_TWO_FACTOR,
   };
 }
 

@@ -1,24 +1,10 @@
-import { type Kysely, sql, type Transaction, type UpdateResult } from "kysely";
+import type { Kysely, Transaction, UpdateResult } from "kysely";
 import type { TotpState, TwoFactorRecord } from "../store.js";
+import { preparedReadsOf } from "./connect.js";
 import { lockUser } from "./locks.js";
 import type { Database } from "./schema.js";
 
 /** Two-factor (issue 3). Atomicity is documented on the Store interface. */
-
-/** The row of the one-read second-factor state. */
-interface TwoFactorRow {
-  totp_user: number | null;
-  secret_enc: string | null;
-  pending_secret_enc: string | null;
-  totp_enabled_at: number | null;
-  email_user: number | null;
-  email: string | null;
-  pending_email: string | null;
-  email_enabled_at: number | null;
-  codes_created_at: number | string | null;
-  codes_total: number | string;
-  codes_used: number | string;
-}
 
 /** The last method gone turns 2FA off, and its recovery codes go with it (§3 life cycle). */
 async function dropRecoveryCodesIfLastMethod(trx: Transaction<Database>, userId: number): Promise<void> {
@@ -50,29 +36,25 @@ async function writeRecoveryCodes(
     .execute();
 }
 
-/** The three second-factor records of a user in one read (every login and every `GET /user/2fa`). */
+/**
+ * The three second-factor records of a user in one read (every login and every `GET /user/2fa`):
+ * a statement prepared once per connection, and on PostgreSQL batched with the reads of other
+ * requests like the session reads (see connect.ts).
+ */
 export async function twoFactor(db: Kysely<Database>, userId: number): Promise<TwoFactorRecord> {
-  const { rows } = await sql<TwoFactorRow>`
-      select t.user_id as totp_user, t.secret_enc, t.pending_secret_enc, t.enabled_at as totp_enabled_at,
-        e.user_id as email_user, e.email, e.pending_email, e.enabled_at as email_enabled_at,
-        r.created_at as codes_created_at, r.total as codes_total, r.used as codes_used
-      from (select min(created_at) as created_at, count(*) as total, count(used_at) as used
-            from recovery_codes where user_id = ${userId}) r
-      left join user_totp t on t.user_id = ${userId}
-      left join user_email_otp e on e.user_id = ${userId}`.execute(db);
-  const row = rows[0];
-  const total = Number(row?.codes_total ?? 0);
+  const row = await preparedReadsOf(db).twoFactorState(userId);
+  const total = Number(row.codes_total);
   return {
     totp:
-      row && row.totp_user !== null
+      row.totp_user !== null
         ? { secretEnc: row.secret_enc, pendingSecretEnc: row.pending_secret_enc, enabledAt: row.totp_enabled_at }
         : undefined,
     emailOtp:
-      row && row.email_user !== null
+      row.email_user !== null
         ? { email: row.email as string, pendingEmail: row.pending_email, enabledAt: row.email_enabled_at }
         : undefined,
     recoveryCodes:
-      row && total > 0 && row.codes_created_at !== null
+      total > 0 && row.codes_created_at !== null
         ? { createdAt: Number(row.codes_created_at), remaining: total - Number(row.codes_used) }
         : undefined,
   };
