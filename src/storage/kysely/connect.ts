@@ -86,20 +86,15 @@ const TWO_FACTOR_MANY = `select u.id as key, ${TWO_FACTOR_COLUMNS}
   left join user_totp t on t.user_id = u.id
   left join user_email_otp e on e.user_id = u.id`;
 
-/** What the state read answers for a user it found nothing for (it always finds a row; this is defensive). */
-const NO_TWO_FACTOR: TwoFactorStateRow = {
-  totp_user: null,
-  secret_enc: null,
-  pending_secret_enc: null,
-  totp_enabled_at: null,
-  email_user: null,
-  email: null,
-  pending_email: null,
-  email_enabled_at: null,
-  codes_created_at: null,
-  codes_total: 0,
-  codes_used: 0,
-};
+/**
+ * The state read always returns one row per user asked (nulls and zero counts for a user with no
+ * second factor). A missing row means the read itself is broken; answering "no second factor" then
+ * would let an access token through where a sudo token is required, so it fails closed instead.
+ */
+function stateRow(row: TwoFactorStateRow | undefined): TwoFactorStateRow {
+  if (row === undefined) throw new Error("the second-factor state read returned no row");
+  return row;
+}
 
 const preparedReads = new WeakMap<Kysely<Database>, PreparedReads>();
 
@@ -119,7 +114,7 @@ function kyselyReads(db: Kysely<Database>): PreparedReads {
     refreshTokenStatus: (jti) => first<RefreshTokenStatusRow>(REFRESH_TOKEN_STATUS_SELECT, jti),
     twoFactorState: async (userId) => {
       const query = CompiledQuery.raw(TWO_FACTOR_ONE_POSITIONAL, [userId, userId, userId]);
-      return (await db.executeQuery<TwoFactorStateRow>(query)).rows[0] ?? NO_TWO_FACTOR;
+      return stateRow((await db.executeQuery<TwoFactorStateRow>(query)).rows[0]);
     },
   };
 }
@@ -243,7 +238,7 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
       sessionStatus: (sessionId) => sessionReads.load(sessionId),
       refreshTokenStatus: (jti) => refreshTokenReads.load(jti),
       // Read at once on the reader: the state is read far less often than sessions, so it is not kept.
-      twoFactorState: async (userId) => open().twoFactorState.get({ id: userId }) ?? NO_TWO_FACTOR,
+      twoFactorState: async (userId) => stateRow(open().twoFactorState.get({ id: userId })),
     },
     close() {
       reader?.commits.close();
@@ -293,7 +288,7 @@ function postgresReads(pool: pg.Pool): PreparedReads {
   return {
     sessionStatus: (sessionId) => sessions.load(sessionId),
     refreshTokenStatus: (jti) => refreshTokens.load(jti),
-    twoFactorState: async (userId) => (await twoFactorStates.load(String(userId))) ?? NO_TWO_FACTOR,
+    twoFactorState: async (userId) => stateRow(await twoFactorStates.load(String(userId))),
   };
 }
 
