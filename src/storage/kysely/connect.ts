@@ -67,24 +67,19 @@ const REFRESH_TOKEN_STATUS_SELECT = `select r.jti as key, r.session_id, r.used_a
   from refresh_tokens r inner join sessions s on s.id = r.session_id inner join users u on u.id = s.user_id
   where r.jti`;
 
-// The second-factor state of one user (`@id` thrice) and of many (`$1`, an array of user ids): one
-// row per user, with nulls for the methods the user does not have and a count of 0 codes.
+// The second-factor state: one row per user, with nulls for the methods the user does not have and
+// a count of 0 codes. Written once for one user (`?`, bound three times) and for many (`$1`, an array
+// of user ids, joined laterally).
 const TWO_FACTOR_COLUMNS = `t.user_id as totp_user, t.secret_enc, t.pending_secret_enc, t.enabled_at as totp_enabled_at,
   e.user_id as email_user, e.email, e.pending_email, e.enabled_at as email_enabled_at,
   r.created_at as codes_created_at, r.total as codes_total, r.used as codes_used`;
-const TWO_FACTOR_ONE = `select ${TWO_FACTOR_COLUMNS}
-  from (select min(created_at) as created_at, count(*) as total, count(used_at) as used
-        from recovery_codes where user_id = @id) r
-  left join user_totp t on t.user_id = @id
-  left join user_email_otp e on e.user_id = @id`;
-/** The same with positional parameters, for Kysely (which binds by position). */
-const TWO_FACTOR_ONE_POSITIONAL = TWO_FACTOR_ONE.replaceAll("@id", "?");
+const twoFactorOf = (id: string) => `(select min(created_at) as created_at, count(*) as total, count(used_at) as used
+        from recovery_codes where user_id = ${id}) r
+  left join user_totp t on t.user_id = ${id}
+  left join user_email_otp e on e.user_id = ${id}`;
+const TWO_FACTOR_ONE = `select ${TWO_FACTOR_COLUMNS} from ${twoFactorOf("?")}`;
 const TWO_FACTOR_MANY = `select u.id as key, ${TWO_FACTOR_COLUMNS}
-  from unnest($1::bigint[]) as u(id)
-  cross join lateral (select min(created_at) as created_at, count(*) as total, count(used_at) as used
-        from recovery_codes where user_id = u.id) r
-  left join user_totp t on t.user_id = u.id
-  left join user_email_otp e on e.user_id = u.id`;
+  from unnest($1::bigint[]) as u(id) cross join lateral ${twoFactorOf("u.id")}`;
 
 /**
  * The state read always returns one row per user asked (nulls and zero counts for a user with no
@@ -113,7 +108,7 @@ function kyselyReads(db: Kysely<Database>): PreparedReads {
     sessionStatus: (sessionId) => first<SessionStatusRow>(SESSION_STATUS_SELECT, sessionId),
     refreshTokenStatus: (jti) => first<RefreshTokenStatusRow>(REFRESH_TOKEN_STATUS_SELECT, jti),
     twoFactorState: async (userId) => {
-      const query = CompiledQuery.raw(TWO_FACTOR_ONE_POSITIONAL, [userId, userId, userId]);
+      const query = CompiledQuery.raw(TWO_FACTOR_ONE, [userId, userId, userId]);
       return stateRow((await db.executeQuery<TwoFactorStateRow>(query)).rows[0]);
     },
   };
@@ -200,7 +195,7 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
         commits: CommitWatch;
         sessionStatus: SQLite.Statement<[string], SessionStatusRow>;
         refreshTokenStatus: SQLite.Statement<[string], RefreshTokenStatusRow>;
-        twoFactorState: SQLite.Statement<[{ id: number }], TwoFactorStateRow>;
+        twoFactorState: SQLite.Statement<[number, number, number], TwoFactorStateRow>;
       }
     | undefined;
   // Opened on first use: by then migrations have created the tables the statements name.
@@ -238,7 +233,7 @@ function sqliteReads(path: string): { reads: PreparedReads; close(): void } {
       sessionStatus: (sessionId) => sessionReads.load(sessionId),
       refreshTokenStatus: (jti) => refreshTokenReads.load(jti),
       // Read at once on the reader: the state is read far less often than sessions, so it is not kept.
-      twoFactorState: async (userId) => stateRow(open().twoFactorState.get({ id: userId })),
+      twoFactorState: async (userId) => stateRow(open().twoFactorState.get(userId, userId, userId)),
     },
     close() {
       reader?.commits.close();
