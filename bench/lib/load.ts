@@ -45,11 +45,10 @@ export function shareOf<T>(list: readonly T[], connection: number, connections: 
 
 async function run(spec: LoadSpec, durationSeconds: number): Promise<autocannon.Result> {
   const { method, path, requests } = spec;
+  const common = { url: spec.url, connections: spec.connections, duration: durationSeconds };
   if (typeof requests === "function") {
     return autocannon({
-      url: spec.url,
-      connections: spec.connections,
-      duration: durationSeconds,
+      ...common,
       requests: [
         {
           method,
@@ -68,9 +67,7 @@ async function run(spec: LoadSpec, durationSeconds: number): Promise<autocannon.
   // latency, on the baseline as on the scenarios.
   let connection = 0;
   return autocannon({
-    url: spec.url,
-    connections: spec.connections,
-    duration: durationSeconds,
+    ...common,
     setupClient: (client) => {
       const share = shareOf(requests, connection++, spec.connections);
       client.setRequests(share.map((shape) => ({ method, path, ...shape })));
