@@ -250,6 +250,48 @@ describe.each(testDialects())("store on $name", (dialect) => {
     expect(await store.getThrottle("user:1", "password")).toBeUndefined();
   });
 
+  describe("the start of a password login", () => {
+    const first = { failures: 1, nextAllowedAt: 0 };
+    const start = (email: string, unknownSubject = "unknown:x") =>
+      store.startPasswordLogin({ email, userSubjectPrefix: "user:", unknownSubject, kind: "password", next: first });
+
+    it("finds the account case-insensitively and counts the first guess on its throttle", async () => {
+      const id = await user("Alice@Example.com");
+      const started = await start("ALICE@example.COM");
+      expect(started).toEqual({
+        user: { id, email: "Alice@Example.com", passwordHash: "$argon2id$x", disabledAt: null, createdAt: T0 },
+        claimed: true,
+      });
+      expect(await store.getThrottle(`user:${id}`, "password")).toEqual(first);
+      expect(await store.getThrottle("unknown:x", "password")).toBeUndefined();
+    });
+
+    it("leaves an existing count as it is and says so", async () => {
+      const id = await user();
+      const counted = { failures: 4, nextAllowedAt: T0 + 9 };
+      await store.swapThrottle(`user:${id}`, "password", undefined, counted);
+      await store.swapThrottle(`user:${id}`, "totp", undefined, { failures: 2, nextAllowedAt: 0 });
+      const started = await start("alice@example.com");
+      expect(started.user?.id).toBe(id);
+      expect(started.claimed).toBe(false);
+      expect(await store.getThrottle(`user:${id}`, "password")).toEqual(counted);
+    });
+
+    it("counts a guess at an unknown email on the subject given for it", async () => {
+      await user();
+      expect(await start("nobody@example.com", "unknown:nobody")).toEqual({ user: undefined, claimed: true });
+      expect(await start("nobody@example.com", "unknown:nobody")).toEqual({ user: undefined, claimed: false });
+      expect(await store.getThrottle("unknown:nobody", "password")).toEqual(first);
+    });
+
+    it("lets exactly one of ten concurrent starts insert the first count", async () => {
+      const id = await user();
+      const started = await Promise.all(Array.from({ length: 10 }, () => start("alice@example.com")));
+      expect(started.filter((s) => s.claimed)).toHaveLength(1);
+      expect(started.every((s) => s.user?.id === id)).toBe(true);
+    });
+  });
+
   it("lets exactly one of ten concurrent swaps from one state win", async () => {
     await store.swapThrottle("s", "k", undefined, { failures: 3, nextAllowedAt: 0 });
     const wins = await Promise.all(

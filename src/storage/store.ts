@@ -24,6 +24,26 @@ export interface NewSession {
   userAgent: string | null;
 }
 
+/**
+ * The start of a password login: the account with this email and the first claim of a guess on its
+ * password throttle, `next` inserted only where no count exists yet (a compare-and-swap from "none",
+ * as `swapThrottle` with `expected` undefined). The subject is `userSubjectPrefix` + the account's
+ * id, or `unknownSubject` when no account has the email.
+ */
+export interface PasswordLoginStart {
+  email: string;
+  userSubjectPrefix: string;
+  unknownSubject: string;
+  kind: string;
+  next: ThrottleState;
+}
+
+export interface PasswordLoginStarted {
+  user: UserRecord | undefined;
+  /** Whether this caller's insert stored `next`; false when a count already existed (left as it was). */
+  claimed: boolean;
+}
+
 export interface PasswordLoginEnd {
   throttle: { subject: string; kind: string };
   session: NewSession;
@@ -87,6 +107,12 @@ export interface Store {
   deleteUser(id: number): Promise<boolean>;
   setPasswordHash(userId: number, passwordHash: string): Promise<void>;
   twoFactor(userId: number): Promise<TwoFactorRecord>;
+
+  /**
+   * See PasswordLoginStart. On PostgreSQL one statement (one round trip before the hash instead of
+   * two); on SQLite the read and then the insert.
+   */
+  startPasswordLogin(start: PasswordLoginStart): Promise<PasswordLoginStarted>;
 
   // Sessions and refresh tokens
   /** Creates the session and its first refresh token in one transaction. */

@@ -1,6 +1,5 @@
 import { sha256Hex } from "../../platform/crypto.js";
 import { AppError } from "../errors.js";
-import { userSubject } from "../throttle/guard.js";
 import type { IssuedToken } from "../tokens/tokens.js";
 import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
@@ -22,9 +21,7 @@ export async function login(
   input: { username: string; password: string },
   meta: RequestMeta,
 ): Promise<LoginResult> {
-  const user = await ctx.store.findUserByEmail(input.username);
-  const subject = user ? userSubject(user.id) : unknownSubject(input.username);
-  await ctx.throttle.claim(subject, "password");
+  const { user, subject } = await ctx.throttle.claimPasswordLogin(input.username, unknownSubject(input.username));
 
   const matches = await ctx.hasher.verify(user?.passwordHash ?? ctx.dummyHash, input.password);
   if (user && user.passwordHash === null) throw new AppError("NO_PASSWORD_INFO");

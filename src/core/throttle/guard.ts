@@ -1,7 +1,13 @@
 import type { Clock } from "../../platform/clock.js";
-import type { Store } from "../../storage/store.js";
+import type { Store, UserRecord } from "../../storage/store.js";
 import { AppError, type ErrorCode } from "../errors.js";
-import { claimAttempt, FRESH_THROTTLE, secondsUntilAllowed, type ThrottleRule } from "./throttle.js";
+import {
+  claimAttempt,
+  FRESH_THROTTLE,
+  secondsUntilAllowed,
+  type ThrottleRule,
+  type ThrottleState,
+} from "./throttle.js";
 
 export type GuessKind = "password" | "totp" | "recovery";
 
@@ -10,6 +16,9 @@ const REFUSAL: Record<GuessKind, ErrorCode> = {
   totp: "TOO_MANY_TOTP_CHECKS",
   recovery: "TOO_MANY_RECOVERY_CODE_CHECKS",
 };
+
+/** A known account's throttles are its own: `user:<id>` (also written in SQL by the login's start). */
+const USER_SUBJECT_PREFIX = "user:";
 
 /**
  * Enough for every contender of a burst to win once; each lost round after the first (which assumes
@@ -29,19 +38,50 @@ export class GuessThrottle {
   ) {}
 
   /** Throws the kind's 429 with retryAfter when the subject must wait; otherwise counts one attempt. */
-  async claim(subject: string, kind: GuessKind): Promise<void> {
-    for (let round = 0; round < MAX_SWAP_ROUNDS; round++) {
+  claim(subject: string, kind: GuessKind): Promise<void> {
+    return this.claimFrom(0, subject, kind);
+  }
+
+  /**
+   * The start of a password login: the account with `email`, and one guess counted on its password
+   * throttle (on `unknownSubject`'s when no account has the email), as `claim` counts it. The first
+   * round, the insert against "no count", goes to the database with the read in one round trip.
+   */
+  async claimPasswordLogin(
+    email: string,
+    unknownSubject: string,
+  ): Promise<{ user: UserRecord | undefined; subject: string }> {
+    const next = this.decide(undefined, "password");
+    const { user, claimed } = await this.store.startPasswordLogin({
+      email,
+      userSubjectPrefix: USER_SUBJECT_PREFIX,
+      unknownSubject,
+      kind: "password",
+      next,
+    });
+    const subject = user ? userSubject(user.id) : unknownSubject;
+    if (!claimed) await this.claimFrom(1, subject, "password");
+    return { user, subject };
+  }
+
+  private async claimFrom(firstRound: number, subject: string, kind: GuessKind): Promise<void> {
+    for (let round = firstRound; round < MAX_SWAP_ROUNDS; round++) {
       // Most subjects have no count (a success cleared it): the first round swaps against "no row"
       // without reading it, and only a lost swap pays for the read. The swap decides either way.
       const stored = round === 0 ? undefined : await this.store.getThrottle(subject, kind);
-      const decision = claimAttempt(stored ?? FRESH_THROTTLE, this.rule, this.clock.now());
-      if (!decision.allowed) {
-        throw new AppError(REFUSAL[kind], { retryAfterSeconds: decision.retryAfterSeconds });
-      }
-      if (await this.store.swapThrottle(subject, kind, stored, decision.next)) return;
+      if (await this.store.swapThrottle(subject, kind, stored, this.decide(stored, kind))) return;
     }
     // Contention beyond any honest load: refuse rather than run an uncounted check.
     throw new AppError(REFUSAL[kind], { retryAfterSeconds: 1 });
+  }
+
+  /** The state one more attempt leaves, or the kind's 429 when the subject must wait. */
+  private decide(stored: ThrottleState | undefined, kind: GuessKind): ThrottleState {
+    const decision = claimAttempt(stored ?? FRESH_THROTTLE, this.rule, this.clock.now());
+    if (!decision.allowed) {
+      throw new AppError(REFUSAL[kind], { retryAfterSeconds: decision.retryAfterSeconds });
+    }
+    return decision.next;
   }
 
   succeed(subject: string, kind: GuessKind): Promise<void> {
@@ -56,5 +96,5 @@ export class GuessThrottle {
 }
 
 export function userSubject(userId: number): string {
-  return `user:${userId}`;
+  return `${USER_SUBJECT_PREFIX}${userId}`;
 }
