@@ -125,6 +125,8 @@ interface Row {
   peakRssMb: number;
   /** Cores the server used (warm-up and measured time alike); 1 means its thread was busy throughout. */
   serverCores: number;
+  /** Of those, the cores of its event-loop thread (the rest: password hashes, V8's helper threads). */
+  loopCores: number;
   /** Cores used meanwhile by other processes than the runner and the server (PostgreSQL included). */
   otherCores: number;
   note?: string;
@@ -173,7 +175,7 @@ async function measure(
   resetPeakRss(target.pid);
   const cpu = cpuMeter(target.pid, process.pid);
   const result = await load({ url: target.url, method, path, connections, requests, ...timing });
-  const { serverCores, otherCores } = cpu();
+  const { serverCores, loopCores, otherCores } = cpu();
   if (target.alive && !target.alive()) throw new Error(`the server died during ${scenario}:\n${target.output?.()}`);
   const row: Row = {
     database,
@@ -182,6 +184,7 @@ async function measure(
     result,
     peakRssMb: peakRssMb(target.pid),
     serverCores,
+    loopCores,
     otherCores,
     ...(note ? { note } : {}),
   };
@@ -190,16 +193,21 @@ async function measure(
   log(
     `    ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
       `peak RSS ${row.peakRssMb.toFixed(0)} MB, server ${serverCores.toFixed(2)} cores ` +
-      `(${cpuMicros(row)} µs/request), other processes ${otherCores.toFixed(2)} cores, ` +
+      `(${cpuMicros(row)} µs/request; its event loop ${loopCores.toFixed(2)} cores, ${cpuMicros(row, "loop")} µs/request), ` +
+      `other processes ${otherCores.toFixed(2)} cores, ` +
       `statuses ${JSON.stringify(result.statuses)}` +
       (result.errors ? `, ${result.errors} errors` : ""),
   );
   return row;
 }
 
-/** Server CPU per response, in µs: what a request costs the server whether or not it was the bottleneck. */
-function cpuMicros(row: Row): string {
-  return ((row.serverCores * 1e6) / row.result.requestsPerSecond).toFixed(0);
+/**
+ * Server CPU per response, in µs: what a request costs the server whether or not it was the
+ * bottleneck (`loop`: its event-loop thread's part of it).
+ */
+function cpuMicros(row: Row, part: "server" | "loop" = "server"): string {
+  const cores = part === "loop" ? row.loopCores : row.serverCores;
+  return ((cores * 1e6) / row.result.requestsPerSecond).toFixed(0);
 }
 
 /** RSS and V8 heap of a Latchkey server now (diagnostics: where the peak went). */
@@ -473,16 +481,16 @@ function report(context: References): void {
   );
   lines.push("");
   lines.push(
-    "| database | scenario | conns | req/s | × baseline | p50 ms | p99 ms | peak RSS MB | server CPU | µs/req | other CPU | statuses | note |",
+    "| database | scenario | conns | req/s | × baseline | p50 ms | p99 ms | peak RSS MB | server CPU | µs/req | loop µs/req | other CPU | statuses | note |",
   );
-  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   const baseRps = context.baselines.length ? mean(context.baselines.map((b) => b.result.requestsPerSecond)) : undefined;
   for (const row of rows) {
     const r = row.result;
     const ratio = baseRps ? fmt(r.requestsPerSecond / baseRps, 3) : "–";
     lines.push(
       `| ${row.database} | ${row.scenario} | ${row.connections} | ${fmt(r.requestsPerSecond)} | ${ratio} | ` +
-        `${r.p50Ms} | ${r.p99Ms} | ${fmt(row.peakRssMb)} | ${fmt(row.serverCores, 2)} | ${cpuMicros(row)} | ${fmt(row.otherCores, 2)} | ${Object.entries(
+        `${r.p50Ms} | ${r.p99Ms} | ${fmt(row.peakRssMb)} | ${fmt(row.serverCores, 2)} | ${cpuMicros(row)} | ${cpuMicros(row, "loop")} | ${fmt(row.otherCores, 2)} | ${Object.entries(
           r.statuses,
         )
           .map(([code, n]) => `${code}: ${n}`)
@@ -538,8 +546,9 @@ function report(context: References): void {
   lines.push(`total time: ${fmt((performance.now() - startedAt) / 1000)} s`);
   lines.push(`1-minute load average before the run: ${loadBefore.toFixed(2)}`);
   lines.push(
-    "server CPU: cores the server used during a scenario (1.00: its thread never waited, it was the bottleneck); " +
-      "µs/req: server CPU per response",
+    "server CPU: cores the server used during a scenario, all its threads (password hashes run on its thread pool); " +
+      "µs/req: server CPU per response; loop µs/req: the part of it on the event-loop thread, the one that runs " +
+      "JavaScript (when that thread used ~1.00 core, it was the bottleneck)",
   );
   lines.push(
     "other CPU: cores used during a scenario by processes other than the runner and the server " +

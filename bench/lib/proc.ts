@@ -190,9 +190,19 @@ function machineTicks(): { busy: number; total: number } {
 }
 
 /** CPU ticks (user + system, all threads) of `pid`; 0 once it has gone. */
-function processTicks(pid: number): number {
+export function processTicks(pid: number): number {
+  return ticks(`/proc/${pid}/stat`);
+}
+
+/** CPU ticks of the main thread of `pid` (for Node: the thread that runs JavaScript and the event loop). */
+export function mainThreadTicks(pid: number): number {
+  return ticks(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** User + system ticks from a `stat` file of a process or thread; 0 once it has gone. */
+function ticks(statFile: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(statFile, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]);
   } catch {
@@ -206,16 +216,31 @@ function processTicks(pid: number): number {
  * PostgreSQL's own backends. Other work skews figures; the server's share tells whether it was the
  * bottleneck (near 1 core: Node's one thread was busy all along).
  */
-export function cpuMeter(serverPid: number, runnerPid: number): () => { serverCores: number; otherCores: number } {
+export interface CpuShares {
+  /** Cores the server used, all its threads. */
+  serverCores: number;
+  /** Cores the server's event-loop thread used: its JavaScript, its I/O and its share of the rest. */
+  loopCores: number;
+  /** Cores used by processes other than the server and the runner. */
+  otherCores: number;
+}
+
+export function cpuMeter(serverPid: number, runnerPid: number): () => CpuShares {
   const start = machineTicks();
   const serverStart = processTicks(serverPid);
+  const loopStart = mainThreadTicks(serverPid);
   const runnerStart = processTicks(runnerPid);
   return () => {
     const end = machineTicks();
     const cores = (end.total - start.total) / availableParallelism();
     const server = processTicks(serverPid) - serverStart;
+    const loop = mainThreadTicks(serverPid) - loopStart;
     const runner = processTicks(runnerPid) - runnerStart;
-    if (!(cores > 0)) return { serverCores: Number.NaN, otherCores: Number.NaN };
-    return { serverCores: server / cores, otherCores: Math.max(0, end.busy - start.busy - server - runner) / cores };
+    if (!(cores > 0)) return { serverCores: Number.NaN, loopCores: Number.NaN, otherCores: Number.NaN };
+    return {
+      serverCores: server / cores,
+      loopCores: loop / cores,
+      otherCores: Math.max(0, end.busy - start.busy - server - runner) / cores,
+    };
   };
 }

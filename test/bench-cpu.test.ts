@@ -1,0 +1,55 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { describe, expect, it } from "vitest";
+import { mainThreadTicks, processTicks } from "../bench/lib/proc.js";
+
+/**
+ * A child that spends CPU where it is told: `main` on its main thread, `worker` on a worker thread
+ * (the main thread waiting meanwhile), each until the process has used another 300 ms.
+ */
+const CHILD = `
+const { Worker } = require("node:worker_threads");
+const { createInterface } = require("node:readline");
+const burn = "const t0 = process.cpuUsage(); for (;;) { const u = process.cpuUsage(t0); if (u.user + u.system >= 300000) break; }";
+console.log("ready");
+createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line === "main") { eval(burn); console.log("done"); }
+  if (line === "worker") new Worker(burn, { eval: true }).once("exit", () => console.log("done"));
+});
+`;
+
+describe("bench CPU meter", () => {
+  it("tells a process's event-loop thread apart from its other threads", async () => {
+    const child = spawn(process.execPath, ["-e", CHILD], { stdio: ["pipe", "pipe", "inherit"] });
+    const lines = createInterface({ input: child.stdout });
+    const next = async () => String((await once(lines, "line"))[0]);
+    try {
+      expect(await next()).toBe("ready");
+      const pid = child.pid as number;
+      const main0 = mainThreadTicks(pid);
+      const all0 = processTicks(pid);
+      child.stdin.write("main\n");
+      expect(await next()).toBe("done");
+      const main1 = mainThreadTicks(pid);
+      const all1 = processTicks(pid);
+      // 300 ms of CPU is 30 ticks of 10 ms; allow for the kernel's sampling.
+      expect(main1 - main0).toBeGreaterThanOrEqual(20);
+      expect(all1 - all0).toBeGreaterThanOrEqual(main1 - main0);
+
+      child.stdin.write("worker\n");
+      expect(await next()).toBe("done");
+      const main2 = mainThreadTicks(pid);
+      const all2 = processTicks(pid);
+      expect(all2 - all1).toBeGreaterThanOrEqual(20);
+      expect(main2 - main1).toBeLessThan(10);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("reads 0 for a process that is gone", () => {
+    expect(mainThreadTicks(2 ** 22 + 1)).toBe(0);
+    expect(processTicks(2 ** 22 + 1)).toBe(0);
+  });
+});
