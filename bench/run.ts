@@ -123,9 +123,12 @@ interface Row {
   connections: number;
   result: LoadResult;
   peakRssMb: number;
-  /** Cores the server used (warm-up and measured time alike); 1 means its thread was busy throughout. */
+  /** Cores the server used, all its threads (warm-up and measured time alike). */
   serverCores: number;
-  /** Of those, the cores of its event-loop thread (the rest: password hashes, V8's helper threads). */
+  /**
+   * Of those, the cores of its event-loop thread (the rest: password hashes, V8's helper threads);
+   * 1 means that thread was busy throughout, the bottleneck.
+   */
   loopCores: number;
   /** Cores used meanwhile by other processes than the runner and the server (PostgreSQL included). */
   otherCores: number;

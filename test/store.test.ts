@@ -260,6 +260,7 @@ describe.each(testDialects())("store on $name", (dialect) => {
       const started = await start("ALICE@example.COM");
       expect(started).toEqual({
         user: { id, email: "Alice@Example.com", passwordHash: "$argon2id$x", disabledAt: null, createdAt: T0 },
+        subject: `user:${id}`,
         claimed: true,
       });
       expect(await store.getThrottle(`user:${id}`, "password")).toEqual(first);
@@ -279,8 +280,16 @@ describe.each(testDialects())("store on $name", (dialect) => {
 
     it("counts a guess at an unknown email on the subject given for it", async () => {
       await user();
-      expect(await start("nobody@example.com", "unknown:nobody")).toEqual({ user: undefined, claimed: true });
-      expect(await start("nobody@example.com", "unknown:nobody")).toEqual({ user: undefined, claimed: false });
+      expect(await start("nobody@example.com", "unknown:nobody")).toEqual({
+        user: undefined,
+        subject: "unknown:nobody",
+        claimed: true,
+      });
+      expect(await start("nobody@example.com", "unknown:nobody")).toEqual({
+        user: undefined,
+        subject: "unknown:nobody",
+        claimed: false,
+      });
       expect(await store.getThrottle("unknown:nobody", "password")).toEqual(first);
     });
 

@@ -213,8 +213,8 @@ function ticks(statFile: string): number {
 /**
  * Measures, over a stretch of time, how many cores the server `pid` used, and how many went to
  * processes other than the server and `runnerPid` (this runner): other tenants of the machine, or
- * PostgreSQL's own backends. Other work skews figures; the server's share tells whether it was the
- * bottleneck (near 1 core: Node's one thread was busy all along).
+ * PostgreSQL's own backends. Other work skews figures; the share of the server's event-loop thread
+ * tells whether it was the bottleneck (near 1 core: that thread was busy all along).
  */
 export interface CpuShares {
   /** Cores the server used, all its threads. */

@@ -40,6 +40,8 @@ export interface PasswordLoginStart {
 
 export interface PasswordLoginStarted {
   user: UserRecord | undefined;
+  /** The throttle subject the guess was counted on (the account's, or `unknownSubject`). */
+  subject: string;
   /** Whether this caller's insert stored `next`; false when a count already existed (left as it was). */
   claimed: boolean;
 }

@@ -52,14 +52,13 @@ export class GuessThrottle {
     unknownSubject: string,
   ): Promise<{ user: UserRecord | undefined; subject: string }> {
     const next = this.decide(undefined, "password");
-    const { user, claimed } = await this.store.startPasswordLogin({
+    const { user, subject, claimed } = await this.store.startPasswordLogin({
       email,
       userSubjectPrefix: USER_SUBJECT_PREFIX,
       unknownSubject,
       kind: "password",
       next,
     });
-    const subject = user ? userSubject(user.id) : unknownSubject;
     if (!claimed) await this.claimFrom(1, subject, "password");
     return { user, subject };
   }

@@ -85,25 +85,26 @@ export class KyselyStore implements Store {
 
   async startPasswordLogin(start: PasswordLoginStart): Promise<PasswordLoginStarted> {
     if (this.dialect === "postgres") {
-      const { rows } = await sql<UserRow & { claimed: boolean }>`
+      const { rows } = await sql<UserRow & { subject: string; claimed: boolean }>`
         with u as (select * from users where email_lower = ${start.email.toLowerCase()}),
+        s as (
+          select coalesce((select ${start.userSubjectPrefix}::text || id::text from u), ${start.unknownSubject}::text)
+            as subject
+        ),
         claim as (
           insert into throttles (subject, kind, failures, next_allowed_at)
-          select coalesce((select ${start.userSubjectPrefix}::text || id::text from u), ${start.unknownSubject}::text),
-            ${start.kind}::text, ${start.next.failures}::integer, ${start.next.nextAllowedAt}::bigint
+          select subject, ${start.kind}::text, ${start.next.failures}::integer, ${start.next.nextAllowedAt}::bigint from s
           on conflict (subject, kind) do nothing
           returning 1
         )
-        select u.*, exists (select 1 from claim) as claimed from (select 1) as one left join u on true`.execute(
-        this.db,
-      );
+        select u.*, s.subject, exists (select 1 from claim) as claimed from s left join u on true`.execute(this.db);
       const row = rows[0];
       if (!row) throw new Error("the start of a password login returned no row");
-      return { user: row.id === null ? undefined : toUser(row), claimed: row.claimed };
+      return { user: row.id === null ? undefined : toUser(row), subject: row.subject, claimed: row.claimed };
     }
     const user = await this.findUserByEmail(start.email);
     const subject = user ? `${start.userSubjectPrefix}${user.id}` : start.unknownSubject;
-    return { user, claimed: await this.swapThrottle(subject, start.kind, undefined, start.next) };
+    return { user, subject, claimed: await this.swapThrottle(subject, start.kind, undefined, start.next) };
   }
 
   async findUserById(id: number): Promise<UserRecord | undefined> {
