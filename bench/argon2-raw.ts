@@ -1,7 +1,8 @@
 /**
  * Raw @node-rs/argon2 `verify` throughput with the production parameters (m=19456 KiB, t=2, p=1),
  * `concurrency` verifications in flight at all times, in a process of its own (started with the same
- * flags as the server). Prints one JSON line: {"verifiesPerSecond": …, "verifies": …, "peakRssMb": …}.
+ * flags as the server). Prints `measuring` when the measured time starts, then one JSON line:
+ * {"verifiesPerSecond": …, "verifies": …, "peakRssMb": …}, and waits to be stopped.
  */
 import { readFileSync } from "node:fs";
 import { verify } from "@node-rs/argon2";
@@ -23,6 +24,8 @@ async function loop(until: number, counter: { n: number }): Promise<void> {
 
 const warm = { n: 0 };
 await Promise.all(Array.from({ length: concurrency }, () => loop(performance.now() + warmupMs, warm)));
+// The runner meters the machine's CPU from this line until the result line.
+process.stdout.write("measuring\n");
 const counted = { n: 0 };
 const start = performance.now();
 await Promise.all(Array.from({ length: concurrency }, () => loop(start + durationMs, counted)));
@@ -31,3 +34,5 @@ const hwm = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8")
 process.stdout.write(
   `${JSON.stringify({ verifiesPerSecond: counted.n / elapsed, verifies: counted.n, peakRssMb: Number(hwm?.[1]) / 1024 })}\n`,
 );
+// Stays until the runner, having read this process's CPU, stops it.
+setInterval(() => {}, 60_000);

@@ -23,6 +23,9 @@ import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./l
 import { chosenDatabases, type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
 import { type LoadResult, type LoadSpec, load } from "./lib/load.js";
 import {
+  budgetPerUnit,
+  type CpuBudget,
+  type CpuShares,
   cpuMeter,
   freePort,
   peakRssMb,
@@ -30,6 +33,7 @@ import {
   runtimeDescription,
   startChild,
   useRuntime,
+  waitForOutput,
   waitReady,
 } from "./lib/proc.js";
 import { summarizeProfile, writeFoldedStacks } from "./lib/profile.js";
@@ -132,6 +136,10 @@ interface Row {
   loopCores: number;
   /** Cores used meanwhile by other processes than the runner and the server (PostgreSQL included). */
   otherCores: number;
+  /** Cores the runner used meanwhile: the load generator. */
+  runnerCores: number;
+  /** Cores nobody used meanwhile. */
+  idleCores: number;
   note?: string;
 }
 
@@ -178,7 +186,7 @@ async function measure(
   resetPeakRss(target.pid);
   const cpu = cpuMeter(target.pid, process.pid);
   const result = await load({ url: target.url, method, path, connections, requests, ...timing });
-  const { serverCores, loopCores, otherCores } = cpu();
+  const { serverCores, loopCores, otherCores, runnerCores, idleCores } = cpu();
   if (target.alive && !target.alive()) throw new Error(`the server died during ${scenario}:\n${target.output?.()}`);
   const row: Row = {
     database,
@@ -189,6 +197,8 @@ async function measure(
     serverCores,
     loopCores,
     otherCores,
+    runnerCores,
+    idleCores,
     ...(note ? { note } : {}),
   };
   rows.push(row);
@@ -197,7 +207,7 @@ async function measure(
     `    ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ` +
       `peak RSS ${row.peakRssMb.toFixed(0)} MB, server ${serverCores.toFixed(2)} cores ` +
       `(${cpuMicros(row)} µs/request; its event loop ${loopCores.toFixed(2)} cores, ${cpuMicros(row, "loop")} µs/request), ` +
-      `other processes ${otherCores.toFixed(2)} cores, ` +
+      `other processes ${otherCores.toFixed(2)} cores, load generator ${runnerCores.toFixed(2)}, idle ${idleCores.toFixed(2)}, ` +
       `statuses ${JSON.stringify(result.statuses)}` +
       (result.errors ? `, ${result.errors} errors` : ""),
   );
@@ -250,6 +260,8 @@ interface ArgonRaw {
   verifiesPerSecond: number;
   verifies: number;
   peakRssMb: number;
+  /** The machine's CPU over the measured time: the probe's threads, other processes, idle. */
+  shares: CpuShares;
 }
 
 /**
@@ -270,12 +282,21 @@ async function rawArgon2(durationSeconds: number, warmupSeconds: number): Promis
     [String(LOGIN_CONCURRENCY), String(durationSeconds), String(warmupSeconds)],
     { UV_THREADPOOL_SIZE: SERVER_POOL_SIZE },
   );
-  const code = await child.exited;
-  if (code !== 0) throw new Error(`argon2 probe failed (${code}):\n${child.output()}`);
-  const lines = child.output().trim().split("\n");
-  const raw = JSON.parse(lines[lines.length - 1] ?? "{}") as ArgonRaw;
-  log(`    ${raw.verifiesPerSecond.toFixed(1)} verifies/s`);
-  return raw;
+  try {
+    await waitForOutput(child, /^measuring$/m);
+    const cpu = cpuMeter(child.pid, process.pid);
+    const [line] = await waitForOutput(child, /^\{.*\}$/m);
+    const shares = cpu();
+    const raw = { ...(JSON.parse(line) as Omit<ArgonRaw, "shares">), shares };
+    log(
+      `    ${raw.verifiesPerSecond.toFixed(1)} verifies/s, probe ${shares.serverCores.toFixed(2)} cores ` +
+        `(${((shares.serverCores * 1e6) / raw.verifiesPerSecond).toFixed(0)} µs/verify), other processes ` +
+        `${shares.otherCores.toFixed(2)} cores, idle ${shares.idleCores.toFixed(2)}`,
+    );
+    return raw;
+  } finally {
+    await child.stop();
+  }
 }
 
 async function check(server: LatchkeyServer, minter: MinterType): Promise<void> {
@@ -522,6 +543,12 @@ function report(context: References): void {
         `${probes.map((a) => fmt(a.verifiesPerSecond, 1)).join(", ")}/s: ${fmt(login / raw, 3)} × raw ` +
         `(rounds: ${perRound.join(", ")})`,
     );
+    const loginBudget = meanBudget(logins.map((r) => budgetPerUnit(r, r.result.requestsPerSecond)));
+    const probeBudget = meanBudget(probes.map((a) => budgetPerUnit(a.shares, a.verifiesPerSecond)));
+    lines.push(
+      `  CPU per login, ms of a core (mean of rounds): ${describeBudget(loginBudget, "server's event loop", "hashes and other server threads")}; ` +
+        `per raw verification: ${describeBudget(probeBudget, "probe's main thread", "hashes")}`,
+    );
   }
   if (options.scale) {
     lines.push("");
@@ -561,6 +588,30 @@ function report(context: References): void {
   if (options.json) {
     writeFileSync(options.json, JSON.stringify({ machine: info, rows, ...context }, null, 2));
   }
+}
+
+function meanBudget(budgets: CpuBudget[]): CpuBudget {
+  const part = (key: keyof CpuBudget) => mean(budgets.map((b) => b[key]));
+  return {
+    pool: part("pool"),
+    loop: part("loop"),
+    other: part("other"),
+    loadGenerator: part("loadGenerator"),
+    idle: part("idle"),
+    total: part("total"),
+  };
+}
+
+/** "hashes 11.6 + event loop 1.8 + … = 14.3": the parts add up to the machine's cores ÷ the rate. */
+function describeBudget(budget: CpuBudget, loop: string, pool: string): string {
+  const parts: Array<[string, number]> = [
+    [pool, budget.pool],
+    [loop, budget.loop],
+    ["other processes", budget.other],
+    ["load generator", budget.loadGenerator],
+    ["idle", budget.idle],
+  ];
+  return `${parts.map(([name, ms]) => `${name} ${fmt(ms, 2)}`).join(" + ")} = ${fmt(budget.total, 2)}`;
 }
 
 /** With --profile: per server profile, where the time went, and the folded stacks for a flame graph. */

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { mainThreadTicks, processTicks } from "../bench/lib/proc.js";
+import { budgetPerUnit, cpuMeter, mainThreadTicks, processTicks } from "../bench/lib/proc.js";
 
 /**
  * A child that spends CPU where it is told: `main` on its main thread, `worker` on a worker thread
@@ -46,6 +47,39 @@ describe("bench CPU meter", () => {
     } finally {
       child.kill();
     }
+  });
+
+  it("counts the runner's own CPU as the load generator's, not as other processes'", () => {
+    const started = performance.now();
+    const meter = cpuMeter(2 ** 22 + 1, process.pid);
+    const t0 = process.cpuUsage();
+    for (;;) {
+      const used = process.cpuUsage(t0);
+      if (used.user + used.system >= 300_000) break;
+    }
+    const shares = meter();
+    const seconds = (performance.now() - started) / 1000;
+    // 300 ms of this process's CPU, however long the machine took to give it (ticks are 10 ms).
+    expect(shares.runnerCores * seconds).toBeGreaterThan(0.26);
+    expect(shares.runnerCores * seconds).toBeLessThan(0.36);
+    expect(shares.serverCores).toBe(0);
+    const total = shares.serverCores + shares.otherCores + shares.runnerCores + shares.idleCores;
+    expect(total).toBeGreaterThan(availableParallelism() - 0.3);
+    expect(total).toBeLessThan(availableParallelism() + 0.3);
+  });
+
+  it("splits the machine's CPU per unit of work into parts that add up", () => {
+    const budget = budgetPerUnit(
+      { serverCores: 1.8, loopCores: 0.2, otherCores: 0.1, runnerCores: 0.05, idleCores: 0.05 },
+      100,
+    );
+    expect(budget.pool).toBeCloseTo(16, 9);
+    expect(budget.loop).toBeCloseTo(2, 9);
+    expect(budget.other).toBeCloseTo(1, 9);
+    expect(budget.loadGenerator).toBeCloseTo(0.5, 9);
+    expect(budget.idle).toBeCloseTo(0.5, 9);
+    // Two cores at 100 per second: 20 ms of a core per unit.
+    expect(budget.total).toBeCloseTo(20, 9);
   });
 
   it("reads 0 for a process that is gone", () => {

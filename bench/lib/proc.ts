@@ -144,6 +144,18 @@ export function startChild(
   };
 }
 
+/** Polls the child's output until `pattern` matches it; fails if the child exits first or time runs out. */
+export async function waitForOutput(child: Child, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(child.output());
+    if (match) return match;
+    if (!child.alive()) throw new Error(`the child exited before printing ${pattern}:\n${child.output()}`);
+    if (performance.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${child.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Polls `url` until it answers 200, or fails with the child's output. */
 export async function waitReady(child: Child, url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -223,6 +235,38 @@ export interface CpuShares {
   loopCores: number;
   /** Cores used by processes other than the server and the runner. */
   otherCores: number;
+  /** Cores the runner used: the load generator. */
+  runnerCores: number;
+  /** Cores nobody used. */
+  idleCores: number;
+}
+
+/**
+ * Where the machine's CPU went per unit of work (a login, a verification), in ms of one core: the
+ * measured process's event loop and its other threads (on the thread pool: the password hashes),
+ * other processes (PostgreSQL's backends), the load generator, and idle time. They add up to the
+ * machine's cores divided by the rate, so two such budgets compare rates: rate A ÷ rate B = total B
+ * ÷ total A.
+ */
+export interface CpuBudget {
+  pool: number;
+  loop: number;
+  other: number;
+  loadGenerator: number;
+  idle: number;
+  total: number;
+}
+
+export function budgetPerUnit(shares: CpuShares, unitsPerSecond: number): CpuBudget {
+  const ms = (cores: number) => (cores * 1000) / unitsPerSecond;
+  const parts = {
+    pool: ms(shares.serverCores - shares.loopCores),
+    loop: ms(shares.loopCores),
+    other: ms(shares.otherCores),
+    loadGenerator: ms(shares.runnerCores),
+    idle: ms(shares.idleCores),
+  };
+  return { ...parts, total: parts.pool + parts.loop + parts.other + parts.loadGenerator + parts.idle };
 }
 
 export function cpuMeter(serverPid: number, runnerPid: number): () => CpuShares {
@@ -236,11 +280,23 @@ export function cpuMeter(serverPid: number, runnerPid: number): () => CpuShares 
     const server = processTicks(serverPid) - serverStart;
     const loop = mainThreadTicks(serverPid) - loopStart;
     const runner = processTicks(runnerPid) - runnerStart;
-    if (!(cores > 0)) return { serverCores: Number.NaN, loopCores: Number.NaN, otherCores: Number.NaN };
+    if (!(cores > 0)) {
+      const unknown = Number.NaN;
+      return {
+        serverCores: unknown,
+        loopCores: unknown,
+        otherCores: unknown,
+        runnerCores: unknown,
+        idleCores: unknown,
+      };
+    }
+    const busy = end.busy - start.busy;
     return {
       serverCores: server / cores,
       loopCores: loop / cores,
-      otherCores: Math.max(0, end.busy - start.busy - server - runner) / cores,
+      otherCores: Math.max(0, busy - server - runner) / cores,
+      runnerCores: runner / cores,
+      idleCores: (end.total - start.total - busy) / cores,
     };
   };
 }
