@@ -36,7 +36,9 @@ describe("bench CPU meter", () => {
       const all1 = processTicks(pid);
       // 300 ms of CPU is 30 ticks of 10 ms; allow for the kernel's sampling.
       expect(main1 - main0).toBeGreaterThanOrEqual(20);
-      expect(all1 - all0).toBeGreaterThanOrEqual(main1 - main0);
+      // The kernel scales a process's and a thread's times separately (from their run time), so the
+      // whole process may read a tick or two below its busiest thread.
+      expect(all1 - all0).toBeGreaterThanOrEqual(main1 - main0 - 2);
 
       child.stdin.write("worker\n");
       expect(await next()).toBe("done");
