@@ -295,7 +295,8 @@ async function rawArgon2(durationSeconds: number, warmupSeconds: number): Promis
   try {
     await waitForOutput(child, /^measuring$/m);
     const cpu = cpuMeter(child.pid, process.pid);
-    const [line] = await waitForOutput(child, /^\{.*\}$/m);
+    // Not a look at the output before the measured time is nearly over: the runner stays idle.
+    const [line] = await waitForOutput(child, /^\{.*\}$/m, { notBeforeMs: durationSeconds * 1000 - 200 });
     const shares = cpu();
     const raw = { ...(JSON.parse(line) as Omit<ArgonRaw, "shares">), shares };
     log(

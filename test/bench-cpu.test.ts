@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { budgetPerUnit, cpuMeter, mainThreadTicks, processTicks } from "../bench/lib/proc.js";
+import { budgetPerUnit, cpuMeter, mainThreadTicks, processTicks, waitForOutput } from "../bench/lib/proc.js";
 
 /**
  * A child that spends CPU where it is told: `main` on its main thread, `worker` on a worker thread
@@ -87,5 +87,18 @@ describe("bench CPU meter", () => {
   it("reads 0 for a process that is gone", () => {
     expect(mainThreadTicks(2 ** 22 + 1)).toBe(0);
     expect(processTicks(2 ** 22 + 1)).toBe(0);
+  });
+});
+
+describe("waiting for a child's output", () => {
+  it("answers with the match once the output holds it", async () => {
+    const child = { output: () => 'warming up\nmeasuring\n{"n":1}\n', alive: () => true };
+    const [line] = await waitForOutput(child, /^\{.*\}$/m);
+    expect(line).toBe('{"n":1}');
+  });
+
+  it("fails, with the output, when the child has exited without printing it", async () => {
+    const child = { output: () => "Error: verify failed\n", alive: () => false };
+    await expect(waitForOutput(child, /^measuring$/m)).rejects.toThrow(/exited before printing[\s\S]*verify failed/);
   });
 });

@@ -144,9 +144,19 @@ export function startChild(
   };
 }
 
-/** Polls the child's output until `pattern` matches it; fails if the child exits first or time runs out. */
-export async function waitForOutput(child: Child, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
+/**
+ * Polls the child's output every 5 ms until `pattern` matches it; fails if the child exits first or
+ * time runs out. `notBeforeMs`: the first look is that much later (polling costs the runner CPU,
+ * which would be taken from what the child is measuring).
+ */
+export async function waitForOutput(
+  child: Pick<Child, "output" | "alive">,
+  pattern: RegExp,
+  options: { timeoutMs?: number; notBeforeMs?: number } = {},
+): Promise<RegExpExecArray> {
+  const { timeoutMs = 120_000, notBeforeMs = 0 } = options;
   const deadline = performance.now() + timeoutMs;
+  if (notBeforeMs > 0) await new Promise((resolve) => setTimeout(resolve, notBeforeMs));
   for (;;) {
     const match = pattern.exec(child.output());
     if (match) return match;
