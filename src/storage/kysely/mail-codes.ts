@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { IssueMailCodeResult, MailCodeKey, MailCodePurpose, MailCodeRecord, NewMailCode } from "../store.js";
 import { isUniqueViolation } from "./errors.js";
-import type { Database } from "./schema.js";
+import { type Database, emailKey } from "./schema.js";
 
 /** Mail codes and email (issue 4). Atomicity is documented on the Store interface. */
 
@@ -133,7 +133,7 @@ export async function changeEmailWithMailCode(
       if (!(await consumeMailCodeIn(trx, input))) return "invalid";
       await trx
         .updateTable("users")
-        .set({ email: input.newEmail, email_lower: input.newEmail.toLowerCase() })
+        .set({ email: input.newEmail, email_lower: emailKey(input.newEmail) })
         .where("id", "=", input.userId)
         .execute();
       return "changed";

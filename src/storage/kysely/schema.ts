@@ -1,6 +1,14 @@
 import type { Generated } from "kysely";
 
 /** Times are integer milliseconds since the Unix epoch (BIGINT on PostgreSQL, INTEGER on SQLite). */
+/**
+ * What `email_lower` holds for an address, and what a lookup by address compares with it: every
+ * write of the column and every read by it goes through here, so the two cannot drift apart.
+ */
+export function emailKey(email: string): string {
+  return email.toLowerCase();
+}
+
 export interface UsersTable {
   id: Generated<number>;
   email: string;

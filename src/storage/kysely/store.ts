@@ -25,7 +25,7 @@ import * as admin from "./admin.js";
 import { isUniqueViolation } from "./errors.js";
 import * as mailCodes from "./mail-codes.js";
 import { migrateToLatest, pingDatabase } from "./migrations.js";
-import type { Database, UsersTable } from "./schema.js";
+import { type Database, emailKey, type UsersTable } from "./schema.js";
 import * as sessions from "./sessions.js";
 import * as signingKeys from "./signing-keys.js";
 import * as throttles from "./throttles.js";
@@ -60,7 +60,7 @@ export class KyselyStore implements Store {
         .insertInto("users")
         .values({
           email: input.email,
-          email_lower: input.email.toLowerCase(),
+          email_lower: emailKey(input.email),
           password_hash: input.passwordHash,
           disabled_at: null,
           created_at: input.createdAt,
@@ -78,7 +78,7 @@ export class KyselyStore implements Store {
     const row = await this.db
       .selectFrom("users")
       .selectAll()
-      .where("email_lower", "=", email.toLowerCase())
+      .where("email_lower", "=", emailKey(email))
       .executeTakeFirst();
     return row ? toUser(row) : undefined;
   }
@@ -86,7 +86,7 @@ export class KyselyStore implements Store {
   async startPasswordLogin(start: PasswordLoginStart): Promise<PasswordLoginStarted> {
     if (this.dialect === "postgres") {
       const { rows } = await sql<UserRow & { subject: string; claimed: boolean }>`
-        with u as (select * from users where email_lower = ${start.email.toLowerCase()}),
+        with u as (select * from users where email_lower = ${emailKey(start.email)}),
         s as (
           select coalesce((select ${start.userSubjectPrefix}::text || id::text from u), ${start.unknownSubject}::text)
             as subject
@@ -115,7 +115,7 @@ export class KyselyStore implements Store {
   async listUsers(query: { emailContains?: string; offset: number; limit: number }) {
     let base = this.db.selectFrom("users");
     if (query.emailContains) {
-      const escaped = query.emailContains.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+      const escaped = emailKey(query.emailContains).replace(/[\\%_]/g, (c) => `\\${c}`);
       base = base.where(sql<boolean>`email_lower like ${`%${escaped}%`} escape '\\'`);
     }
     const [rows, count] = await Promise.all([
