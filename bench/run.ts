@@ -20,6 +20,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import defaultThreadPoolSize from "../src/pool-size.cjs";
 import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./lib/ids.js";
 import { chosenDatabases, type DatabaseKind, type LatchkeyServer, startLatchkey } from "./lib/latchkey.js";
 import { type LoadResult, type LoadSpec, load } from "./lib/load.js";
@@ -280,7 +281,7 @@ interface ArgonRaw {
  * sides hash with as many threads: libuv's default of four was measured slower on a two-core machine
  * (four 19 MiB hashes at once contend for the caches), which made the reference low and flattered login.
  */
-const SERVER_POOL_SIZE = process.env.UV_THREADPOOL_SIZE ?? String(Math.max(2, availableParallelism()));
+const SERVER_POOL_SIZE = process.env.UV_THREADPOOL_SIZE ?? String(defaultThreadPoolSize());
 
 async function rawArgon2(durationSeconds: number, warmupSeconds: number): Promise<ArgonRaw> {
   log(

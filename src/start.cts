@@ -6,7 +6,7 @@
 // queue so that a thread finishing a hash starts the next at once (see createArgon2Hasher). The
 // size must be set before anything uses the pool, and loading ES modules does: hence this CommonJS
 // entry. An operator's own UV_THREADPOOL_SIZE wins.
-const { availableParallelism } = require("node:os") as typeof import("node:os");
+const defaultThreadPoolSize = require("./pool-size.cjs") as typeof import("./pool-size.cjs");
 
-process.env.UV_THREADPOOL_SIZE ??= String(Math.max(2, availableParallelism()));
+process.env.UV_THREADPOOL_SIZE ??= String(defaultThreadPoolSize());
 void import("./main.js");
