@@ -145,45 +145,55 @@ export function startChild(
 }
 
 /**
- * Polls the child's output every 5 ms until `pattern` matches it; fails if the child exits first or
- * time runs out. `notBeforeMs`: the first look is that much later (polling costs the runner CPU,
- * which would be taken from what the child is measuring).
+ * Calls `look` every `intervalMs` until it answers something other than undefined; fails, with the
+ * child's output, if the child exits first or `timeoutMs` runs out. `notBeforeMs`: the first look is
+ * that much later (polling costs the runner CPU, which would be taken from what the child measures).
  */
-export async function waitForOutput(
+async function pollChild<T>(
+  child: Pick<Child, "output" | "alive">,
+  what: string,
+  look: () => T | undefined | Promise<T | undefined>,
+  options: { timeoutMs: number; intervalMs: number; notBeforeMs?: number },
+): Promise<T> {
+  const deadline = performance.now() + options.timeoutMs;
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  if (options.notBeforeMs) await pause(options.notBeforeMs);
+  for (;;) {
+    const found = await look();
+    if (found !== undefined) return found;
+    if (!child.alive()) throw new Error(`the child exited before ${what}:\n${child.output()}`);
+    if (performance.now() > deadline) throw new Error(`not ${what} after ${options.timeoutMs} ms:\n${child.output()}`);
+    await pause(options.intervalMs);
+  }
+}
+
+/** Polls the child's output every 5 ms until `pattern` matches it (see pollChild). */
+export function waitForOutput(
   child: Pick<Child, "output" | "alive">,
   pattern: RegExp,
   options: { timeoutMs?: number; notBeforeMs?: number } = {},
 ): Promise<RegExpExecArray> {
-  const { timeoutMs = 120_000, notBeforeMs = 0 } = options;
-  const deadline = performance.now() + timeoutMs;
-  if (notBeforeMs > 0) await new Promise((resolve) => setTimeout(resolve, notBeforeMs));
-  for (;;) {
-    const match = pattern.exec(child.output());
-    if (match) return match;
-    if (!child.alive()) throw new Error(`the child exited before printing ${pattern}:\n${child.output()}`);
-    if (performance.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${child.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  return pollChild(child, `printing ${pattern}`, () => pattern.exec(child.output()) ?? undefined, {
+    timeoutMs: options.timeoutMs ?? 120_000,
+    intervalMs: 5,
+    ...(options.notBeforeMs === undefined ? {} : { notBeforeMs: options.notBeforeMs }),
+  });
 }
 
-/** Polls `url` until it answers 200, or fails with the child's output. */
+/** Polls `url` every 100 ms until it answers 200 (see pollChild). */
 export async function waitReady(child: Child, url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  let exitedWith: number | string | undefined;
-  void child.exited.then((code) => {
-    exitedWith = code;
-  });
-  while (performance.now() < deadline) {
-    if (exitedWith !== undefined) throw new Error(`child exited (${exitedWith}) before ready:\n${child.output()}`);
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`child not ready after ${timeoutMs} ms:\n${child.output()}`);
+  await pollChild(
+    child,
+    "ready",
+    async () => {
+      try {
+        return (await fetch(url)).ok ? true : undefined;
+      } catch {
+        return undefined; // not listening yet
+      }
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 /** Resets the kernel's peak-RSS mark of `pid` (Linux ≥ 4.0: writing 5 to clear_refs). */
@@ -232,12 +242,7 @@ function ticks(statFile: string): number {
   }
 }
 
-/**
- * Measures, over a stretch of time, how many cores the server `pid` used, and how many went to
- * processes other than the server and `runnerPid` (this runner): other tenants of the machine, or
- * PostgreSQL's own backends. Other work skews figures; the share of the server's event-loop thread
- * tells whether it was the bottleneck (near 1 core: that thread was busy all along).
- */
+/** Where the machine's cores went over a stretch of time (see cpuMeter). */
 export interface CpuShares {
   /** Cores the server used, all its threads. */
   serverCores: number;
@@ -279,6 +284,12 @@ export function budgetPerUnit(shares: CpuShares, unitsPerSecond: number): CpuBud
   return { ...parts, total: parts.pool + parts.loop + parts.other + parts.loadGenerator + parts.idle };
 }
 
+/**
+ * Measures, over a stretch of time, how many cores the server `pid` used, and how many went to
+ * processes other than the server and `runnerPid` (this runner): other tenants of the machine, or
+ * PostgreSQL's own backends. Other work skews figures; the share of the server's event-loop thread
+ * tells whether it was the bottleneck (near 1 core: that thread was busy all along).
+ */
 export function cpuMeter(serverPid: number, runnerPid: number): () => CpuShares {
   const start = machineTicks();
   const serverStart = processTicks(serverPid);
