@@ -181,6 +181,7 @@ describe.each(testDialects())("store on $name", (dialect) => {
       passwordHash: "$argon2id$x",
       disabledAt: null,
       createdAt: T0,
+      tokenGeneration: 0,
     });
     expect(await store.findUserById(id)).toEqual(found);
     expect(await store.findUserByEmail("bob@example.com")).toBeUndefined();
@@ -225,17 +226,29 @@ describe.each(testDialects())("store on $name", (dialect) => {
     expect((await store.sessionStatus("s3"))?.revokedAt).toBeNull();
   });
 
-  it("rotates a refresh token: exactly one of many concurrent callers marks it used", async () => {
+  it("rotates a refresh token: of many concurrent callers one adds its successor, and all get that one", async () => {
     const id = await user();
     await session(id);
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        store.rotateRefreshToken({ jti: "r1", newJti: `n${i}`, sessionId: "s1", now: T0 + 1 }),
+        store.rotateRefreshToken({ jti: "r1", newJti: `n${i}`, sessionId: "s1", now: T0 + 1 + i }),
       ),
     );
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect((await store.refreshTokenStatus("r1"))?.usedAt).toBe(T0 + 1);
-    expect(await store.refreshTokenStatus("n3")).toMatchObject({ sessionId: "s1", usedAt: null, userId: id });
+    const winner = results[0];
+    expect(winner).toMatchObject({ jti: expect.stringMatching(/^n\d$/) });
+    expect(results).toEqual(Array.from({ length: 8 }, () => winner));
+    expect(await store.refreshTokenSuccessor("r1")).toEqual(winner);
+    const status = await store.refreshTokenStatus("r1");
+    expect(status?.usedAt).toBe(winner?.issuedAt);
+    expect(await store.refreshTokenStatus(winner?.jti ?? "")).toMatchObject({
+      sessionId: "s1",
+      usedAt: null,
+      userId: id,
+    });
+    // The losers' tokens were never added: the session has one live chain.
+    const live = Array.from({ length: 8 }, (_, i) => `n${i}`).filter((jti) => jti !== winner?.jti);
+    for (const jti of live) expect(await store.refreshTokenStatus(jti)).toBeUndefined();
+    expect(await store.refreshTokenSuccessor(winner?.jti ?? "")).toBeUndefined();
   });
 
   it("swaps throttle state only from the expected state", async () => {
@@ -259,7 +272,14 @@ describe.each(testDialects())("store on $name", (dialect) => {
       const id = await user("Alice@Example.com");
       const started = await start("ALICE@example.COM");
       expect(started).toEqual({
-        user: { id, email: "Alice@Example.com", passwordHash: "$argon2id$x", disabledAt: null, createdAt: T0 },
+        user: {
+          id,
+          email: "Alice@Example.com",
+          passwordHash: "$argon2id$x",
+          disabledAt: null,
+          createdAt: T0,
+          tokenGeneration: 0,
+        },
         subject: `user:${id}`,
         claimed: true,
       });

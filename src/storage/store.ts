@@ -13,6 +13,8 @@ export interface UserRecord {
   passwordHash: string | null;
   disabledAt: number | null;
   createdAt: number;
+  /** Moves on whenever every session of the user is revoked; a partial token is good only under its own. */
+  tokenGeneration: number;
 }
 
 export interface NewSession {
@@ -64,6 +66,34 @@ export interface SessionStatus {
 export interface RefreshTokenStatus extends SessionStatus {
   sessionId: string;
   usedAt: number | null;
+}
+
+/** The refresh token a rotation returned: its id and when it was issued (enough to sign it again, §2). */
+export interface RefreshSuccessor {
+  jti: string;
+  issuedAt: number;
+}
+
+/** A partial token's second factor passed: the token is spent and the session opened together. */
+export interface PartialTokenCompletion {
+  partial: { jti: string; userId: number; expiresAt: number; tokenGeneration: number };
+  session: NewSession;
+  refreshJti: string;
+}
+
+/** A new password: every session of the user but `keepSessionId` ends with it (§2), and `event` is recorded. */
+export interface PasswordChange {
+  userId: number;
+  passwordHash: string;
+  keepSessionId?: string | undefined;
+  now: number;
+  event: AuditEventRecord;
+}
+
+/** A password reset: the mailed code is spent as well, and the password throttle cleared. */
+export interface PasswordResetWithCode extends PasswordChange {
+  code: { key: MailCodeKey; codeHash: string; maxTries: number };
+  clearThrottle: { subject: string; kind: string };
 }
 
 export interface SigningKeyRecord {
@@ -128,14 +158,37 @@ export interface Store {
   sessionStatus(sessionId: string): Promise<SessionStatus | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined>;
   /**
-   * Marks `jti` used (a conditional UPDATE … WHERE used_at IS NULL) and adds `newJti` to the same
-   * session, in one transaction. Returns whether this caller was the one that marked it used.
+   * Marks `jti` used and replaced by `newJti` (a conditional UPDATE … WHERE used_at IS NULL) and adds
+   * `newJti` to the same session, in one transaction. Of concurrent callers exactly one adds its
+   * token; every caller gets that one back, so a session keeps one live chain (§2). Undefined only
+   * for a token used without a recorded successor.
    */
-  rotateRefreshToken(input: { jti: string; newJti: string; sessionId: string; now: number }): Promise<boolean>;
+  rotateRefreshToken(input: {
+    jti: string;
+    newJti: string;
+    sessionId: string;
+    now: number;
+  }): Promise<RefreshSuccessor | undefined>;
+  /** The token that replaced a used refresh token, or undefined. */
+  refreshTokenSuccessor(jti: string): Promise<RefreshSuccessor | undefined>;
   /** Ends an active session; false when it was already ended. */
   revokeSession(sessionId: string, now: number): Promise<boolean>;
-  /** Ends every active session of the user except `keepSessionId`; returns how many. */
+  /**
+   * Ends every active session of the user except `keepSessionId` and moves the user's token
+   * generation on (partial tokens issued before stop working), in one transaction; returns how many.
+   */
   revokeUserSessions(userId: number, now: number, keepSessionId?: string): Promise<number>;
+  /**
+   * Sets the password hash, revokes as revokeUserSessions does and records `event`, in one
+   * transaction: a failure leaves the old password with its sessions.
+   */
+  changePassword(change: PasswordChange): Promise<void>;
+  /**
+   * Spends the reset code (as consumeMailCode), then everything changePassword does and clears the
+   * password throttle, in one transaction. False, with nothing changed, when the code was not spent
+   * by this caller.
+   */
+  resetPasswordWithMailCode(reset: PasswordResetWithCode): Promise<boolean>;
 
   // Throttles
   getThrottle(subject: string, kind: string): Promise<ThrottleState | undefined>;
@@ -201,10 +254,13 @@ export interface Store {
    */
   replaceRecoveryCodes(input: { userId: number; codeHashes: string[]; now: number }): Promise<boolean>;
   /**
-   * Marks a partial token spent: INSERT … ON CONFLICT DO NOTHING on its jti, so exactly one caller wins.
-   * Rows of tokens expired before `now` are purged on the way.
+   * Spends a partial token and opens its session, in one transaction: only while the user's token
+   * generation is still the token's (the user's row lock is taken, so a concurrent revocation runs
+   * before or after, never between), and INSERT … ON CONFLICT DO NOTHING on its jti, so exactly one
+   * caller wins. False, with nothing changed, otherwise. Rows of spent tokens already expired are
+   * purged on the way.
    */
-  spendPartialToken(input: { jti: string; userId: number; expiresAt: number; now: number }): Promise<boolean>;
+  openSessionFromPartial(completion: PartialTokenCompletion): Promise<boolean>;
   partialTokenSpent(jti: string): Promise<boolean>;
   /** Adds a refresh token to an existing session (step-up, §2); the session's other tokens stay valid. */
   addRefreshToken(input: { jti: string; sessionId: string; issuedAt: number }): Promise<void>;

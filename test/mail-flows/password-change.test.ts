@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { issueAccessAndSudo, startSession } from "../../src/core/flows/sessions.js";
+import { issueAccessAndSudo } from "../../src/core/flows/sessions.js";
 import type { TestApp } from "../support/harness.js";
 import { testDialects } from "../support/harness.js";
 import type { SmtpSink } from "../support/smtp.js";
@@ -99,8 +99,11 @@ describe.each(testDialects())("password change on $name", (dialect) => {
 
   it("answers NO_PASSWORD_INFO for an account without a password", async () => {
     const userId = await t.createUser("nopass@example.com", null);
-    const session = await startSession(t.deps.flow, userId, { ip: null, userAgent: null });
-    const { access } = await issueAccessAndSudo(t.deps.flow, userId, session.sessionId);
+    const sessionId = t.deps.random.uuid();
+    const now = t.clock.now();
+    const session = { id: sessionId, userId, createdAt: now, expiresAt: now + 60_000, ip: null, userAgent: null };
+    await t.deps.store.createSession(session, t.deps.tokens.newJti());
+    const { access } = await issueAccessAndSudo(t.deps.flow, userId, sessionId);
     expectError(await change(access.token, "Anything1A"), 500, "NO_PASSWORD_INFO");
   });
 

@@ -42,7 +42,11 @@ export async function login(
   const refresh = await startSessionAfterPassword(ctx, user.id, subject, meta);
   if (refresh !== undefined) return { kind: "refresh", token: refresh };
   const expiresAt = ctx.clock.now() + ctx.config.tokens.partialTtlSeconds * 1000;
-  const partial = await ctx.tokens.issue("partial", { userId: user.id }, expiresAt);
+  const partial = await ctx.tokens.issue(
+    "partial",
+    { userId: user.id, tokenGeneration: user.tokenGeneration },
+    expiresAt,
+  );
   await audit(ctx, "login.partial", user.id, meta);
   return { kind: "partial", token: partial };
 }

@@ -3,11 +3,11 @@
  */
 
 import { AppError } from "../errors.js";
+import type { SecurityEvent } from "../events.js";
 import { isDisposableAddress } from "../mail/disposable.js";
 import { assertAcceptablePassword } from "../password/policy.js";
-import { userSubject } from "../throttle/guard.js";
+import { type GuessKind, userSubject } from "../throttle/guard.js";
 import type { Principal } from "../tokens/guard.js";
-import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
 import {
   addressCodeSubject,
@@ -17,7 +17,6 @@ import {
   mailOptionsOf,
   sendCode,
   sendNotice,
-  spendCode,
 } from "./mail-codes.js";
 
 /**
@@ -57,9 +56,10 @@ export async function validatePasswordReset(ctx: FlowContext, email: string, otp
 }
 
 /**
- * `PUT /user/password/otp`: the password rules first (a refused password costs no try), then the code
- * is spent by one conditional UPDATE (of concurrent uses exactly one wins), the password set and
- * every session of the user revoked (§2).
+ * `PUT /user/password/otp`: the password rules first (a refused password costs no try), then one
+ * transaction spends the code by a conditional UPDATE (of concurrent uses exactly one wins), sets
+ * the password, revokes every session and partial token of the user (§2), clears the password
+ * throttle and records the event: a failure anywhere leaves all of it as it was.
  */
 export async function resetPasswordWithCode(
   ctx: FlowContext,
@@ -70,18 +70,32 @@ export async function resetPasswordWithCode(
   const found = await checkResetCode(ctx, input.userEmail, input.otp);
   if (!found) throw new AppError("OTP_INVALID_EXPIRED");
   const passwordHash = await ctx.hasher.hash(input.newPassword);
-  if (!(await spendCode(ctx, found.checked))) throw new AppError("OTP_INVALID_EXPIRED");
-  await ctx.store.setPasswordHash(found.userId, passwordHash);
-  await ctx.store.revokeUserSessions(found.userId, ctx.clock.now());
-  // Proving control of the mailbox ends a lock-out by wrong passwords.
-  await ctx.throttle.succeed(userSubject(found.userId), "password");
-  await audit(ctx, "password.reset", found.userId, meta);
+  const now = ctx.clock.now();
+  const event: SecurityEvent = { type: "password.reset", userId: found.userId, ip: meta.ip, userAgent: meta.userAgent };
+  const { record, codeHash } = found.checked;
+  const reset = await ctx.store.resetPasswordWithMailCode({
+    code: {
+      key: { subject: record.subject, purpose: record.purpose, id: record.id },
+      codeHash,
+      maxTries: ctx.config.codes.maxTries,
+    },
+    userId: found.userId,
+    passwordHash,
+    now,
+    event: { ...event, userId: found.userId, at: now },
+    // Proving control of the mailbox ends a lock-out by wrong passwords.
+    clearThrottle: { subject: userSubject(found.userId), kind: "password" satisfies GuessKind },
+  });
+  if (!reset) throw new AppError("OTP_INVALID_EXPIRED");
+  ctx.events.written(event);
   await sendNotice(ctx, found.email, "notice-password-reset", mailOptionsOf(found.checked.record));
 }
 
 /**
  * `PUT /user/password/old-password`: the old password is a guess like a login (the same per-account
- * throttle, claimed before verifying). Every other session of the user is revoked; the caller's stays.
+ * throttle, claimed before verifying). One transaction sets the new password, revokes every other
+ * session and every partial token of the user (the caller's session, with its tokens, stays) and
+ * records the event.
  */
 export async function changePassword(
   ctx: FlowContext,
@@ -97,8 +111,17 @@ export async function changePassword(
   if (!(await ctx.hasher.verify(user.passwordHash, input.oldPassword))) throw new AppError("PASSWORD_INCORRECT");
   await ctx.throttle.succeed(subject, "password");
 
-  await ctx.store.setPasswordHash(user.id, await ctx.hasher.hash(input.newPassword));
-  await ctx.store.revokeUserSessions(user.id, ctx.clock.now(), principal.sessionId);
-  await audit(ctx, "password.changed", user.id, principal.meta);
+  const passwordHash = await ctx.hasher.hash(input.newPassword);
+  const now = ctx.clock.now();
+  const { meta } = principal;
+  const event: SecurityEvent = { type: "password.changed", userId: user.id, ip: meta.ip, userAgent: meta.userAgent };
+  await ctx.store.changePassword({
+    userId: user.id,
+    passwordHash,
+    keepSessionId: principal.sessionId,
+    now,
+    event: { ...event, userId: user.id, at: now },
+  });
+  ctx.events.written(event);
   await sendNotice(ctx, user.email, "notice-password-changed", {});
 }

@@ -37,10 +37,28 @@ async function firstRefreshToken(ctx: FlowContext, session: NewSession, jti: str
   return { ...refresh, sessionId: session.id };
 }
 
-/** Opens a session with its first refresh token. */
-export async function startSession(ctx: FlowContext, userId: number, meta: RequestMeta): Promise<SessionRefreshToken> {
-  const { session, refreshJti } = newSession(ctx, userId, meta);
-  await ctx.store.createSession(session, refreshJti);
+/**
+ * A partial token's second factor passed: the token is spent and the session opened in one
+ * transaction, only while no revocation of the user's sessions came after the token (§2). Exactly
+ * one of concurrent completions gets the session; the others, and a revoked token, TOKEN_REVOKED.
+ */
+export async function startSessionFromPartial(
+  ctx: FlowContext,
+  partial: Principal,
+  meta: RequestMeta,
+): Promise<SessionRefreshToken> {
+  const { session, refreshJti } = newSession(ctx, partial.userId, meta);
+  const opened = await ctx.store.openSessionFromPartial({
+    partial: {
+      jti: partial.claims.jti,
+      userId: partial.userId,
+      expiresAt: partial.claims.exp * 1000,
+      tokenGeneration: partial.claims.gen ?? 0,
+    },
+    session,
+    refreshJti,
+  });
+  if (!opened) throw new AppError("TOKEN_REVOKED");
   return firstRefreshToken(ctx, session, refreshJti);
 }
 
@@ -85,6 +103,8 @@ interface LiveRefreshToken {
   userId: number;
   sessionId: string;
   expiresAt: number;
+  /** When it was rotated (within the grace), or null. */
+  usedAt: number | null;
 }
 
 /**
@@ -105,20 +125,31 @@ async function liveRefreshToken(ctx: FlowContext, principal: Principal): Promise
     await audit(ctx, "refresh_token.reused", status.userId, principal.meta, { sessionId: status.sessionId });
     throw new AppError("REFRESH_TOKEN_REUSED");
   }
-  return { userId: status.userId, sessionId: status.sessionId, expiresAt: status.expiresAt };
+  return { userId: status.userId, sessionId: status.sessionId, expiresAt: status.expiresAt, usedAt: status.usedAt };
 }
 
-/** `GET /auth/refreshtoken`: rotation. Concurrent callers within the grace each get a fresh token. */
+/**
+ * `GET /auth/refreshtoken`: rotation. The first rotation of a token decides its successor; a copy
+ * presented within the grace, or a concurrent caller, gets that same successor, signed again from
+ * its row (same jti and issue time, so the same token under the same key): a session keeps one live
+ * chain, and a copied token cannot start a second one (§2).
+ */
 export async function rotateRefreshToken(ctx: FlowContext, principal: Principal): Promise<IssuedToken> {
   const live = await liveRefreshToken(ctx, principal);
-  const next = await ctx.tokens.issue("refresh", { userId: live.userId, sessionId: live.sessionId }, live.expiresAt);
-  await ctx.store.rotateRefreshToken({
-    jti: principal.claims.jti,
-    newJti: next.jti,
-    sessionId: live.sessionId,
-    now: ctx.clock.now(),
-  });
-  return next;
+  const jti = principal.claims.jti;
+  const successor =
+    live.usedAt === null
+      ? await ctx.store.rotateRefreshToken({
+          jti,
+          newJti: ctx.tokens.newJti(),
+          sessionId: live.sessionId,
+          now: ctx.clock.now(),
+        })
+      : await ctx.store.refreshTokenSuccessor(jti);
+  // A token used with no recorded successor (rotated before successors were recorded) has none to give.
+  if (successor === undefined) throw new AppError("TOKEN_REVOKED");
+  const subject = { userId: live.userId, sessionId: live.sessionId };
+  return ctx.tokens.issue("refresh", subject, live.expiresAt, successor.jti, successor.issuedAt);
 }
 
 /** `GET /auth/accesstoken`. */

@@ -63,6 +63,8 @@ export class TokenGuard {
       const user = await this.store.findUserById(claims.sub);
       if (!user) throw new AppError("TOKEN_REVOKED");
       if (user.disabledAt !== null) throw new AppError("ACCOUNT_DISABLED");
+      // Revoking the user's sessions (password reset or change, the admin) moved the generation on.
+      if (user.tokenGeneration !== (claims.gen ?? 0)) throw new AppError("TOKEN_REVOKED");
       // A partial token is good for one session: once a second factor turned it into one, it is done.
       if (await this.store.partialTokenSpent(claims.jti)) throw new AppError("TOKEN_REVOKED");
       return principal;

@@ -220,6 +220,10 @@ describe("TokenService.verify", () => {
         }
         if (payload.sid !== undefined && typeof payload.sid !== "string") throw new AppError("INVALID_TOKEN");
         if (payload.typ !== "partial" && payload.sid === undefined) throw new AppError("INVALID_TOKEN");
+        const gen = payload.gen;
+        if (gen !== undefined && !(typeof gen === "number" && Number.isSafeInteger(gen) && gen >= 0)) {
+          throw new AppError("INVALID_TOKEN");
+        }
         return {
           sub,
           sid: payload.sid,
@@ -227,6 +231,7 @@ describe("TokenService.verify", () => {
           typ: payload.typ as TokenClaims["typ"],
           iat: Number(payload.iat),
           exp: Number(payload.exp),
+          gen,
         };
       } catch (error) {
         if (error instanceof AppError) throw error;

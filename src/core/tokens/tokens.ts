@@ -16,6 +16,15 @@ export interface TokenClaims {
   typ: TokenKind;
   iat: number;
   exp: number;
+  /** Partial tokens: the user's token generation at issue; revoking the user's sessions moves it on. */
+  gen: number | undefined;
+}
+
+/** Whose token it is: the user, the session (all kinds but partial) and, for partial tokens, the generation. */
+export interface TokenSubject {
+  userId: number;
+  sessionId?: string;
+  tokenGeneration?: number;
 }
 
 export interface IssuedToken {
@@ -58,18 +67,24 @@ export class TokenService {
     return this.random.bytes(16).toString("base64url");
   }
 
+  /**
+   * Signs a token. Ed25519 signatures are deterministic, so the same kind, subject, expiry, jti and
+   * `issuedAtMs` under the same key give the same token again (a refresh rotation's answer, §2).
+   */
   async issue(
     kind: TokenKind,
-    subject: { userId: number; sessionId?: string },
+    subject: TokenSubject,
     expiresAtMs: number,
     jti: string = this.newJti(),
+    issuedAtMs: number = this.clock.now(),
   ): Promise<IssuedToken> {
     const key = this.keys.active();
-    const nowSeconds = Math.floor(this.clock.now() / 1000);
+    const nowSeconds = Math.floor(issuedAtMs / 1000);
     // RFC 7515 compact serialisation, the claims in the order jose's SignJWT wrote them.
     const claims = {
       typ: kind,
       ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
+      ...(subject.tokenGeneration === undefined ? {} : { gen: subject.tokenGeneration }),
       iss: this.issuer,
       sub: String(subject.userId),
       jti,
@@ -138,6 +153,8 @@ export class TokenService {
     if (typeof typ !== "string" || !TOKEN_KINDS.includes(typ)) throw new AppError("INVALID_TOKEN");
     if (sid !== undefined && typeof sid !== "string") throw new AppError("INVALID_TOKEN");
     if (typ !== "partial" && sid === undefined) throw new AppError("INVALID_TOKEN");
+    const gen = payload.gen;
+    if (gen !== undefined && !(Number.isSafeInteger(gen) && (gen as number) >= 0)) throw new AppError("INVALID_TOKEN");
     const claims: TokenClaims = Object.freeze({
       sub,
       sid,
@@ -145,6 +162,7 @@ export class TokenService {
       typ: typ as TokenKind,
       iat,
       exp,
+      gen: gen as number | undefined,
     });
     return { kid, claims };
   }

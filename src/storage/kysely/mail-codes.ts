@@ -6,7 +6,7 @@ import { type Database, emailKey } from "./schema.js";
 /** Mail codes and email (issue 4). Atomicity is documented on the Store interface. */
 
 /** The conditional UPDATE that spends a mailed code; true only for the caller that changed the row. */
-async function consumeMailCodeIn(
+export async function consumeMailCodeIn(
   db: Kysely<Database> | Transaction<Database>,
   input: { key: MailCodeKey; codeHash: string; now: number; maxTries: number },
 ): Promise<boolean> {

@@ -144,6 +144,18 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex("mail_codes_expires_at").on("mail_codes").column("expires_at").execute();
     },
   }),
+  "2026-12-02-001-token-revocation": () => ({
+    async up(db: Kysely<unknown>) {
+      // Partial tokens carry the generation they were issued under; revoking a user's sessions moves
+      // it on, so a partial token issued before can no longer complete a login (§2).
+      await db.schema
+        .alterTable("users")
+        .addColumn("token_generation", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      // The token a rotation returned, so a copy presented within the grace gets that same token (§2).
+      await db.schema.alterTable("refresh_tokens").addColumn("replaced_by", "text").execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

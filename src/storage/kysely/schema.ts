@@ -17,6 +17,8 @@ export interface UsersTable {
   password_hash: string | null;
   disabled_at: number | null;
   created_at: number;
+  /** Moves on whenever every session of the user is revoked; partial tokens carry the value they were issued under. */
+  token_generation: Generated<number>;
 }
 
 export interface SessionsTable {
@@ -35,6 +37,8 @@ export interface RefreshTokensTable {
   session_id: string;
   issued_at: number;
   used_at: number | null;
+  /** The jti its rotation returned (set together with used_at). */
+  replaced_by: string | null;
 }
 
 export interface ThrottlesTable {

@@ -1,5 +1,13 @@
-import { type Kysely, type RawBuilder, sql } from "kysely";
-import type { Dialect, NewSession, PasswordLoginEnd, RefreshTokenStatus, SessionStatus } from "../store.js";
+import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
+import type {
+  Dialect,
+  NewSession,
+  PartialTokenCompletion,
+  PasswordLoginEnd,
+  RefreshSuccessor,
+  RefreshTokenStatus,
+  SessionStatus,
+} from "../store.js";
 import { auditEventRow, recordAuditEvent } from "./admin.js";
 import { preparedReadsOf, type SessionStatusRow } from "./connect.js";
 import type { Database } from "./schema.js";
@@ -41,7 +49,11 @@ function insertSessionStatement(
 }
 
 /** SQLite, inside a transaction: the session and its first refresh token. */
-async function insertSession(trx: Kysely<Database>, session: NewSession, refreshJti: string): Promise<void> {
+async function insertSession(
+  trx: Kysely<Database> | Transaction<Database>,
+  session: NewSession,
+  refreshJti: string,
+): Promise<void> {
   await trx
     .insertInto("sessions")
     .values({
@@ -123,20 +135,36 @@ export async function refreshTokenStatus(db: Kysely<Database>, jti: string): Pro
   return row && { sessionId: row.session_id, usedAt: row.used_at, ...toSessionStatus(row) };
 }
 
+/**
+ * Marks `jti` used and records `newJti` as what replaced it, then adds `newJti` to the session, in one
+ * transaction; only the caller whose conditional UPDATE marked it adds its token. Every other caller
+ * gets the token that replaced it (on PostgreSQL the UPDATE waits for the winner's commit).
+ */
 export async function rotateRefreshToken(
   db: Kysely<Database>,
   input: { jti: string; newJti: string; sessionId: string; now: number },
-): Promise<boolean> {
+): Promise<RefreshSuccessor | undefined> {
   return db.transaction().execute(async (trx) => {
     const marked = await trx
       .updateTable("refresh_tokens")
-      .set({ used_at: input.now })
+      .set({ used_at: input.now, replaced_by: input.newJti })
       .where("jti", "=", input.jti)
       .where("used_at", "is", null)
       .executeTakeFirst();
+    if (Number(marked.numUpdatedRows) !== 1) return refreshTokenSuccessor(trx, input.jti);
     await addRefreshToken(trx, { jti: input.newJti, sessionId: input.sessionId, issuedAt: input.now });
-    return Number(marked.numUpdatedRows) === 1;
+    return { jti: input.newJti, issuedAt: input.now };
   });
+}
+
+export async function refreshTokenSuccessor(db: Kysely<Database>, jti: string): Promise<RefreshSuccessor | undefined> {
+  const row = await db
+    .selectFrom("refresh_tokens as used")
+    .innerJoin("refresh_tokens as next", "next.jti", "used.replaced_by")
+    .select(["next.jti", "next.issued_at"])
+    .where("used.jti", "=", jti)
+    .executeTakeFirst();
+  return row && { jti: row.jti, issuedAt: row.issued_at };
 }
 
 export async function revokeSession(db: Kysely<Database>, sessionId: string, now: number): Promise<boolean> {
@@ -149,13 +177,24 @@ export async function revokeSession(db: Kysely<Database>, sessionId: string, now
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function revokeUserSessions(
-  db: Kysely<Database>,
+/**
+ * Ends every active session of the user but `keepSessionId` and moves the user's token generation on
+ * (so no partial token issued before completes a login), in the caller's transaction. The generation
+ * is moved first: that UPDATE takes the user's row lock, which a partial token's completion also
+ * takes (openSessionFromPartial), so the two run one after the other.
+ */
+export async function revokeUserSessionsIn(
+  trx: Transaction<Database>,
   userId: number,
   now: number,
   keepSessionId?: string,
 ): Promise<number> {
-  let query = db
+  await trx
+    .updateTable("users")
+    .set((eb) => ({ token_generation: eb("token_generation", "+", 1) }))
+    .where("id", "=", userId)
+    .execute();
+  let query = trx
     .updateTable("sessions")
     .set({ revoked_at: now })
     .where("user_id", "=", userId)
@@ -165,8 +204,44 @@ export async function revokeUserSessions(
   return Number(result.numUpdatedRows);
 }
 
-export async function addRefreshToken(
+export function revokeUserSessions(
   db: Kysely<Database>,
+  userId: number,
+  now: number,
+  keepSessionId?: string,
+): Promise<number> {
+  return db.transaction().execute((trx) => revokeUserSessionsIn(trx, userId, now, keepSessionId));
+}
+
+/**
+ * A partial token becomes a session (see Store.openSessionFromPartial), in one transaction: the
+ * user's row lock taken only while the generation is still the token's, the token marked spent
+ * (INSERT … ON CONFLICT DO NOTHING), then the session and its first refresh token.
+ */
+export async function openSessionFromPartial(db: Kysely<Database>, input: PartialTokenCompletion): Promise<boolean> {
+  const { partial, session, refreshJti } = input;
+  await db.deleteFrom("spent_partial_tokens").where("expires_at", "<", session.createdAt).execute();
+  return db.transaction().execute(async (trx) => {
+    const current = await trx
+      .updateTable("users")
+      .set((eb) => ({ token_generation: eb.ref("token_generation") }))
+      .where("id", "=", partial.userId)
+      .where("token_generation", "=", partial.tokenGeneration)
+      .executeTakeFirst();
+    if (Number(current.numUpdatedRows) !== 1) return false;
+    const spent = await trx
+      .insertInto("spent_partial_tokens")
+      .values({ jti: partial.jti, user_id: partial.userId, expires_at: partial.expiresAt })
+      .onConflict((oc) => oc.column("jti").doNothing())
+      .executeTakeFirst();
+    if (Number(spent.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+    await insertSession(trx, session, refreshJti);
+    return true;
+  });
+}
+
+export async function addRefreshToken(
+  db: Kysely<Database> | Transaction<Database>,
   input: { jti: string; sessionId: string; issuedAt: number },
 ): Promise<void> {
   await db

@@ -10,9 +10,13 @@ import {
   type MailCodeRecord,
   type NewMailCode,
   type NewSession,
+  type PartialTokenCompletion,
+  type PasswordChange,
   type PasswordLoginEnd,
   type PasswordLoginStart,
   type PasswordLoginStarted,
+  type PasswordResetWithCode,
+  type RefreshSuccessor,
   type RefreshTokenStatus,
   type SessionStatus,
   type SigningKeyRecord,
@@ -22,6 +26,7 @@ import {
   type UserRecord,
 } from "../store.js";
 import * as admin from "./admin.js";
+import * as credentials from "./credentials.js";
 import { isUniqueViolation } from "./errors.js";
 import * as mailCodes from "./mail-codes.js";
 import { migrateToLatest, pingDatabase } from "./migrations.js";
@@ -31,7 +36,7 @@ import * as signingKeys from "./signing-keys.js";
 import * as throttles from "./throttles.js";
 import * as twoFactor from "./two-factor.js";
 
-type UserRow = { [K in keyof UsersTable]: K extends "id" ? number : UsersTable[K] };
+type UserRow = { [K in keyof UsersTable]: K extends "id" | "token_generation" ? number : UsersTable[K] };
 
 function toUser(row: UserRow): UserRecord {
   return {
@@ -40,6 +45,7 @@ function toUser(row: UserRow): UserRecord {
     passwordHash: row.password_hash,
     disabledAt: row.disabled_at,
     createdAt: row.created_at,
+    tokenGeneration: row.token_generation,
   };
 }
 
@@ -151,8 +157,17 @@ export class KyselyStore implements Store {
     return sessions.refreshTokenStatus(this.db, jti);
   }
 
-  rotateRefreshToken(input: { jti: string; newJti: string; sessionId: string; now: number }): Promise<boolean> {
+  rotateRefreshToken(input: {
+    jti: string;
+    newJti: string;
+    sessionId: string;
+    now: number;
+  }): Promise<RefreshSuccessor | undefined> {
     return sessions.rotateRefreshToken(this.db, input);
+  }
+
+  refreshTokenSuccessor(jti: string): Promise<RefreshSuccessor | undefined> {
+    return sessions.refreshTokenSuccessor(this.db, jti);
   }
 
   revokeSession(sessionId: string, now: number): Promise<boolean> {
@@ -161,6 +176,18 @@ export class KyselyStore implements Store {
 
   revokeUserSessions(userId: number, now: number, keepSessionId?: string): Promise<number> {
     return sessions.revokeUserSessions(this.db, userId, now, keepSessionId);
+  }
+
+  changePassword(change: PasswordChange): Promise<void> {
+    return credentials.changePassword(this.db, change);
+  }
+
+  resetPasswordWithMailCode(reset: PasswordResetWithCode): Promise<boolean> {
+    return credentials.resetPasswordWithMailCode(this.db, reset);
+  }
+
+  openSessionFromPartial(completion: PartialTokenCompletion): Promise<boolean> {
+    return sessions.openSessionFromPartial(this.db, completion);
   }
 
   addRefreshToken(input: { jti: string; sessionId: string; issuedAt: number }): Promise<void> {
@@ -235,10 +262,6 @@ export class KyselyStore implements Store {
 
   replaceRecoveryCodes(input: { userId: number; codeHashes: string[]; now: number }): Promise<boolean> {
     return twoFactor.replaceRecoveryCodes(this.db, input);
-  }
-
-  spendPartialToken(input: { jti: string; userId: number; expiresAt: number; now: number }): Promise<boolean> {
-    return twoFactor.spendPartialToken(this.db, input);
   }
 
   partialTokenSpent(jti: string): Promise<boolean> {

@@ -184,19 +184,6 @@ export async function replaceRecoveryCodes(
   });
 }
 
-export async function spendPartialToken(
-  db: Kysely<Database>,
-  input: { jti: string; userId: number; expiresAt: number; now: number },
-): Promise<boolean> {
-  await db.deleteFrom("spent_partial_tokens").where("expires_at", "<", input.now).execute();
-  const inserted = await db
-    .insertInto("spent_partial_tokens")
-    .values({ jti: input.jti, user_id: input.userId, expires_at: input.expiresAt })
-    .onConflict((oc) => oc.column("jti").doNothing())
-    .executeTakeFirst();
-  return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
-}
-
 export async function partialTokenSpent(db: Kysely<Database>, jti: string): Promise<boolean> {
   const row = await db.selectFrom("spent_partial_tokens").select("jti").where("jti", "=", jti).executeTakeFirst();
   return row !== undefined;

@@ -2,12 +2,13 @@ import { AppError } from "../../errors.js";
 import type { Principal } from "../../tokens/guard.js";
 import type { IssuedToken } from "../../tokens/tokens.js";
 import type { FlowContext, RequestMeta } from "../context.js";
-import { issueAccessAndSudo, type SessionTokens, startSession } from "../sessions.js";
+import { issueAccessAndSudo, type SessionTokens, startSessionFromPartial } from "../sessions.js";
 
 /**
  * What every `/user/2fa/<method>/authenticate` endpoint answers once its second factor has passed (§2):
- * - with a partial token, the pending login becomes a new session. The partial token is spent first
- *   (one INSERT decides), so one password check yields at most one session;
+ * - with a partial token, the pending login becomes a new session. The partial token is spent with
+ *   it in one transaction (one INSERT decides), so one password check yields at most one session,
+ *   and none once the user's sessions were revoked after the token was issued;
  * - with an access token (step-up), a new refresh token joins the access token's session, with the
  *   session's absolute end; the refresh token the client already holds stays valid.
  * Both come with a fresh access and sudo token of that session.
@@ -27,14 +28,7 @@ async function sessionFromPartial(
   principal: Principal,
   meta: RequestMeta,
 ): Promise<{ refresh: IssuedToken; sessionId: string }> {
-  const spent = await ctx.store.spendPartialToken({
-    jti: principal.claims.jti,
-    userId: principal.userId,
-    expiresAt: principal.claims.exp * 1000,
-    now: ctx.clock.now(),
-  });
-  if (!spent) throw new AppError("TOKEN_REVOKED");
-  const refresh = await startSession(ctx, principal.userId, meta);
+  const refresh = await startSessionFromPartial(ctx, principal, meta);
   return { refresh, sessionId: refresh.sessionId };
 }
 
