@@ -1,6 +1,7 @@
 import { buildApp } from "./app.js";
 import type { Config } from "./config/config.js";
 import { buildDeps } from "./deps.js";
+import { unsupportedRuntimeWarning } from "./runtime.js";
 
 /**
  * Runs one Latchkey node until SIGTERM or SIGINT: stop accepting, let in-flight requests finish,
@@ -8,6 +9,8 @@ import { buildDeps } from "./deps.js";
  */
 export async function serve(config: Config): Promise<void> {
   const deps = await buildDeps(config);
+  const runtimeWarning = unsupportedRuntimeWarning(process.versions.node);
+  if (runtimeWarning) deps.logger.warn({ node: process.versions.node }, runtimeWarning);
   const app = await buildApp(deps);
   let stopping = false;
   const stop = async (signal: string) => {
