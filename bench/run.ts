@@ -14,11 +14,14 @@
  *   --login-warmup <seconds>   logins before the first login round, not measured (default 20; --quick: 0)
  *   --profile <dir>      the server writes a V8 CPU profile there (node --cpu-prof)
  *   --json <file>        also write the figures as JSON
+ *   --node <path>        run everything under that Node.js (its node_modules installed for it)
  * LATCHKEY_BENCH_POSTGRES_URL adds PostgreSQL (a fresh schema, dropped afterwards).
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import defaultThreadPoolSize from "../src/pool-size.cjs";
 import { Minter, type Minter as MinterType, newSigningKey, sessionId } from "./lib/ids.js";
@@ -54,8 +57,22 @@ const { values: options } = parseArgs({
     "node-flags": { type: "string" },
     threadpool: { type: "string" },
     "login-warmup": { type: "string" },
+    node: { type: "string" },
   },
 });
+
+// `--node PATH`: the whole run — the runner and every process it starts — under that Node.js. Its
+// node_modules must be installed for that runtime (the SQLite addon is built for one).
+if (options.node !== undefined && realpathSync(options.node) !== realpathSync(process.execPath)) {
+  const rerun = spawnSync(
+    options.node,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: "inherit",
+    },
+  );
+  process.exit(rerun.status ?? 1);
+}
 
 const DURATION_SECONDS = options.quick ? 5 : 15;
 const WARMUP_SECONDS = options.quick ? 2 : 5;
