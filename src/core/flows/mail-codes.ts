@@ -6,8 +6,10 @@
  * throttle (one statement, so concurrent sends cannot both pass); deliver. An undelivered mail
  * withdraws its code, so the failed send is not charged to the throttle and leaves no live code.
  *
- * Checking: one try is counted before the hash is compared (a burst of guesses never gets more than
- * maxTries comparisons), and spending is a second conditional UPDATE that exactly one caller wins.
+ * Checking: one guess is claimed on the subject's guess throttle of the purpose, counted across sends
+ * (§4), then one try on the code, both before the hash is compared (a burst of guesses never gets more
+ * comparisons than either budget allows); spending is a second conditional UPDATE that exactly one
+ * caller wins.
  */
 import { isSingleAddress } from "../../mail/address.js";
 import type { MailRequest, MailVars } from "../../mail/index.js";
@@ -15,6 +17,7 @@ import { constantTimeEqual } from "../../platform/crypto.js";
 import type { MailCodePurpose, MailCodeRecord } from "../../storage/store.js";
 import { AppError, BadRequestError, type ErrorCode } from "../errors.js";
 import { generateMailCode, hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../otp/codes.js";
+import type { MailCodeGuessKind } from "../throttle/guard.js";
 import type { FlowContext } from "./context.js";
 
 /** The mail query of §1: which mail configuration and language to use. */
@@ -121,9 +124,16 @@ export interface CheckedCode {
   codeHash: string;
 }
 
+/** The guess throttle of a purpose's codes. */
+export function codeGuessKind(purpose: MailCodePurpose): MailCodeGuessKind {
+  return `otp:${purpose}`;
+}
+
 /**
- * Counts one try on the subject's live code of the purpose and compares in constant time.
- * Undefined when there is no live code (none, expired, used, replaced, out of tries) or it differs.
+ * Claims one guess on the subject's throttle of the purpose (429 TOO_MANY_OTP_CHECKS while it must
+ * wait, checking nothing), then counts one try on its live code and compares in constant time. A
+ * match clears the throttle. Undefined when there is no live code (none, expired, used, replaced,
+ * out of tries) or it differs.
  */
 export async function checkCode(
   ctx: FlowContext,
@@ -131,6 +141,9 @@ export async function checkCode(
   purpose: MailCodePurpose,
   code: string,
 ): Promise<CheckedCode | undefined> {
+  // Claimed for every subject alike, known or not, with or without a live code: the answers and the
+  // 429 must not tell a reset to an unknown address from one to a known address.
+  await ctx.throttle.claim(subject, codeGuessKind(purpose));
   const record = await ctx.store.claimMailCodeTry({
     subject,
     purpose,
@@ -142,6 +155,7 @@ export async function checkCode(
   if (!ctx.keyring.kids().includes(kid)) return undefined;
   const codeHash = hashMailCode(ctx.keyring.macKey(MAIL_CODE_KEY_PURPOSE, kid).key, { purpose, subject }, code);
   if (!record || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
+  await ctx.throttle.succeed(subject, codeGuessKind(purpose));
   return { record, codeHash };
 }
 
