@@ -154,6 +154,17 @@ describe("OpenAPI document", () => {
     },
   );
 
+  // §4 (revised): every check of a mailed code is a guess and may be refused with 429 TOO_MANY_OTP_CHECKS.
+  it.each([
+    ["post", "/user/2fa/email-otp/enable"],
+    ["post", "/user/2fa/email-otp/authenticate"],
+    ["post", "/user/password/reset/validate"],
+    ["put", "/user/password/otp"],
+    ["put", "/user/email"],
+  ])("documents 429 for the mailed-code check %s %s", (method, path) => {
+    expect(Object.keys(doc.paths[path]?.[method]?.responses ?? {})).toContain("429");
+  });
+
   it("documents the admin API under its own tag", () => {
     const adminOps = Object.entries(doc.paths)
       .filter(([path]) => path.startsWith("/admin/"))

@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   EMAIL_OTP_INACTIVE: { status: 409, description: "Email OTP is set up but not active." },
   EMAIL_OTP_ALREADY_INACTIVE: { status: 409, description: "Email OTP is not active." },
   TOO_MANY_OTP_EMAILS: { status: 429, description: "A code was mailed too recently; see retryAfter." },
+  TOO_MANY_OTP_CHECKS: { status: 429, description: "Mailed-code guesses are throttled; see retryAfter." },
   FORBIDDEN_MAIL_PROVIDER: { status: 403, description: "The address belongs to a throw-away mail provider." },
   UNABLE_TO_FIND_MAIL_TEMPLATE: { status: 500, description: "Unknown origin, or no template for the mail." },
   MAIL_DELIVERY_FAILED: { status: 500, description: "The mail could not be handed to the mail server." },

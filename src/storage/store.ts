@@ -373,7 +373,10 @@ export interface MailCodeKey {
 }
 
 export interface NewMailCode extends MailCodeKey {
-  /** Null for a reset code mailed to an address no account has (it can never be spent). */
+  /**
+   * Null for a code that can never be spent: a reset to an address no account has, or the unmailed
+   * code that paces a transfer to an address in use.
+   */
   userId: number | null;
   /** The address the code was mailed to. */
   target: string;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../../src/core/otp/codes.js";
 import type { TestApp } from "../support/harness.js";
 import { testDialects } from "../support/harness.js";
 import { codeOf, type SmtpSink } from "../support/smtp.js";
@@ -67,29 +68,67 @@ describe.each(testDialects())("email transfer on $name", (dialect) => {
     expectError(await call(t, "PUT", COMPLETE, access, { otp: codeOf(mail) }), 401, "OTP_INVALID_EXPIRED");
   });
 
-  it("refuses an address in use (also the account's own) and throw-away providers, changing nothing", async () => {
+  it("refuses throw-away providers and unknown origins (also for an address in use), changing nothing", async () => {
     await t.createUser("bob@example.com");
     const { access } = await signIn(t, "alice@example.com");
     const before = await snapshot(t);
-    expectError(await call(t, "POST", INITIATE, access, { email: "BOB@example.com" }), 409, "NEW_EMAIL_ALREADY_IN_USE");
-    expectError(
-      await call(t, "POST", INITIATE, access, { email: "alice@example.com" }),
-      409,
-      "NEW_EMAIL_ALREADY_IN_USE",
-    );
     expectError(
       await call(t, "POST", INITIATE, access, { email: "a@10minutemail.com" }),
       403,
       "FORBIDDEN_MAIL_PROVIDER",
     );
-    expectError(
-      await call(t, "POST", `${INITIATE}?origin=missing`, access, { email: "new@example.org" }),
-      500,
-      "UNABLE_TO_FIND_MAIL_TEMPLATE",
-    );
-    expectError(await call(t, "PUT", COMPLETE, access, { otp: "123456" }), 401, "OTP_INVALID_EXPIRED");
+    for (const email of ["new@example.org", "bob@example.com"]) {
+      expectError(
+        await call(t, "POST", `${INITIATE}?origin=missing`, access, { email }),
+        500,
+        "UNABLE_TO_FIND_MAIL_TEMPLATE",
+      );
+    }
     expect(await snapshot(t)).toBe(before);
     expect(smtp.received).toEqual([]);
+  });
+
+  it("paces the answer for an address in use (also the account's own) like a send: 409, then 429 for 60 s", async () => {
+    await t.createUser("bob@example.com");
+    const { access } = await signIn(t, "alice@example.com");
+    const initiate = (email: string) => call(t, "POST", INITIATE, access, { email });
+    expectError(await initiate("BOB@example.com"), 409, "NEW_EMAIL_ALREADY_IN_USE");
+    t.clock.advanceSeconds(59);
+    expectError(await initiate("bob@example.com"), 429, "TOO_MANY_TRANSFER_ATTEMPTS", 1);
+    expectError(await initiate("alice@example.com"), 429, "TOO_MANY_TRANSFER_ATTEMPTS", 1);
+    // A real transfer waits on the same clock.
+    expectError(await initiate("new@example.org"), 429, "TOO_MANY_TRANSFER_ATTEMPTS", 1);
+    t.clock.advanceSeconds(1);
+    expectError(await initiate("alice@example.com"), 409, "NEW_EMAIL_ALREADY_IN_USE");
+    t.clock.advanceSeconds(30);
+    expectError(await initiate("new@example.org"), 429, "TOO_MANY_TRANSFER_ATTEMPTS", 30);
+    expect(smtp.received).toEqual([]);
+    t.clock.advanceSeconds(30);
+    expectNoContent(await initiate("new@example.org"));
+    const code = codeOf(await smtp.next());
+
+    // Asking about a taken address replaces the live code, as any new send does.
+    t.clock.advanceSeconds(60);
+    expectError(await initiate("bob@example.com"), 409, "NEW_EMAIL_ALREADY_IN_USE");
+    expectError(await call(t, "PUT", COMPLETE, access, { otp: code }), 401, "OTP_INVALID_EXPIRED");
+    expect((await t.deps.store.findUserById(userId))?.email).toBe("alice@example.com");
+    expect(smtp.pending()).toEqual([]);
+  });
+
+  it("never spends the code stored for an address in use, even when the address is free again", async () => {
+    const bob = await t.createUser("bob@example.com");
+    const { access } = await signIn(t, "alice@example.com");
+    expectError(await call(t, "POST", INITIATE, access, { email: "bob@example.com" }), 409, "NEW_EMAIL_ALREADY_IN_USE");
+    // Give the stored code a value the test knows (it was never mailed, so nobody else does).
+    const [row] = await mailCodes(t);
+    if (!row) throw new Error("no code stored");
+    const mac = t.deps.keyring.macKey(MAIL_CODE_KEY_PURPOSE, row.kid);
+    const knownHash = hashMailCode(mac.key, { purpose: row.purpose, subject: row.subject }, "123456");
+    await t.deps.store.db.updateTable("mail_codes").set({ code_hash: knownHash }).execute();
+    await t.deps.store.deleteUser(bob);
+
+    expectError(await call(t, "PUT", COMPLETE, access, { otp: "123456" }), 401, "OTP_INVALID_EXPIRED");
+    expect((await t.deps.store.findUserById(userId))?.email).toBe("alice@example.com");
   });
 
   it("lets the unique index decide when the address is taken meanwhile: 409, and the code stays unspent", async () => {

@@ -10,6 +10,7 @@ import { audit } from "./audit.js";
 import type { FlowContext, RequestMeta } from "./context.js";
 import {
   checkCode,
+  codeGuessKind,
   type MailOptions,
   secondsUntilNextSend,
   sendCode,
@@ -109,14 +110,20 @@ export async function authenticateEmailOtp(
 
 /**
  * `GET /user/2fa/email-otp/next-email`: the wait before the next mail the user would ask for: the
- * challenge once email OTP is active, the setup mail while it is only pending.
+ * challenge once email OTP is active, the setup mail while it is only pending. While guesses at that
+ * purpose's codes must wait longer, that wait is reported: a new code is no use before it is over.
  */
 export async function emailOtpNextEmail(ctx: FlowContext, principal: Principal): Promise<number> {
   const userId = principal.userId;
   const row = await emailOtpRow(ctx, userId);
   if (!row) throw new AppError("EMAIL_OTP_UNINITIALIZED");
   const purpose = row.enabledAt !== null ? "email-otp-challenge" : "email-otp-setup";
-  return secondsUntilNextSend(ctx, userCodeSubject(userId), purpose);
+  const subject = userCodeSubject(userId);
+  const [send, guess] = await Promise.all([
+    secondsUntilNextSend(ctx, subject, purpose),
+    ctx.throttle.secondsToWait(subject, codeGuessKind(purpose)),
+  ]);
+  return Math.max(send, guess);
 }
 
 /** `DELETE /user/2fa/email-otp`: the last method off turns 2FA off and deletes the recovery codes. */

@@ -5,9 +5,21 @@ import { isDisposableAddress } from "../mail/disposable.js";
 import type { Principal } from "../tokens/guard.js";
 import { audit } from "./audit.js";
 import type { FlowContext } from "./context.js";
-import { checkCode, type MailOptions, mailOptionsOf, sendCode, sendNotice, userCodeSubject } from "./mail-codes.js";
+import {
+  chargeUnmailedSend,
+  checkCode,
+  type MailOptions,
+  mailOptionsOf,
+  sendCode,
+  sendNotice,
+  userCodeSubject,
+} from "./mail-codes.js";
 
-/** `POST /user/email/initiate`: mails a code to the new address; the login email is unchanged for now. */
+/**
+ * `POST /user/email/initiate`: mails a code to the new address; the login email is unchanged for now.
+ * The 409 for an address in use tells that an account has it, so it is paced like a send (§4): a code
+ * is stored that is never mailed and can never be spent, and within the resend window the answer is 429.
+ */
 export async function initiateEmailTransfer(
   ctx: FlowContext,
   principal: Principal,
@@ -15,17 +27,19 @@ export async function initiateEmailTransfer(
   mail: MailOptions,
 ): Promise<void> {
   if (isDisposableAddress(newEmail)) throw new AppError("FORBIDDEN_MAIL_PROVIDER");
-  // The account's own address counts as in use too: there is nothing to transfer.
-  if (await ctx.store.findUserByEmail(newEmail)) throw new AppError("NEW_EMAIL_ALREADY_IN_USE");
-  await sendCode(ctx, {
+  const send = {
     purpose: "email-transfer",
     subject: userCodeSubject(principal.userId),
-    userId: principal.userId,
     to: newEmail,
     mail,
     throttled: "TOO_MANY_TRANSFER_ATTEMPTS",
-    deliver: true,
-  });
+  } as const;
+  // The account's own address counts as in use too: there is nothing to transfer.
+  if (await ctx.store.findUserByEmail(newEmail)) {
+    await chargeUnmailedSend(ctx, send);
+    throw new AppError("NEW_EMAIL_ALREADY_IN_USE");
+  }
+  await sendCode(ctx, { ...send, userId: principal.userId, deliver: true });
 }
 
 /**

@@ -6,15 +6,18 @@
  * throttle (one statement, so concurrent sends cannot both pass); deliver. An undelivered mail
  * withdraws its code, so the failed send is not charged to the throttle and leaves no live code.
  *
- * Checking: one try is counted before the hash is compared (a burst of guesses never gets more than
- * maxTries comparisons), and spending is a second conditional UPDATE that exactly one caller wins.
+ * Checking: one guess is claimed on the subject's guess throttle of the purpose, counted across sends
+ * (§4), then one try on the code, both before the hash is compared (a burst of guesses never gets more
+ * comparisons than either budget allows); spending is a second conditional UPDATE that exactly one
+ * caller wins.
  */
 import { isSingleAddress } from "../../mail/address.js";
 import type { MailRequest, MailVars } from "../../mail/index.js";
 import { constantTimeEqual } from "../../platform/crypto.js";
-import type { MailCodePurpose, MailCodeRecord } from "../../storage/store.js";
+import type { MailCodeKey, MailCodePurpose, MailCodeRecord } from "../../storage/store.js";
 import { AppError, BadRequestError, type ErrorCode } from "../errors.js";
 import { generateMailCode, hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../otp/codes.js";
+import type { MailCodeGuessKind } from "../throttle/guard.js";
 import type { FlowContext } from "./context.js";
 
 /** The mail query of §1: which mail configuration and language to use. */
@@ -55,7 +58,14 @@ function mailRequest(to: string, template: MailRequest["template"], mail: MailOp
   };
 }
 
-export async function sendCode(ctx: FlowContext, input: SendCodeInput): Promise<void> {
+/**
+ * Renders the mail and stores its code, which is also the resend throttle (429 while the window of the
+ * previous send is not over). Nothing is stored when the mail cannot be rendered.
+ */
+async function storeCode(
+  ctx: FlowContext,
+  input: Omit<SendCodeInput, "deliver">,
+): Promise<{ request: MailRequest; key: MailCodeKey }> {
   // The schema's email format allows a little more than one deliverable bare address (e.g. 256 chars).
   if (!isSingleAddress(input.to)) throw new BadRequestError("Invalid email address");
   const now = ctx.clock.now();
@@ -87,6 +97,23 @@ export async function sendCode(ctx: FlowContext, input: SendCodeInput): Promise<
     const waitMs = issued.lastSentAt + resendSeconds * 1000 - now;
     throw new AppError(input.throttled, { retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) });
   }
+  return { request, key };
+}
+
+/**
+ * Charges a send that mails nothing: the same rendering and resend window as `sendCode`, with a code
+ * bound to no account, so it can never be spent. Like any send it replaces the subject's code of the
+ * purpose. For answers that must be paced like a send (§4: the taken address of a transfer).
+ */
+export async function chargeUnmailedSend(
+  ctx: FlowContext,
+  input: Omit<SendCodeInput, "deliver" | "userId">,
+): Promise<void> {
+  await storeCode(ctx, { ...input, userId: null });
+}
+
+export async function sendCode(ctx: FlowContext, input: SendCodeInput): Promise<void> {
+  const { request, key } = await storeCode(ctx, input);
   const sendStartedAt = ctx.clock.now();
   try {
     // A reset for an unknown address checks the mail server instead of sending, so that with the
@@ -121,9 +148,16 @@ export interface CheckedCode {
   codeHash: string;
 }
 
+/** The guess throttle of a purpose's codes. */
+export function codeGuessKind(purpose: MailCodePurpose): MailCodeGuessKind {
+  return `otp:${purpose}`;
+}
+
 /**
- * Counts one try on the subject's live code of the purpose and compares in constant time.
- * Undefined when there is no live code (none, expired, used, replaced, out of tries) or it differs.
+ * Claims one guess on the subject's throttle of the purpose (429 TOO_MANY_OTP_CHECKS while it must
+ * wait, checking nothing), then counts one try on its live code and compares in constant time. A
+ * match clears the throttle. Undefined when there is no live code (none, expired, used, replaced,
+ * out of tries), it is bound to no account, or it differs.
  */
 export async function checkCode(
   ctx: FlowContext,
@@ -131,6 +165,9 @@ export async function checkCode(
   purpose: MailCodePurpose,
   code: string,
 ): Promise<CheckedCode | undefined> {
+  // Claimed for every subject alike, known or not, with or without a live code: the answers and the
+  // 429 must not tell a reset to an unknown address from one to a known address.
+  await ctx.throttle.claim(subject, codeGuessKind(purpose));
   const record = await ctx.store.claimMailCodeTry({
     subject,
     purpose,
@@ -141,7 +178,10 @@ export async function checkCode(
   const kid = record?.kid ?? ctx.keyring.activeKid;
   if (!ctx.keyring.kids().includes(kid)) return undefined;
   const codeHash = hashMailCode(ctx.keyring.macKey(MAIL_CODE_KEY_PURPOSE, kid).key, { purpose, subject }, code);
-  if (!record || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
+  // A code bound to no account was never mailed to anyone who may use it (an unknown reset address,
+  // a taken transfer address).
+  if (!record || record.userId === null || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
+  await ctx.throttle.succeed(subject, codeGuessKind(purpose));
   return { record, codeHash };
 }
 

@@ -1,5 +1,5 @@
 import type { Clock } from "../../platform/clock.js";
-import type { Store, UserRecord } from "../../storage/store.js";
+import type { MailCodePurpose, Store, UserRecord } from "../../storage/store.js";
 import { AppError, type ErrorCode } from "../errors.js";
 import {
   claimAttempt,
@@ -9,12 +9,19 @@ import {
   type ThrottleState,
 } from "./throttle.js";
 
-export type GuessKind = "password" | "totp" | "recovery";
+/** Mailed codes are counted per purpose, across sends (§4): a new code does not reset the count. */
+export type MailCodeGuessKind = `otp:${MailCodePurpose}`;
+
+export type GuessKind = "password" | "totp" | "recovery" | MailCodeGuessKind;
 
 const REFUSAL: Record<GuessKind, ErrorCode> = {
   password: "TOO_MANY_FAILED_PASSWORD_CHECKS",
   totp: "TOO_MANY_TOTP_CHECKS",
   recovery: "TOO_MANY_RECOVERY_CODE_CHECKS",
+  "otp:email-otp-setup": "TOO_MANY_OTP_CHECKS",
+  "otp:email-otp-challenge": "TOO_MANY_OTP_CHECKS",
+  "otp:password-reset": "TOO_MANY_OTP_CHECKS",
+  "otp:email-transfer": "TOO_MANY_OTP_CHECKS",
 };
 
 /** A known account's throttles are its own: `user:<id>` (also written in SQL by the login's start). */

@@ -39,7 +39,7 @@ export function emailRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           tags,
           security: SECURITY.access,
           body: OtpBody,
-          response: { 204: NoContent, ...errors(400, 401, 409) },
+          response: { 204: NoContent, ...errors(400, 401, 409, 429) },
         },
       },
       async (request, reply) => {

@@ -59,7 +59,7 @@ export function passwordRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           summary: "Check a password reset OTP",
           tags,
           body: ValidateBody,
-          response: { 204: NoContent, ...errors(400, 401) },
+          response: { 204: NoContent, ...errors(400, 401, 429) },
         },
       },
       async (request, reply) => {
@@ -75,7 +75,7 @@ export function passwordRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           summary: "Update password via OTP",
           tags,
           body: ResetBody,
-          response: { 204: NoContent, ...errors(400, 401) },
+          response: { 204: NoContent, ...errors(400, 401, 429) },
         },
       },
       async (request, reply) => {

@@ -56,7 +56,7 @@ export function emailOtpRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           tags,
           security: SECURITY.access,
           body: OtpBody,
-          response: { 200: RecoveryCodesResponse, ...errors(400, 401, 409) },
+          response: { 200: RecoveryCodesResponse, ...errors(400, 401, 409, 429) },
         },
       },
       async (request) => {
@@ -92,7 +92,7 @@ export function emailOtpRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           tags,
           security: SECURITY.accessOrPartial,
           body: OtpBody,
-          response: { 200: SessionTokensResponse, ...errors(400, 401, 409) },
+          response: { 200: SessionTokensResponse, ...errors(400, 401, 409, 429) },
         },
       },
       async (request) => {
