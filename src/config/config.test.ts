@@ -41,4 +41,16 @@ describe("config", () => {
     );
     expect(loadConfig({ LATCHKEY_TOTP_ISSUER: "Acme Prod" }).totpIssuer).toBe("Acme Prod");
   });
+
+  it("refuses LATCHKEY_CORS_ORIGINS=* (any site would get answers made with the user's cookies)", () => {
+    for (const value of ["*", "https://app.example.com,*"]) {
+      expect(() => loadConfig({ LATCHKEY_CORS_ORIGINS: value })).toThrow(
+        /LATCHKEY_CORS_ORIGINS must list each allowed origin.*not "\*"/,
+      );
+    }
+    expect(loadConfig({ LATCHKEY_CORS_ORIGINS: "https://a.example.com, http://localhost:3000" }).corsOrigins).toEqual([
+      "https://a.example.com",
+      "http://localhost:3000",
+    ]);
+  });
 });

@@ -165,7 +165,10 @@ export function loadConfig(env: Env): Config {
     .map((o) => o.trim())
     .filter((o) => o !== "");
   for (const origin of config.corsOrigins) {
-    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+    // Credentials are allowed, so `*` would let any site read answers made with the user's cookies.
+    if (origin === "*") {
+      r.problems.push('LATCHKEY_CORS_ORIGINS must list each allowed origin (e.g. https://app.example.com), not "*"');
+    } else if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
       r.problems.push(`LATCHKEY_CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`);
     }
   }
