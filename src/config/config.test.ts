@@ -53,4 +53,41 @@ describe("config", () => {
       "http://localhost:3000",
     ]);
   });
+
+  it("takes LATCHKEY_TRUST_PROXY as the proxies' addresses and CIDRs, or a hop count", () => {
+    const trust = (value: string) => loadConfig({ LATCHKEY_TRUST_PROXY: value }).trustProxy;
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(trust("false")).toBe(false);
+    expect(trust("0")).toBe(false);
+    expect(trust("2")).toBe(2);
+    expect(trust("10.0.0.0/8, 127.0.0.1,::1, fd00::/8,loopback")).toEqual([
+      "10.0.0.0/8",
+      "127.0.0.1",
+      "::1",
+      "fd00::/8",
+      "loopback",
+    ]);
+  });
+
+  it("refuses LATCHKEY_TRUST_PROXY=true and every entry it cannot read, naming the variable", () => {
+    const problems = (value: string) => {
+      try {
+        loadConfig({ LATCHKEY_TRUST_PROXY: value });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+      }
+      return expect.unreachable(`${value} was accepted`);
+    };
+    expect(problems("true")).toEqual([expect.stringMatching(/^LATCHKEY_TRUST_PROXY=true .*addresses or CIDRs/)]);
+    expect(problems("11")).toEqual([expect.stringMatching(/^LATCHKEY_TRUST_PROXY hop count .* 0 and 10/)]);
+    for (const entry of ["10.0.0.0/33", "fd00::/129", "300.1.1.1", "proxy.example.com", "10.0.0.0/", "10.0.0.0/x"]) {
+      expect(problems(`127.0.0.1,${entry}`)).toEqual([
+        expect.stringContaining(`LATCHKEY_TRUST_PROXY entry "${entry}"`),
+      ]);
+    }
+    // A /0 trusts every hop, like `true`.
+    expect(problems("0.0.0.0/0")).toEqual([expect.stringMatching(/"0.0.0.0\/0" covers every address/)]);
+    expect(problems("::/0")).toEqual([expect.stringMatching(/"::\/0" covers every address/)]);
+  });
 });

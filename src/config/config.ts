@@ -1,4 +1,5 @@
 import { MIN_ARGON2_PARAMS } from "../core/password/hasher.js";
+import { parseTrustProxy, type TrustProxy } from "./trust-proxy.js";
 
 /**
  * Configuration comes from environment variables only, validated all at once: every problem is
@@ -32,8 +33,8 @@ export interface Config {
   /** Redis for the per-IP limit shared across nodes; undefined → kept in memory. */
   redisUrl: string | undefined;
   rateLimit: { perMinute: number };
-  /** Trust X-Forwarded-For from a reverse proxy for the client address. */
-  trustProxy: boolean;
+  /** How far X-Forwarded-For is believed for the client address: no hop, a hop count, or the proxies. */
+  trustProxy: TrustProxy;
 }
 
 export class ConfigError extends Error {
@@ -174,7 +175,7 @@ export function loadConfig(env: Env): Config {
   }
   config.redisUrl = r.url("LATCHKEY_REDIS_URL", undefined, ["redis:", "rediss:"]);
   config.rateLimit = { perMinute: r.int("LATCHKEY_RATE_LIMIT_PER_MINUTE", 300, 1, 1_000_000) };
-  config.trustProxy = r.oneOf("LATCHKEY_TRUST_PROXY", "false", ["true", "false"]) === "true";
+  config.trustProxy = parseTrustProxy(env.LATCHKEY_TRUST_PROXY, r.problems);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
