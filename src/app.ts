@@ -56,7 +56,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     if (closing) reply.header("connection", "close");
     done(null, payload);
   });
-  await app.register(healthRoutes(deps, deps.metrics));
+  await app.register(healthRoutes(deps));
   await app.register(wellKnownRoutes(deps));
   await app.register(authRoutes(deps));
   await app.register(twoFactorStateRoutes(deps));

@@ -90,4 +90,19 @@ describe("config", () => {
     expect(problems("0.0.0.0/0")).toEqual([expect.stringMatching(/"0.0.0.0\/0" covers every address/)]);
     expect(problems("::/0")).toEqual([expect.stringMatching(/"::\/0" covers every address/)]);
   });
+
+  it("puts metrics on a listener of their own, 127.0.0.1:9464 unless told otherwise or off", () => {
+    expect(loadConfig({}).metrics).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(loadConfig({ LATCHKEY_METRICS_HOST: "0.0.0.0", LATCHKEY_METRICS_PORT: "9100" }).metrics).toEqual({
+      host: "0.0.0.0",
+      port: 9100,
+    });
+    expect(loadConfig({ LATCHKEY_METRICS_PORT: "0" }).metrics).toEqual({ host: "127.0.0.1", port: 0 });
+    expect(loadConfig({ LATCHKEY_METRICS_PORT: "off" }).metrics).toBeUndefined();
+    expect(() => loadConfig({ LATCHKEY_METRICS_PORT: "metrics" })).toThrow(
+      /LATCHKEY_METRICS_PORT must be a whole number or off, got "metrics"/,
+    );
+    expect(() => loadConfig({ LATCHKEY_METRICS_PORT: "70000" })).toThrow(/LATCHKEY_METRICS_PORT must be between/);
+    expect(() => loadConfig({ LATCHKEY_PORT: "9464" })).toThrow(/LATCHKEY_METRICS_PORT must differ from LATCHKEY_PORT/);
+  });
 });
