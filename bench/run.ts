@@ -194,7 +194,7 @@ function machine(): Record<string, string> {
 async function measure(
   database: string,
   scenario: string,
-  target: { url: string; pid: number; alive?: () => boolean; output?: () => string },
+  target: { url: string; pid: number; metricsUrl?: string; alive?: () => boolean; output?: () => string },
   method: "GET" | "POST",
   path: string,
   connections: number,
@@ -252,18 +252,21 @@ function cpuMicros(row: Row, part: "server" | "loop" = "server"): string {
 }
 
 /** RSS and V8 heap of a Latchkey server now (diagnostics: where the peak went). */
-async function memoryNow(target: { url: string; pid: number }): Promise<string> {
+async function memoryNow(target: { pid: number; metricsUrl?: string }): Promise<string> {
   const status = readFileSync(`/proc/${target.pid}/status`, "utf8");
   const rss = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]) / 1024;
   let heap = "";
   try {
-    const text = await (await fetch(`${target.url}/metrics`)).text();
-    const value = (name: string) =>
-      Number(/ ([0-9.e+]+)$/.exec(text.split("\n").find((l) => l.startsWith(name)) ?? "")?.[1]);
-    const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-    heap = `, V8 heap ${mb(value("latchkey_nodejs_heap_size_used_bytes"))}/${mb(value("latchkey_nodejs_heap_size_total_bytes"))} MB used/total`;
+    // The baseline has no metrics listener.
+    if (target.metricsUrl) {
+      const text = await (await fetch(`${target.metricsUrl}/metrics`)).text();
+      const value = (name: string) =>
+        Number(/ ([0-9.e+]+)$/.exec(text.split("\n").find((l) => l.startsWith(name)) ?? "")?.[1]);
+      const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+      heap = `, V8 heap ${mb(value("latchkey_nodejs_heap_size_used_bytes"))}/${mb(value("latchkey_nodejs_heap_size_total_bytes"))} MB used/total`;
+    }
   } catch {
-    // the baseline has no metrics
+    // a diagnostic: a failed scrape leaves the heap out rather than ending the run
   }
   return `RSS ${rss.toFixed(0)} MB${heap}`;
 }
@@ -366,7 +369,13 @@ async function standard(): Promise<References> {
     try {
       const minter = new Minter(server.key, server.issuer);
       await check(server, minter);
-      const target = { url: server.url, pid: server.child.pid, alive: server.child.alive, output: server.child.output };
+      const target = {
+        url: server.url,
+        pid: server.child.pid,
+        metricsUrl: server.metricsUrl,
+        alive: server.child.alive,
+        output: server.child.output,
+      };
       const validatePath = "/auth/accesstoken/validate";
       await measure(
         database,
@@ -478,6 +487,7 @@ async function scale(): Promise<void> {
       const target = (server: LatchkeyServer) => ({
         url: server.url,
         pid: server.child.pid,
+        metricsUrl: server.metricsUrl,
         alive: server.child.alive,
         output: server.child.output,
       });

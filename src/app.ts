@@ -21,10 +21,13 @@ import { ErrorResponse } from "./http/schemas/common.js";
 
 /** Builds the HTTP application on top of ready dependencies. Never reads process.env. */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
+  const trust = deps.config.trustProxy;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
-    trustProxy: deps.config.trustProxy,
+    // Fastify takes a bare number as "trust no hop"; a hop count trusts the peer and the entries the
+    // proxies in front appended, so the address is the one the outermost proxy saw.
+    trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
     genReqId: () => deps.random.uuid(),
     childLoggerFactory: lazyRequestLogger,
     ajv: {
@@ -53,7 +56,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     if (closing) reply.header("connection", "close");
     done(null, payload);
   });
-  await app.register(healthRoutes(deps, deps.metrics));
+  await app.register(healthRoutes(deps));
   await app.register(wellKnownRoutes(deps));
   await app.register(authRoutes(deps));
   await app.register(twoFactorStateRoutes(deps));

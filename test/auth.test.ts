@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createArgon2Hasher } from "../src/core/password/hasher.js";
 import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { enrolTotp } from "./two-factor/support.js";
 
 const PASSWORD = "Correct7Horse";
 
@@ -264,6 +265,73 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
       cookies: { refreshToken: res.body },
     });
     expect(wrongCookie.json().message).toBe("NO_TOKEN_PROVIDED");
+  });
+
+  it("scopes the refresh cookie to /auth; access and partial cookies stay at /", async () => {
+    const attributes = (res: { cookies: Array<Record<string, unknown>> }) =>
+      res.cookies.map(({ name, path, httpOnly, secure, sameSite }) => ({ name, path, httpOnly, secure, sameSite }));
+    const strict = { httpOnly: true, secure: true, sameSite: "Strict" };
+    const login = await t.app.inject({
+      method: "POST",
+      url: "/auth/login?cookie=true",
+      payload: { username: "alice@example.com", password: PASSWORD },
+    });
+    expect(attributes(login)).toEqual([{ name: "refreshToken", path: "/auth", ...strict }]);
+    const rotated = await t.app.inject({
+      method: "GET",
+      url: "/auth/refreshtoken?cookie=true",
+      cookies: { refreshToken: login.body },
+    });
+    expect(attributes(rotated)).toEqual([{ name: "refreshToken", path: "/auth", ...strict }]);
+    const access = await t.app.inject({
+      method: "GET",
+      url: "/auth/accesstoken?cookie=true",
+      cookies: { refreshToken: rotated.body },
+    });
+    expect(attributes(access)).toEqual([{ name: "accessToken", path: "/", ...strict }]);
+    await enrolTotp(t, "bob@example.com");
+    const partial = await t.app.inject({
+      method: "POST",
+      url: "/auth/login?cookie=true",
+      payload: { username: "bob@example.com", password: PASSWORD },
+    });
+    expect(attributes(partial)).toEqual([{ name: "partialToken", path: "/", ...strict }]);
+  });
+
+  it("clears every token cookie on logout (Max-Age=0), including a refresh cookie left at Path=/", async () => {
+    const login = await t.app.inject({
+      method: "POST",
+      url: "/auth/login?cookie=true",
+      payload: { username: "alice@example.com", password: PASSWORD },
+    });
+    const logout = await t.app.inject({ method: "POST", url: "/auth/logout", cookies: { refreshToken: login.body } });
+    expect(logout.statusCode).toBe(204);
+    const cleared = logout.cookies
+      .map(({ name, value, path, maxAge, httpOnly, secure, sameSite }) => ({
+        name,
+        value,
+        path,
+        maxAge,
+        httpOnly,
+        secure,
+        sameSite,
+      }))
+      .sort((a, b) => `${a.name} ${a.path}`.localeCompare(`${b.name} ${b.path}`));
+    const gone = { value: "", maxAge: 0, httpOnly: true, secure: true, sameSite: "Strict" };
+    expect(cleared).toEqual([
+      { name: "accessToken", path: "/", ...gone },
+      { name: "partialToken", path: "/", ...gone },
+      { name: "refreshToken", path: "/", ...gone },
+      { name: "refreshToken", path: "/auth", ...gone },
+    ]);
+    // A logout with the header clears them too; a refused one changes nothing.
+    const second = await refreshToken();
+    const byHeader = await t.app.inject({ method: "POST", url: "/auth/logout", headers: bearer(second) });
+    expect(byHeader.statusCode).toBe(204);
+    expect(byHeader.cookies).toHaveLength(4);
+    const refused = await t.app.inject({ method: "POST", url: "/auth/logout", headers: bearer(second) });
+    expect(refused.json().message).toBe("TOKEN_REVOKED");
+    expect(refused.headers["set-cookie"]).toBeUndefined();
   });
 
   it("serves the JWKS and the discovery document", async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -64,6 +64,16 @@ describe("latchkey command line", () => {
     expect(text).toContain("LATCHKEY_PORT");
     expect(text).toContain("LATCHKEY_ACCESS_TOKEN_TTL_SECONDS");
     expect(text).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses to serve with LATCHKEY_TRUST_PROXY=true or LATCHKEY_CORS_ORIGINS=*, before opening anything", async () => {
+    const code = await runCli(["serve"], { ...env, LATCHKEY_TRUST_PROXY: "true", LATCHKEY_CORS_ORIGINS: "*" });
+    expect(code).toBe(2);
+    const text = stderr.join("");
+    expect(text).toContain("LATCHKEY_TRUST_PROXY=true");
+    expect(text).toContain("LATCHKEY_CORS_ORIGINS");
+    expect(text).not.toMatch(/\n\s+at /);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it("disables, inspects, revokes, resets and reads the audit trail of a user", async () => {

@@ -176,6 +176,11 @@ describe("OpenAPI document", () => {
     }
   });
 
+  it("leaves /metrics out: it has a listener of its own", () => {
+    expect(Object.keys(doc.paths)).toContain("/health/ready");
+    expect(Object.keys(doc.paths)).not.toContain("/metrics");
+  });
+
   it("serves Swagger UI at /docs", async () => {
     const res = await t.app.inject({ method: "GET", url: "/docs/" });
     expect(res.statusCode).toBe(200);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { buildMetricsApp } from "../src/http/metrics-app.js";
 import { createTestApp, createTestDatabase, type TestApp, testDialects } from "./support/harness.js";
 import { startSmtpSink } from "./support/smtp.js";
 import { authenticateTotp, codeAt, enrolTotp, login as login2fa } from "./two-factor/support.js";
@@ -15,6 +16,16 @@ const login = (t: TestApp, remoteAddress: string) =>
 function freshAddress(): string {
   const n = () => Math.floor(Math.random() * 250) + 1;
   return `10.${n()}.${n()}.${n()}`;
+}
+
+/** A scrape of the node's metrics listener (the API's listener does not serve them). */
+async function scrape(t: TestApp) {
+  const metrics = await buildMetricsApp(t.deps.metrics, t.deps.logger);
+  try {
+    return await metrics.inject({ method: "GET", url: "/metrics" });
+  } finally {
+    await metrics.close();
+  }
 }
 
 function redisUrl(): string | undefined {
@@ -61,7 +72,7 @@ describe.each(testDialects())("operations on $name", (dialect) => {
     await t.createUser("bob@example.com");
     const bob = { username: "bob@example.com", password: "Correct7Horse" };
     expect((await t.app.inject({ method: "POST", url: "/auth/login", payload: bob })).statusCode).toBe(200);
-    const res = await t.app.inject({ method: "GET", url: "/metrics" });
+    const res = await scrape(t);
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
     const text = res.body;
@@ -82,7 +93,7 @@ describe.each(testDialects())("operations on $name", (dialect) => {
       const partial = await login2fa(t, "alice@example.com");
       await authenticateTotp(t, partial, "000000");
       await authenticateTotp(t, partial, codeAt(enrolled.totp, t.clock.now()));
-      const text = (await t.app.inject({ method: "GET", url: "/metrics" })).body;
+      const text = (await scrape(t)).body;
       expect(text).toMatch(/latchkey_mails_total\{template="password-reset",outcome="sent"\} 1/);
       expect(text).toMatch(/latchkey_second_factor_checks_total\{method="totp",outcome="failed"\} 1/);
       expect(text).toMatch(/latchkey_second_factor_checks_total\{method="totp",outcome="succeeded"\} 1/);

@@ -6,7 +6,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli.js";
 import { closedPort } from "./support/smtp.js";
 
-/** The real process: `npm start`'s entry point, stopped with SIGTERM while a request is in flight. */
+/**
+ * The real process: `npm start`'s entry point, stopped with SIGTERM while a request is in flight; its
+ * metrics listener closes with it.
+ */
 describe("graceful shutdown", () => {
   let dir: string;
   let child: ChildProcess | undefined;
@@ -18,10 +21,12 @@ describe("graceful shutdown", () => {
   it("finishes the in-flight request, then closes and exits 0", async () => {
     dir = mkdtempSync(join(tmpdir(), "latchkey-stop-"));
     const port = await closedPort();
+    const metricsPort = await closedPort();
     const env = {
       ...process.env,
       LATCHKEY_DATA_DIR: dir,
       LATCHKEY_PORT: String(port),
+      LATCHKEY_METRICS_PORT: String(metricsPort),
       LATCHKEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 3).toString("base64")}`,
       LATCHKEY_LOG_LEVEL: "info",
     };
@@ -48,6 +53,7 @@ describe("graceful shutdown", () => {
       server.once("exit", (code) => reject(new Error(`server exited early with ${code}: ${output}`)));
     });
     await listening;
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
     const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
 
     // A login costs one argon2id verification: long enough to be in flight when the signal lands.
@@ -64,5 +70,6 @@ describe("graceful shutdown", () => {
     expect(await exited).toBe(0);
     expect(output).toContain("shutting down");
     await expect(fetch(`http://127.0.0.1:${port}/health/live`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
   });
 });

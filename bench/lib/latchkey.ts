@@ -38,6 +38,8 @@ export const ENCRYPTION_KEYS = `bench:${Buffer.alloc(32, 42).toString("base64")}
 export interface LatchkeyServer {
   readonly database: DatabaseKind;
   readonly url: string;
+  /** The server's metrics listener (memory figures); the API's listener does not serve them. */
+  readonly metricsUrl: string;
   readonly issuer: string;
   readonly key: SigningKey;
   readonly child: Child;
@@ -66,6 +68,8 @@ export async function startLatchkey(
     hashOnce ??= passwordHash();
     const hash = await hashOnce;
     const port = await freePort();
+    let metricsPort = await freePort();
+    while (metricsPort === port) metricsPort = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
     const seeded = performance.now();
     let databaseUrl: string;
@@ -88,6 +92,7 @@ export async function startLatchkey(
       {
         LATCHKEY_HOST: "127.0.0.1",
         LATCHKEY_PORT: String(port),
+        LATCHKEY_METRICS_PORT: String(metricsPort),
         LATCHKEY_ISSUER: issuer,
         LATCHKEY_DATA_DIR: dataDir,
         LATCHKEY_DATABASE_URL: databaseUrl,
@@ -100,7 +105,8 @@ export async function startLatchkey(
     );
     cleanups.push(() => child.stop());
     await waitReady(child, `${issuer}/health/ready`);
-    return { database, url: issuer, issuer, key, child, close: cleanup };
+    const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+    return { database, url: issuer, metricsUrl, issuer, key, child, close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;

@@ -41,4 +41,68 @@ describe("config", () => {
     );
     expect(loadConfig({ LATCHKEY_TOTP_ISSUER: "Acme Prod" }).totpIssuer).toBe("Acme Prod");
   });
+
+  it("refuses LATCHKEY_CORS_ORIGINS=* (any site would get answers made with the user's cookies)", () => {
+    for (const value of ["*", "https://app.example.com,*"]) {
+      expect(() => loadConfig({ LATCHKEY_CORS_ORIGINS: value })).toThrow(
+        /LATCHKEY_CORS_ORIGINS must list each allowed origin.*not "\*"/,
+      );
+    }
+    expect(loadConfig({ LATCHKEY_CORS_ORIGINS: "https://a.example.com, http://localhost:3000" }).corsOrigins).toEqual([
+      "https://a.example.com",
+      "http://localhost:3000",
+    ]);
+  });
+
+  it("takes LATCHKEY_TRUST_PROXY as the proxies' addresses and CIDRs, or a hop count", () => {
+    const trust = (value: string) => loadConfig({ LATCHKEY_TRUST_PROXY: value }).trustProxy;
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(trust("false")).toBe(false);
+    expect(trust("0")).toBe(false);
+    expect(trust("2")).toBe(2);
+    expect(trust("10.0.0.0/8, 127.0.0.1,::1, fd00::/8,loopback")).toEqual([
+      "10.0.0.0/8",
+      "127.0.0.1",
+      "::1",
+      "fd00::/8",
+      "loopback",
+    ]);
+  });
+
+  it("refuses LATCHKEY_TRUST_PROXY=true and every entry it cannot read, naming the variable", () => {
+    const problems = (value: string) => {
+      try {
+        loadConfig({ LATCHKEY_TRUST_PROXY: value });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+      }
+      return expect.unreachable(`${value} was accepted`);
+    };
+    expect(problems("true")).toEqual([expect.stringMatching(/^LATCHKEY_TRUST_PROXY=true .*addresses or CIDRs/)]);
+    expect(problems("11")).toEqual([expect.stringMatching(/^LATCHKEY_TRUST_PROXY hop count .* 0 and 10/)]);
+    for (const entry of ["10.0.0.0/33", "fd00::/129", "300.1.1.1", "proxy.example.com", "10.0.0.0/", "10.0.0.0/x"]) {
+      expect(problems(`127.0.0.1,${entry}`)).toEqual([
+        expect.stringContaining(`LATCHKEY_TRUST_PROXY entry "${entry}"`),
+      ]);
+    }
+    // A /0 trusts every hop, like `true`.
+    expect(problems("0.0.0.0/0")).toEqual([expect.stringMatching(/"0.0.0.0\/0" covers every address/)]);
+    expect(problems("::/0")).toEqual([expect.stringMatching(/"::\/0" covers every address/)]);
+  });
+
+  it("puts metrics on a listener of their own, 127.0.0.1:9464 unless told otherwise or off", () => {
+    expect(loadConfig({}).metrics).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(loadConfig({ LATCHKEY_METRICS_HOST: "0.0.0.0", LATCHKEY_METRICS_PORT: "9100" }).metrics).toEqual({
+      host: "0.0.0.0",
+      port: 9100,
+    });
+    expect(loadConfig({ LATCHKEY_METRICS_PORT: "0" }).metrics).toEqual({ host: "127.0.0.1", port: 0 });
+    expect(loadConfig({ LATCHKEY_METRICS_PORT: "off" }).metrics).toBeUndefined();
+    expect(() => loadConfig({ LATCHKEY_METRICS_PORT: "metrics" })).toThrow(
+      /LATCHKEY_METRICS_PORT must be a whole number or off, got "metrics"/,
+    );
+    expect(() => loadConfig({ LATCHKEY_METRICS_PORT: "70000" })).toThrow(/LATCHKEY_METRICS_PORT must be between/);
+    expect(() => loadConfig({ LATCHKEY_PORT: "9464" })).toThrow(/LATCHKEY_METRICS_PORT must differ from LATCHKEY_PORT/);
+  });
 });

@@ -1,4 +1,5 @@
 import { MIN_ARGON2_PARAMS } from "../core/password/hasher.js";
+import { parseTrustProxy, type TrustProxy } from "./trust-proxy.js";
 
 /**
  * Configuration comes from environment variables only, validated all at once: every problem is
@@ -32,8 +33,10 @@ export interface Config {
   /** Redis for the per-IP limit shared across nodes; undefined → kept in memory. */
   redisUrl: string | undefined;
   rateLimit: { perMinute: number };
-  /** Trust X-Forwarded-For from a reverse proxy for the client address. */
-  trustProxy: boolean;
+  /** The listener of GET /metrics, apart from the API's (§4); undefined → no metrics listener. */
+  metrics: { host: string; port: number } | undefined;
+  /** How far X-Forwarded-For is believed for the client address: no hop, a hop count, or the proxies. */
+  trustProxy: TrustProxy;
 }
 
 export class ConfigError extends Error {
@@ -101,6 +104,19 @@ class Reader {
 
 const DAY_SECONDS = 86_400;
 
+/** LATCHKEY_METRICS_HOST and _PORT (`off`: none), so that no counter is served to the public. */
+function metricsListener(r: Reader, env: Env, apiPort: number): Config["metrics"] {
+  const raw = env.LATCHKEY_METRICS_PORT?.trim();
+  if (raw === "off") return undefined;
+  if (raw && !/^\d+$/.test(raw)) {
+    r.problems.push(`LATCHKEY_METRICS_PORT must be a whole number or off, got "${raw}"`);
+    return undefined;
+  }
+  const port = r.int("LATCHKEY_METRICS_PORT", 9464, 0, 65_535);
+  if (port !== 0 && port === apiPort) r.problems.push("LATCHKEY_METRICS_PORT must differ from LATCHKEY_PORT");
+  return { host: r.string("LATCHKEY_METRICS_HOST", "127.0.0.1"), port };
+}
+
 export function loadConfig(env: Env): Config {
   const r = new Reader(env);
   const port = r.int("LATCHKEY_PORT", 8080, 0, 65_535);
@@ -152,6 +168,7 @@ export function loadConfig(env: Env): Config {
     redisUrl: undefined,
     rateLimit: { perMinute: 300 },
     trustProxy: false,
+    metrics: undefined,
   };
   // Authenticator apps split the otpauth label at the first colon (Key Uri Format).
   if (config.totpIssuer?.includes(":")) r.problems.push("LATCHKEY_TOTP_ISSUER must not contain a colon");
@@ -165,13 +182,17 @@ export function loadConfig(env: Env): Config {
     .map((o) => o.trim())
     .filter((o) => o !== "");
   for (const origin of config.corsOrigins) {
-    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+    // Credentials are allowed, so `*` would let any site read answers made with the user's cookies.
+    if (origin === "*") {
+      r.problems.push('LATCHKEY_CORS_ORIGINS must list each allowed origin (e.g. https://app.example.com), not "*"');
+    } else if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
       r.problems.push(`LATCHKEY_CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`);
     }
   }
   config.redisUrl = r.url("LATCHKEY_REDIS_URL", undefined, ["redis:", "rediss:"]);
   config.rateLimit = { perMinute: r.int("LATCHKEY_RATE_LIMIT_PER_MINUTE", 300, 1, 1_000_000) };
-  config.trustProxy = r.oneOf("LATCHKEY_TRUST_PROXY", "false", ["true", "false"]) === "true";
+  config.trustProxy = parseTrustProxy(env.LATCHKEY_TRUST_PROXY, r.problems);
+  config.metrics = metricsListener(r, env, port);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

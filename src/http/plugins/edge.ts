@@ -22,7 +22,7 @@ export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
 export async function registerEdge(app: FastifyInstance, config: Config, metrics: Metrics): Promise<void> {
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
-      origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
+      origin: config.corsOrigins,
       credentials: true,
       methods: ["GET", "POST", "PUT", "DELETE"],
       allowedHeaders: ["authorization", "content-type"],

@@ -14,7 +14,7 @@ export async function registerOpenApi(app: FastifyInstance, config: Config): Pro
         { name: "Authentication", description: "Login, token rotation and validation." },
         { name: "User", description: "Two-factor methods, password and email." },
         { name: "Discovery", description: "Public keys for offline verification." },
-        { name: "Operations", description: "Health and metrics." },
+        { name: "Operations", description: "Health and readiness." },
         { name: "Admin", description: "User administration (Bearer LATCHKEY_ADMIN_TOKEN)." },
       ],
       components: {

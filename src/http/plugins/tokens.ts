@@ -33,13 +33,27 @@ export async function authenticate(
   return { ...principal, meta: requestMeta(request) };
 }
 
+/**
+ * Where each cookie travels: the refresh token only to /auth (the endpoints that take it); partial and
+ * access tokens are read by /user/* too.
+ */
+const COOKIE_PATHS: Record<TokenCookie, string> = { refreshToken: "/auth", accessToken: "/", partialToken: "/" };
+const COOKIE_ATTRIBUTES = { httpOnly: true, secure: true, sameSite: "strict" } as const;
+
 /** `?cookie=true`: the token also travels as an HttpOnly, Secure, SameSite=Strict cookie. */
 export function setTokenCookie(reply: FastifyReply, name: TokenCookie, token: IssuedToken, nowMs: number): void {
   reply.setCookie(name, token.token, {
-    httpOnly: true,
-    secure: true,
-    sameSite: "strict",
-    path: "/",
+    ...COOKIE_ATTRIBUTES,
+    path: COOKIE_PATHS[name],
     maxAge: Math.max(0, Math.floor((token.expiresAt - nowMs) / 1000)),
   });
+}
+
+/**
+ * Logout expires every token cookie (Max-Age=0). Also the refresh cookie that earlier versions set at
+ * Path=/: a browser keeps cookies of different paths apart, so clearing /auth alone would leave it.
+ */
+export function clearTokenCookies(reply: FastifyReply): void {
+  for (const [name, path] of Object.entries(COOKIE_PATHS)) reply.clearCookie(name, { ...COOKIE_ATTRIBUTES, path });
+  reply.clearCookie("refreshToken", { ...COOKIE_ATTRIBUTES, path: "/" });
 }

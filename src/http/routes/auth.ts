@@ -3,7 +3,7 @@ import { Type } from "@sinclair/typebox";
 import { login } from "../../core/flows/login.js";
 import { accessTokenFor, logout, rotateRefreshToken, validateRefreshToken } from "../../core/flows/sessions.js";
 import type { Deps } from "../../deps.js";
-import { authenticate, setTokenCookie } from "../plugins/tokens.js";
+import { authenticate, clearTokenCookies, setTokenCookie } from "../plugins/tokens.js";
 import { requestMeta } from "../request-meta.js";
 import { CookieQuery, errors, NoContent, TokenText, UserIdResponse } from "../schemas/common.js";
 
@@ -93,6 +93,7 @@ export function authRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const principal = await authenticate(guard, request, "refresh");
         await logout(flow, principal);
+        clearTokenCookies(reply);
         return reply.code(204).send(null);
       },
     );

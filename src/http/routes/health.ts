@@ -2,14 +2,13 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { AppError } from "../../core/errors.js";
 import type { Deps } from "../../deps.js";
-import type { Metrics } from "../../observability/metrics.js";
 import { errors } from "../schemas/common.js";
 
 const Status = Type.Object({ status: Type.String() });
 const tags = ["Operations"];
 
-/** Liveness, readiness (the database answers) and Prometheus metrics. */
-export function healthRoutes(deps: Deps, metrics: Metrics): FastifyPluginAsyncTypebox {
+/** Liveness and readiness (the database answers). Metrics have a listener of their own (http/metrics-app.ts). */
+export function healthRoutes(deps: Deps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
       "/health/live",
@@ -33,14 +32,6 @@ export function healthRoutes(deps: Deps, metrics: Metrics): FastifyPluginAsyncTy
           throw new AppError("SERVICE_UNAVAILABLE");
         }
         return { status: "ready" };
-      },
-    );
-    app.get(
-      "/metrics",
-      { schema: { summary: "Prometheus metrics", tags, produces: ["text/plain"] } },
-      async (_request, reply) => {
-        const body = await metrics.registry.metrics();
-        return reply.type(metrics.registry.contentType).send(body);
       },
     );
   };
