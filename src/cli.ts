@@ -29,7 +29,8 @@ Commands:
   user revoke-sessions --email E | --id N End every session of the user
   user reset-2fa --email E | --id N       Turn every 2FA method off and drop recovery codes
   user events --email E | --id N [--offset N] [--limit N]
-  keys rotate                             Make a new signing key active (old keys keep verifying)
+  keys rotate                             Add a signing key: published now, signing from the time printed
+  keys prune                              Drop signing keys whose tokens have all expired
   keys reencrypt                          Move every TOTP secret to the active encryption key
 
 Configuration comes from LATCHKEY_* environment variables (see .env.example).`;
@@ -134,7 +135,13 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
 async function keysCommand(config: Config, args: string[]): Promise<void> {
   await withDeps(config, async (deps) => {
     if (args[0] === "rotate") {
-      out({ activeKid: await deps.keys.rotate() });
+      const { kid, activatesAt } = await deps.keys.rotate();
+      // Published at once (every node reloads within KEY_RELOAD_INTERVAL_MS); signing from activatesAt.
+      out({ kid, activatesAt: new Date(activatesAt).toISOString() });
+    } else if (args[0] === "prune") {
+      const { refreshTtlSeconds, accessTtlSeconds, sudoTtlSeconds, partialTtlSeconds } = config.tokens;
+      const longest = Math.max(refreshTtlSeconds, accessTtlSeconds, sudoTtlSeconds, partialTtlSeconds);
+      out({ pruned: await deps.keys.prune(longest) });
     } else if (args[0] === "reencrypt") {
       out(await reencryptTotpSecrets(deps.flow));
     } else {

@@ -95,10 +95,17 @@ describe("latchkey command line", () => {
     expect(lastLine()).toEqual({ checked: 0, reencrypted: 0, unreadable: 0 });
   });
 
-  it("rotates the signing key", async () => {
+  it("rotates the signing key, saying when the new one signs, and prunes none still in use", async () => {
+    const startedAt = Date.now();
     expect(await runCli(["keys", "rotate"], env)).toBe(0);
-    const first = lastLine().activeKid;
+    const first = lastLine();
+    expect(first.kid).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    // Published now; signing once every node has reloaded and cached JWKS have expired.
+    expect(Date.parse(first.activatesAt) - startedAt).toBeGreaterThanOrEqual(300_000);
     expect(await runCli(["keys", "rotate"], env)).toBe(0);
-    expect(lastLine().activeKid).not.toBe(first);
+    expect(lastLine().kid).not.toBe(first.kid);
+    expect(Date.parse(lastLine().activatesAt)).toBeGreaterThan(Date.parse(first.activatesAt));
+    expect(await runCli(["keys", "prune"], env)).toBe(0);
+    expect(lastLine()).toEqual({ pruned: 0 });
   });
 });

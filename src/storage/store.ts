@@ -71,6 +71,8 @@ export interface SigningKeyRecord {
   privatePem: string;
   publicPem: string;
   createdAt: number;
+  /** From when the key signs; it is published (JWKS) from the moment it is stored. */
+  activatesAt: number;
 }
 
 export interface TwoFactorRecord {
@@ -154,7 +156,11 @@ export interface Store {
   // Signing keys
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   insertSigningKey(key: SigningKeyRecord): Promise<void>;
-  deleteSigningKeysBefore(createdBefore: number, keepKid: string): Promise<number>;
+  /**
+   * Deletes, in one statement, every key that a later key replaced at or before `cutoff` (the
+   * replacement's activation time): those older than the key that was signing at `cutoff`.
+   */
+  deleteSigningKeysRetiredBefore(cutoff: number): Promise<number>;
 
   // Two-factor: TOTP, recovery codes, partial tokens and step-up (issue 3).
   // Methods that change which methods are active ("2FA on/off") first lock the user's row

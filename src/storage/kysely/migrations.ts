@@ -144,6 +144,17 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.createIndex("mail_codes_expires_at").on("mail_codes").column("expires_at").execute();
     },
   }),
+  "2026-12-02-002-signing-key-activation": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      // A rotated key is published before it signs. Keys stored before this signed from their creation.
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .alterTable("signing_keys")
+        .addColumn("activates_at", int64, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`update signing_keys set activates_at = created_at`.execute(db);
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

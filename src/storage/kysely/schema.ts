@@ -49,6 +49,7 @@ export interface SigningKeysTable {
   private_pem: string;
   public_pem: string;
   created_at: number;
+  activates_at: number;
 }
 
 export interface UserTotpTable {

@@ -194,8 +194,8 @@ export class KyselyStore implements Store {
     return signingKeys.insertSigningKey(this.db, key);
   }
 
-  deleteSigningKeysBefore(createdBefore: number, keepKid: string): Promise<number> {
-    return signingKeys.deleteSigningKeysBefore(this.db, createdBefore, keepKid);
+  deleteSigningKeysRetiredBefore(cutoff: number): Promise<number> {
+    return signingKeys.deleteSigningKeysRetiredBefore(this.db, cutoff);
   }
 
   // Two-factor (statements in two-factor.ts).
