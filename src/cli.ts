@@ -12,7 +12,7 @@ import {
   adminUserEvents,
 } from "./core/flows/admin.js";
 import type { RequestMeta } from "./core/flows/context.js";
-import { reencryptTotpSecrets } from "./core/flows/keys.js";
+import { reencryptSigningKeys, reencryptTotpSecrets } from "./core/flows/keys.js";
 import { buildDeps, createLogger, type Deps, openStore } from "./deps.js";
 import { serve } from "./server.js";
 
@@ -31,7 +31,7 @@ Commands:
   user events --email E | --id N [--offset N] [--limit N]
   keys rotate                             Add a signing key: published now, signing from the time printed
   keys prune                              Drop signing keys whose tokens have all expired
-  keys reencrypt                          Move every TOTP secret to the active encryption key
+  keys reencrypt                          Move TOTP secrets and signing keys to the active encryption key
 
 Configuration comes from LATCHKEY_* environment variables (see .env.example).`;
 
@@ -143,7 +143,7 @@ async function keysCommand(config: Config, args: string[]): Promise<void> {
       const longest = Math.max(refreshTtlSeconds, accessTtlSeconds, sudoTtlSeconds, partialTtlSeconds);
       out({ pruned: await deps.keys.prune(longest) });
     } else if (args[0] === "reencrypt") {
-      out(await reencryptTotpSecrets(deps.flow));
+      out({ totpSecrets: await reencryptTotpSecrets(deps.flow), signingKeys: await reencryptSigningKeys(deps.flow) });
     } else {
       throw new UsageError(`unknown keys command: ${args[0] ?? "(none)"}`);
     }

@@ -96,7 +96,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     await store.migrate();
     const hasher = overrides.hasher ?? createArgon2Hasher(config.argon2);
     const dummyHash = await hasher.hash(random.bytes(16).toString("base64url"));
-    const keys = new SigningKeys(store, clock, random, logger);
+    const keys = new SigningKeys(store, clock, random, keyring, logger);
     await keys.init();
     const tokens = new TokenService(keys, config.issuer, clock, random);
     const throttle = new GuessThrottle(store, clock, config.throttle);

@@ -322,7 +322,7 @@ describe.each(testDialects())("store on $name", (dialect) => {
 
   it("stores signing keys and drops only those replaced before the cutoff", async () => {
     const key = (kid: string, createdAt: number, activatesAt: number) =>
-      store.insertSigningKey({ kid, privatePem: "p", publicPem: "q", createdAt, activatesAt });
+      store.insertSigningKey({ kid, privateKeyEnc: "p", publicPem: "q", createdAt, activatesAt });
     await key("a", T0, T0);
     await key("b", T0 + 10, T0 + 100);
     await key("c", T0 + 20, T0 + 200);

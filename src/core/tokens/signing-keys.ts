@@ -6,6 +6,7 @@ import type { Clock } from "../../platform/clock.js";
 import { generateEd25519, type KeyObject, privateKeyFromPem, publicKeyFromPem } from "../../platform/crypto.js";
 import type { Random } from "../../platform/random.js";
 import type { SigningKeyRecord, Store } from "../../storage/store.js";
+import { type Keyring, SecretDecryptError } from "../secrets/keyring.js";
 
 export interface LoadedKey {
   kid: string;
@@ -38,12 +39,33 @@ const UNKNOWN_KID_RELOAD_MS = 10_000;
 /** Kept after a key's successor took over, beyond the longest token lifetime, for clocks that differ. */
 const PRUNE_MARGIN_MS = 60_000;
 
+/** Whether a stored private key is a plain PEM, as versions before sealing stored it (sealed: `v1.…`). */
+export function storedInClear(privateKeyEnc: string): boolean {
+  return privateKeyEnc.startsWith("-----BEGIN ");
+}
+
+/** The aad a key's private part is sealed under, so the sealed value opens as this key's only. */
+export function signingKeyAad(kid: string): string {
+  return `signing-key:${kid}`;
+}
+
+/** A stored signing key that no configured encryption key opens. Names the key, never its contents. */
+export class UnreadableSigningKeyError extends Error {
+  constructor(kid: string) {
+    super(
+      `signing key ${kid} cannot be opened with LATCHKEY_ENCRYPTION_KEYS: the encryption key it was sealed ` +
+        "with is not configured, or the stored value is damaged",
+    );
+    this.name = "UnreadableSigningKeyError";
+  }
+}
+
 /**
  * The Ed25519 signing keys (§2). They live in the database so every node signs and verifies with the
- * same set. Every loaded key is published; the one that signs is the newest whose activation time
- * has passed. Each node reloads the set on a timer (`refresh`), so a key rotated or pruned anywhere
- * reaches it within one interval; a `kid` this node has not seen also triggers a reload, at most
- * every ten seconds.
+ * same set, their private parts sealed with the encryption keyring. Every loaded key is published;
+ * the one that signs is the newest whose activation time has passed. Each node reloads the set on a
+ * timer (`refresh`), so a key rotated or pruned anywhere reaches it within one interval; a `kid`
+ * this node has not seen also triggers a reload, at most every ten seconds.
  */
 export class SigningKeys {
   #keys = new Map<string, LoadedKey>();
@@ -56,10 +78,14 @@ export class SigningKeys {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly random: Random,
+    private readonly keyring: Keyring,
     private readonly logger?: Pick<Logger, "warn">,
   ) {}
 
-  /** Loads the keys, creating the first one, active at once, when the database has none. */
+  /**
+   * Loads the keys, creating the first one, active at once, when the database has none. Throws
+   * UnreadableSigningKeyError when a stored key cannot be opened: a node does not start without it.
+   */
   async init(): Promise<void> {
     await this.reload();
     if (this.#keys.size === 0) {
@@ -72,7 +98,7 @@ export class SigningKeys {
     this.#lastReloadAt = this.clock.now();
     const records = await this.store.listSigningKeys();
     const keys = new Map<string, LoadedKey>();
-    for (const record of records) keys.set(record.kid, this.#keys.get(record.kid) ?? (await load(record)));
+    for (const record of records) keys.set(record.kid, this.#keys.get(record.kid) ?? (await this.#open(record)));
     this.#keys = keys;
     this.#byActivation = [...keys.values()].sort(
       (a, b) => b.activatesAt - a.activatesAt || b.createdAt - a.createdAt || b.kid.localeCompare(a.kid),
@@ -111,15 +137,33 @@ export class SigningKeys {
 
   async #insert(activatesAt: number): Promise<string> {
     const pair = generateEd25519();
-    const record: SigningKeyRecord = {
-      kid: this.random.bytes(12).toString("base64url"),
-      privatePem: pair.privatePem,
+    const kid = this.random.bytes(12).toString("base64url");
+    await this.store.insertSigningKey({
+      kid,
+      privateKeyEnc: this.keyring.encrypt(Buffer.from(pair.privatePem), signingKeyAad(kid), this.random),
       publicPem: pair.publicPem,
       createdAt: this.clock.now(),
       activatesAt,
-    };
-    await this.store.insertSigningKey(record);
-    return record.kid;
+    });
+    return kid;
+  }
+
+  /** Unseals a stored key; one stored in clear (before keys were sealed) is sealed on the way. */
+  async #open(record: SigningKeyRecord): Promise<LoadedKey> {
+    const aad = signingKeyAad(record.kid);
+    if (storedInClear(record.privateKeyEnc)) {
+      const pem = record.privateKeyEnc;
+      const sealed = this.keyring.encrypt(Buffer.from(pem), aad, this.random);
+      // Conditional on the row still holding the plain PEM: of nodes starting together, one seals it.
+      await this.store.swapSigningKeyPrivate({ kid: record.kid, from: pem, to: sealed });
+      return load(record, pem);
+    }
+    try {
+      return load(record, this.keyring.decrypt(record.privateKeyEnc, aad).toString("utf8"));
+    } catch (error) {
+      if (error instanceof SecretDecryptError) throw new UnreadableSigningKeyError(record.kid);
+      throw error;
+    }
   }
 
   /**
@@ -164,14 +208,14 @@ export class SigningKeys {
   }
 }
 
-async function load(record: SigningKeyRecord): Promise<LoadedKey> {
+async function load(record: SigningKeyRecord, privatePem: string): Promise<LoadedKey> {
   const publicKey = publicKeyFromPem(record.publicPem);
   const jwk = { ...(await exportJWK(publicKey)), kid: record.kid, alg: "EdDSA", use: "sig" };
   return {
     kid: record.kid,
     createdAt: record.createdAt,
     activatesAt: record.activatesAt,
-    privateKey: privateKeyFromPem(record.privatePem),
+    privateKey: privateKeyFromPem(privatePem),
     publicKey,
     jwk,
   };

@@ -155,6 +155,13 @@ const migrations: Record<string, DialectMigration> = {
       await sql`update signing_keys set activates_at = created_at`.execute(db);
     },
   }),
+  "2026-12-02-003-signing-key-sealing": () => ({
+    async up(db: Kysely<unknown>) {
+      // The column holds the private key sealed with the encryption keyring. A migration has no
+      // keyring: the plain PEMs already stored are sealed by the first node that starts after it.
+      await db.schema.alterTable("signing_keys").renameColumn("private_pem", "private_key_enc").execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -46,7 +46,8 @@ export interface ThrottlesTable {
 
 export interface SigningKeysTable {
   kid: string;
-  private_pem: string;
+  /** Sealed with the encryption keyring (see SigningKeyRecord). */
+  private_key_enc: string;
   public_pem: string;
   created_at: number;
   activates_at: number;

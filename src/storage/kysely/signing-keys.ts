@@ -8,7 +8,7 @@ export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeyR
   const rows = await db.selectFrom("signing_keys").selectAll().orderBy("created_at", "asc").execute();
   return rows.map((r) => ({
     kid: r.kid,
-    privatePem: r.private_pem,
+    privateKeyEnc: r.private_key_enc,
     publicPem: r.public_pem,
     createdAt: r.created_at,
     activatesAt: r.activates_at,
@@ -20,7 +20,7 @@ export async function insertSigningKey(db: Kysely<Database>, key: SigningKeyReco
     .insertInto("signing_keys")
     .values({
       kid: key.kid,
-      private_pem: key.privatePem,
+      private_key_enc: key.privateKeyEnc,
       public_pem: key.publicPem,
       created_at: key.createdAt,
       activates_at: key.activatesAt,
@@ -41,4 +41,17 @@ export async function deleteSigningKeysRetiredBefore(db: Kysely<Database>, cutof
     )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+export async function swapSigningKeyPrivate(
+  db: Kysely<Database>,
+  input: { kid: string; from: string; to: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable("signing_keys")
+    .set({ private_key_enc: input.to })
+    .where("kid", "=", input.kid)
+    .where("private_key_enc", "=", input.from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

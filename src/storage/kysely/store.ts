@@ -198,6 +198,10 @@ export class KyselyStore implements Store {
     return signingKeys.deleteSigningKeysRetiredBefore(this.db, cutoff);
   }
 
+  swapSigningKeyPrivate(input: { kid: string; from: string; to: string }): Promise<boolean> {
+    return signingKeys.swapSigningKeyPrivate(this.db, input);
+  }
+
   // Two-factor (statements in two-factor.ts).
   twoFactor(userId: number): Promise<TwoFactorRecord> {
     return twoFactor.twoFactor(this.db, userId);
