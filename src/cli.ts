@@ -12,7 +12,7 @@ import {
   adminUserEvents,
 } from "./core/flows/admin.js";
 import type { RequestMeta } from "./core/flows/context.js";
-import { reencryptTotpSecrets } from "./core/flows/keys.js";
+import { reencryptSigningKeys, reencryptTotpSecrets } from "./core/flows/keys.js";
 import { buildDeps, createLogger, type Deps, openStore } from "./deps.js";
 import { serve } from "./server.js";
 
@@ -29,8 +29,9 @@ Commands:
   user revoke-sessions --email E | --id N End every session of the user
   user reset-2fa --email E | --id N       Turn every 2FA method off and drop recovery codes
   user events --email E | --id N [--offset N] [--limit N]
-  keys rotate                             Make a new signing key active (old keys keep verifying)
-  keys reencrypt                          Move every TOTP secret to the active encryption key
+  keys rotate                             Add a signing key: published now, signing from the time printed
+  keys prune                              Drop signing keys whose tokens have all expired
+  keys reencrypt                          Move TOTP secrets and signing keys to the active encryption key
 
 Configuration comes from LATCHKEY_* environment variables (see .env.example).`;
 
@@ -134,9 +135,15 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
 async function keysCommand(config: Config, args: string[]): Promise<void> {
   await withDeps(config, async (deps) => {
     if (args[0] === "rotate") {
-      out({ activeKid: await deps.keys.rotate() });
+      const { kid, activatesAt } = await deps.keys.rotate();
+      // Published at once (every node reloads within KEY_RELOAD_INTERVAL_MS); signing from activatesAt.
+      out({ kid, activatesAt: new Date(activatesAt).toISOString() });
+    } else if (args[0] === "prune") {
+      const { refreshTtlSeconds, accessTtlSeconds, sudoTtlSeconds, partialTtlSeconds } = config.tokens;
+      const longest = Math.max(refreshTtlSeconds, accessTtlSeconds, sudoTtlSeconds, partialTtlSeconds);
+      out({ pruned: await deps.keys.prune(longest) });
     } else if (args[0] === "reencrypt") {
-      out(await reencryptTotpSecrets(deps.flow));
+      out({ totpSecrets: await reencryptTotpSecrets(deps.flow), signingKeys: await reencryptSigningKeys(deps.flow) });
     } else {
       throw new UsageError(`unknown keys command: ${args[0] ?? "(none)"}`);
     }

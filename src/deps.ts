@@ -7,7 +7,7 @@ import { createArgon2Hasher, type PasswordHasher } from "./core/password/hasher.
 import { type Keyring, parseKeyring } from "./core/secrets/keyring.js";
 import { GuessThrottle } from "./core/throttle/guard.js";
 import { TokenGuard } from "./core/tokens/guard.js";
-import { SigningKeys } from "./core/tokens/signing-keys.js";
+import { KEY_RELOAD_INTERVAL_MS, SigningKeys } from "./core/tokens/signing-keys.js";
 import { TokenService } from "./core/tokens/tokens.js";
 import { createMailer, DEFAULT_MAIL_DIR, type Mailer } from "./mail/index.js";
 import { AuditTrail } from "./observability/audit.js";
@@ -15,6 +15,7 @@ import { countingMailer, Metrics } from "./observability/metrics.js";
 import { type Clock, systemClock } from "./platform/clock.js";
 import { loadOrCreateKeyFile } from "./platform/keyfile.js";
 import { type Random, secureRandom } from "./platform/random.js";
+import { type Scheduler, systemScheduler } from "./platform/scheduler.js";
 import { connect } from "./storage/kysely/connect.js";
 import { KyselyStore } from "./storage/kysely/store.js";
 
@@ -39,6 +40,8 @@ export interface Deps {
 export interface DepsOverrides {
   clock?: Clock;
   random?: Random;
+  /** Runs the periodic work (the signing keys' reload); tests fire it by hand. */
+  scheduler?: Scheduler;
   hasher?: PasswordHasher;
   /** An already-open store (tests share one database between two app instances this way). */
   store?: KyselyStore;
@@ -93,7 +96,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     await store.migrate();
     const hasher = overrides.hasher ?? createArgon2Hasher(config.argon2);
     const dummyHash = await hasher.hash(random.bytes(16).toString("base64url"));
-    const keys = new SigningKeys(store, clock, random);
+    const keys = new SigningKeys(store, clock, random, keyring, logger);
     await keys.init();
     const tokens = new TokenService(keys, config.issuer, clock, random);
     const throttle = new GuessThrottle(store, clock, config.throttle);
@@ -124,6 +127,8 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       events,
       pacer: new DeliveryPacer(),
     };
+    // Every node reads the key table again on this timer: how a key rotated or pruned elsewhere reaches it.
+    const reloading = (overrides.scheduler ?? systemScheduler).every(KEY_RELOAD_INTERVAL_MS, () => keys.refresh());
     return {
       config,
       clock,
@@ -139,6 +144,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       logger,
       metrics,
       close: async () => {
+        reloading.stop();
         await mailer.close();
         if (ownsStore) await store.close();
       },

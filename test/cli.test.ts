@@ -100,15 +100,35 @@ describe("latchkey command line", () => {
     expect(stderr.join("")).toContain("USER_NOT_FOUND");
   });
 
-  it("re-encrypts TOTP secrets under the active key", async () => {
+  it("re-encrypts TOTP secrets and signing keys under the active key", async () => {
     expect(await runCli(["keys", "reencrypt"], env)).toBe(0);
-    expect(lastLine()).toEqual({ checked: 0, reencrypted: 0, unreadable: 0 });
+    // The first start made one signing key, sealed under the only key.
+    expect(lastLine()).toEqual({
+      totpSecrets: { checked: 0, reencrypted: 0, unreadable: 0 },
+      signingKeys: { checked: 1, reencrypted: 0, unreadable: 0 },
+    });
+    const k2 = `k2:${Buffer.alloc(32, 2).toString("base64")}`;
+    const both = { ...env, LATCHKEY_ENCRYPTION_KEYS: `${k2},${env.LATCHKEY_ENCRYPTION_KEYS}` };
+    expect(await runCli(["keys", "reencrypt"], both)).toBe(0);
+    expect(lastLine().signingKeys).toEqual({ checked: 1, reencrypted: 1, unreadable: 0 });
+    // The old encryption key can go now; without the new one the node refuses to start, and says why.
+    expect(await runCli(["keys", "rotate"], { ...env, LATCHKEY_ENCRYPTION_KEYS: k2 })).toBe(0);
+    expect(await runCli(["keys", "rotate"], env)).toBe(1);
+    expect(stderr.join("")).toMatch(/latchkey: signing key \S+ cannot be opened with LATCHKEY_ENCRYPTION_KEYS/);
+    expect(stderr.join("")).not.toMatch(/\n\s+at /);
   });
 
-  it("rotates the signing key", async () => {
+  it("rotates the signing key, saying when the new one signs, and prunes none still in use", async () => {
+    const startedAt = Date.now();
     expect(await runCli(["keys", "rotate"], env)).toBe(0);
-    const first = lastLine().activeKid;
+    const first = lastLine();
+    expect(first.kid).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    // Published now; signing once every node has reloaded and cached JWKS have expired.
+    expect(Date.parse(first.activatesAt) - startedAt).toBeGreaterThanOrEqual(300_000);
     expect(await runCli(["keys", "rotate"], env)).toBe(0);
-    expect(lastLine().activeKid).not.toBe(first);
+    expect(lastLine().kid).not.toBe(first.kid);
+    expect(Date.parse(lastLine().activatesAt)).toBeGreaterThan(Date.parse(first.activatesAt));
+    expect(await runCli(["keys", "prune"], env)).toBe(0);
+    expect(lastLine()).toEqual({ pruned: 0 });
   });
 });

@@ -40,12 +40,16 @@ describe.each(testDialects())("JWKS on $name", (dialect) => {
   });
 
   it("keeps verifying tokens of a rotated key while the new key signs", async () => {
-    const before = await accessToken();
     const oldKid = t.deps.keys.active().kid;
-    const newKid = await t.deps.keys.rotate();
+    const { kid: newKid, activatesAt } = await t.deps.keys.rotate();
     expect(newKid).not.toBe(oldKid);
-    const after = await accessToken();
     const kidOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()).kid;
+    // Published at once, signing only once every node and every cached JWKS knows it (§2).
+    t.clock.set(activatesAt - 1);
+    const before = await accessToken();
+    expect(kidOf(before)).toBe(oldKid);
+    t.clock.set(activatesAt);
+    const after = await accessToken();
     expect(kidOf(after)).toBe(newKid);
     for (const token of [before, after]) {
       const res = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(token) });

@@ -340,12 +340,23 @@ describe.each(testDialects())("store on $name", (dialect) => {
     expect(await store.refreshTokenStatus("r1")).toBeUndefined();
   });
 
-  it("stores signing keys and drops old ones but the one kept", async () => {
-    await store.insertSigningKey({ kid: "a", privatePem: "p", publicPem: "q", createdAt: T0 });
-    await store.insertSigningKey({ kid: "b", privatePem: "p", publicPem: "q", createdAt: T0 + 10 });
-    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["a", "b"]);
-    expect(await store.deleteSigningKeysBefore(T0 + 100, "b")).toBe(1);
-    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["b"]);
+  it("stores signing keys and drops only those replaced before the cutoff", async () => {
+    const key = (kid: string, createdAt: number, activatesAt: number) =>
+      store.insertSigningKey({ kid, privateKeyEnc: "p", publicPem: "q", createdAt, activatesAt });
+    await key("a", T0, T0);
+    await key("b", T0 + 10, T0 + 100);
+    await key("c", T0 + 20, T0 + 200);
+    expect((await store.listSigningKeys()).map((k) => [k.kid, k.activatesAt])).toEqual([
+      ["a", T0],
+      ["b", T0 + 100],
+      ["c", T0 + 200],
+    ]);
+    // Nothing had replaced "a" yet; then "b" had (at T0 + 100), but "b" still signed.
+    expect(await store.deleteSigningKeysRetiredBefore(T0 + 99)).toBe(0);
+    expect(await store.deleteSigningKeysRetiredBefore(T0 + 199)).toBe(1);
+    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["b", "c"]);
+    expect(await store.deleteSigningKeysRetiredBefore(T0 + 10_000)).toBe(1);
+    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["c"]);
   });
 
   it("answers a ping", async () => {

@@ -9,6 +9,7 @@ import SQLite from "better-sqlite3";
 import pg from "pg";
 import { createArgon2Hasher, MIN_ARGON2_PARAMS } from "../../src/core/password/hasher.js";
 import type { Keyring } from "../../src/core/secrets/keyring.js";
+import { signingKeyAad } from "../../src/core/tokens/signing-keys.js";
 import { secureRandom } from "../../src/platform/random.js";
 import { connect } from "../../src/storage/kysely/connect.js";
 import { KyselyStore } from "../../src/storage/kysely/store.js";
@@ -26,6 +27,11 @@ const RECOVERY_CODES = 10;
 /** The aad the TOTP flow seals a user's secret under (src/core/flows/two-factor/totp.ts). */
 function totpAad(userId: number): string {
   return `totp:${userId}`;
+}
+
+/** The signing key's private part sealed as the server stores it (src/core/tokens/signing-keys.ts). */
+function sealedPrivateKey(key: SigningKey, keyring: Keyring): string {
+  return keyring.encrypt(Buffer.from(key.privatePem), signingKeyAad(key.kid), secureRandom);
 }
 
 async function migrate(url: string, searchPath?: string): Promise<void> {
@@ -73,9 +79,9 @@ export async function seedSqlite(
     );
     const total = spec.plainUsers + spec.totpUsers;
     db.transaction(() => {
-      db.prepare("insert into signing_keys (kid, private_pem, public_pem, created_at) values (?, ?, ?, ?)").run(
+      db.prepare("insert into signing_keys (kid, private_key_enc, public_pem, created_at) values (?, ?, ?, ?)").run(
         key.kid,
-        key.privatePem,
+        sealedPrivateKey(key, keyring),
         key.publicPem,
         now,
       );
@@ -141,12 +147,10 @@ export async function seedPostgres(
   const total = spec.plainUsers + spec.totpUsers;
   await withClient(url, schema, async (client) => {
     await client.query("begin");
-    await client.query("insert into signing_keys (kid, private_pem, public_pem, created_at) values ($1, $2, $3, $4)", [
-      key.kid,
-      key.privatePem,
-      key.publicPem,
-      now,
-    ]);
+    await client.query(
+      "insert into signing_keys (kid, private_key_enc, public_pem, created_at) values ($1, $2, $3, $4)",
+      [key.kid, sealedPrivateKey(key, keyring), key.publicPem, now],
+    );
     await client.query(
       `insert into users (id, email, email_lower, password_hash, disabled_at, created_at)
        select i, 'user' || i || '@bench.example', 'user' || i || '@bench.example', $1, null, $2

@@ -98,9 +98,15 @@ export interface PasswordResetWithCode extends PasswordChange {
 
 export interface SigningKeyRecord {
   kid: string;
-  privatePem: string;
+  /**
+   * The PKCS#8 PEM sealed with the encryption keyring (aad `signing-key:<kid>`). A row stored by a
+   * version before sealing holds the plain PEM until a node seals it.
+   */
+  privateKeyEnc: string;
   publicPem: string;
   createdAt: number;
+  /** From when the key signs; it is published (JWKS) from the moment it is stored. */
+  activatesAt: number;
 }
 
 export interface TwoFactorRecord {
@@ -207,7 +213,13 @@ export interface Store {
   // Signing keys
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   insertSigningKey(key: SigningKeyRecord): Promise<void>;
-  deleteSigningKeysBefore(createdBefore: number, keepKid: string): Promise<number>;
+  /**
+   * Deletes, in one statement, every key that a later key replaced at or before `cutoff` (the
+   * replacement's activation time): those older than the key that was signing at `cutoff`.
+   */
+  deleteSigningKeysRetiredBefore(cutoff: number): Promise<number>;
+  /** Replaces a key's stored private key if it is still `from` (a conditional UPDATE); true when replaced. */
+  swapSigningKeyPrivate(input: { kid: string; from: string; to: string }): Promise<boolean>;
 
   // Two-factor: TOTP, recovery codes, partial tokens and step-up (issue 3).
   // Methods that change which methods are active ("2FA on/off") first lock the user's row

@@ -9,6 +9,7 @@ import { createArgon2Hasher, type PasswordHasher } from "../../src/core/password
 import { buildDeps, type Deps } from "../../src/deps.js";
 import { ManualClock } from "../../src/platform/clock.js";
 import { secureRandom } from "../../src/platform/random.js";
+import { ManualScheduler } from "../../src/platform/scheduler.js";
 import { connect } from "../../src/storage/kysely/connect.js";
 import { KyselyStore } from "../../src/storage/kysely/store.js";
 
@@ -84,6 +85,8 @@ export interface TestApp {
   app: FastifyInstance;
   deps: Deps;
   clock: ManualClock;
+  /** The node's periodic work (the signing keys' reload), run only by `scheduler.fire()`. */
+  scheduler: ManualScheduler;
   config: Config;
   createUser(email: string, password?: string | null): Promise<number>;
   close(): Promise<void>;
@@ -108,8 +111,10 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     ...options.env,
   });
   const hasher = options.hasher ?? testHasher;
+  const scheduler = new ManualScheduler();
   const deps = await buildDeps(config, {
     clock,
+    scheduler,
     hasher,
     store: database.store(),
     ...(options.logger ? { logger: options.logger } : {}),
@@ -120,6 +125,7 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     app,
     deps,
     clock,
+    scheduler,
     config,
     async createUser(email, password = "Correct7Horse") {
       return deps.store.createUser({

@@ -71,4 +71,27 @@ describe.each(testDialects())("secrets at rest on $name", (dialect) => {
       expect(text).not.toContain(code.toLowerCase());
     }
   });
+
+  it("holds no signing private key in clear", async () => {
+    await t.deps.keys.rotate(); // a key not signing yet is sealed too
+    await t.deps.keys.reload();
+    const raw = await rawDatabase();
+    const text = raw.toString("latin1");
+    expect(text).not.toContain("PRIVATE KEY");
+    const kids = t.deps.keys.jwks().keys.map((jwk) => jwk.kid ?? "");
+    expect(kids).toHaveLength(2);
+    for (const kid of kids) {
+      expect(text).toContain(kid); // the dump does see the keys' rows
+      const { privateKey } = (await t.deps.keys.find(kid)) ?? expect.fail(`key ${kid} is loaded`);
+      const der = privateKey.export({ format: "der", type: "pkcs8" });
+      const seed = Buffer.from(privateKey.export({ format: "jwk" }).d ?? "", "base64url");
+      expect(seed).toHaveLength(32);
+      for (const material of [der, seed]) {
+        expect(raw.includes(material)).toBe(false);
+        for (const encoding of ["base64", "base64url", "hex"] as const) {
+          expect(text).not.toContain(material.toString(encoding));
+        }
+      }
+    }
+  });
 });

@@ -1,11 +1,12 @@
 import { needsReencrypt, SecretDecryptError } from "../secrets/keyring.js";
+import { signingKeyAad, storedInClear } from "../tokens/signing-keys.js";
 import type { FlowContext } from "./context.js";
 import { totpAad } from "./two-factor/totp.js";
 
 export interface ReencryptReport {
   checked: number;
   reencrypted: number;
-  /** Secrets that no configured key opens (left as they are; they answer TOTP_CORRUPT). */
+  /** Secrets that no configured key opens (left as they are; TOTP ones answer TOTP_CORRUPT). */
   unreadable: number;
 }
 
@@ -33,6 +34,30 @@ export async function reencryptTotpSecrets(ctx: FlowContext): Promise<ReencryptR
         if (!(error instanceof SecretDecryptError)) throw error;
         report.unreadable++;
       }
+    }
+  }
+  return report;
+}
+
+/**
+ * `latchkey keys reencrypt`, for the signing keys: moves every sealed private key to the active
+ * encryption key, each swap conditional on the stored value still being the one read. A key still
+ * stored in clear (nodes seal those as they load them) is sealed here as well.
+ */
+export async function reencryptSigningKeys(ctx: FlowContext): Promise<ReencryptReport> {
+  const report: ReencryptReport = { checked: 0, reencrypted: 0, unreadable: 0 };
+  for (const key of await ctx.store.listSigningKeys()) {
+    report.checked++;
+    try {
+      const inClear = storedInClear(key.privateKeyEnc);
+      if (!inClear && !needsReencrypt(key.privateKeyEnc, ctx.keyring)) continue;
+      const aad = signingKeyAad(key.kid);
+      const plain = inClear ? Buffer.from(key.privateKeyEnc) : ctx.keyring.decrypt(key.privateKeyEnc, aad);
+      const to = ctx.keyring.encrypt(plain, aad, ctx.random);
+      if (await ctx.store.swapSigningKeyPrivate({ kid: key.kid, from: key.privateKeyEnc, to })) report.reencrypted++;
+    } catch (error) {
+      if (!(error instanceof SecretDecryptError)) throw error;
+      report.unreadable++;
     }
   }
   return report;

@@ -1,43 +1,96 @@
 import type { JWK } from "jose";
 import { exportJWK } from "jose";
+import type { Logger } from "pino";
 
 import type { Clock } from "../../platform/clock.js";
 import { generateEd25519, type KeyObject, privateKeyFromPem, publicKeyFromPem } from "../../platform/crypto.js";
 import type { Random } from "../../platform/random.js";
 import type { SigningKeyRecord, Store } from "../../storage/store.js";
+import { type Keyring, SecretDecryptError } from "../secrets/keyring.js";
 
 export interface LoadedKey {
   kid: string;
   createdAt: number;
+  /** From when this key signs (ms since the epoch); it is published from the moment it is loaded. */
+  activatesAt: number;
   privateKey: KeyObject;
   publicKey: KeyObject;
   jwk: JWK;
 }
 
+/** How often every node reads the key table again: well within the 60 s the contract allows (§2). */
+export const KEY_RELOAD_INTERVAL_MS = 30_000;
+
+/** How long a client may keep the JWKS before it fetches it again (`Cache-Control: max-age`). */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+/** Room for clocks of different nodes that disagree, and for a reload that is slow to answer. */
+const ACTIVATION_MARGIN_MS = 30_000;
+
+/**
+ * A rotated key signs only this long after it was stored: by then every node has reloaded it (one
+ * interval) and every client that fetched a JWKS just before that has fetched it again (max-age).
+ */
+export const ACTIVATION_DELAY_MS = KEY_RELOAD_INTERVAL_MS + JWKS_MAX_AGE_SECONDS * 1000 + ACTIVATION_MARGIN_MS;
+
 /** How long an unknown `kid` keeps us from asking the database again (bounds a flood of forged kids). */
-const RELOAD_INTERVAL_MS = 10_000;
+const UNKNOWN_KID_RELOAD_MS = 10_000;
+
+/** Kept after a key's successor took over, beyond the longest token lifetime, for clocks that differ. */
+const PRUNE_MARGIN_MS = 60_000;
+
+/** Whether a stored private key is a plain PEM, as versions before sealing stored it (sealed: `v1.…`). */
+export function storedInClear(privateKeyEnc: string): boolean {
+  return privateKeyEnc.startsWith("-----BEGIN ");
+}
+
+/** The aad a key's private part is sealed under, so the sealed value opens as this key's only. */
+export function signingKeyAad(kid: string): string {
+  return `signing-key:${kid}`;
+}
+
+/** A stored signing key that no configured encryption key opens. Names the key, never its contents. */
+export class UnreadableSigningKeyError extends Error {
+  constructor(kid: string) {
+    super(
+      `signing key ${kid} cannot be opened with LATCHKEY_ENCRYPTION_KEYS: the encryption key it was sealed ` +
+        "with is not configured, or the stored value is damaged",
+    );
+    this.name = "UnreadableSigningKeyError";
+  }
+}
 
 /**
  * The Ed25519 signing keys (§2). They live in the database so every node signs and verifies with the
- * same set; the newest is active. A `kid` this node has not seen (another node rotated) triggers one
- * reload, at most every ten seconds.
+ * same set, their private parts sealed with the encryption keyring. Every loaded key is published;
+ * the one that signs is the newest whose activation time has passed. Each node reloads the set on a
+ * timer (`refresh`), so a key rotated or pruned anywhere reaches it within one interval; a `kid`
+ * this node has not seen also triggers a reload, at most every ten seconds.
  */
 export class SigningKeys {
   #keys = new Map<string, LoadedKey>();
-  #active: LoadedKey | undefined;
+  /** The loaded keys, the last to activate first. */
+  #byActivation: LoadedKey[] = [];
   #lastReloadAt = Number.NEGATIVE_INFINITY;
+  #refreshing: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly random: Random,
+    private readonly keyring: Keyring,
+    private readonly logger?: Pick<Logger, "warn">,
   ) {}
 
-  /** Loads the keys, creating the first one when the database has none. */
+  /**
+   * Loads the keys, creating the first one, active at once, when the database has none. Throws
+   * UnreadableSigningKeyError when a stored key cannot be opened: a node does not start without it.
+   */
   async init(): Promise<void> {
     await this.reload();
-    if (!this.#active) {
-      await this.rotate();
+    if (this.#keys.size === 0) {
+      await this.#insert(this.clock.now());
+      await this.reload();
     }
   }
 
@@ -45,40 +98,94 @@ export class SigningKeys {
     this.#lastReloadAt = this.clock.now();
     const records = await this.store.listSigningKeys();
     const keys = new Map<string, LoadedKey>();
-    for (const record of records) keys.set(record.kid, this.#keys.get(record.kid) ?? (await load(record)));
+    for (const record of records) keys.set(record.kid, this.#keys.get(record.kid) ?? (await this.#open(record)));
     this.#keys = keys;
-    this.#active = [...keys.values()].sort((a, b) => a.createdAt - b.createdAt || a.kid.localeCompare(b.kid)).at(-1);
+    this.#byActivation = [...keys.values()].sort(
+      (a, b) => b.activatesAt - a.activatesAt || b.createdAt - a.createdAt || b.kid.localeCompare(a.kid),
+    );
   }
 
-  /** Makes a new key active. Old keys stay until `prune` drops them. Returns the new kid. */
-  async rotate(): Promise<string> {
-    const pair = generateEd25519();
-    const record: SigningKeyRecord = {
-      kid: this.random.bytes(12).toString("base64url"),
-      privatePem: pair.privatePem,
-      publicPem: pair.publicPem,
-      // Strictly newer than the current key, so the new one is the active one even within one millisecond.
-      createdAt: Math.max(this.clock.now(), (this.#active?.createdAt ?? 0) + 1),
-    };
-    await this.store.insertSigningKey(record);
+  /**
+   * What the reload timer runs: a reload that never throws. When the key table cannot be read the
+   * node keeps signing and verifying with the keys it has, and says why. One reload at a time.
+   */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.reload()
+      .catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.logger?.warn({ reason }, "signing keys could not be reloaded; keeping the keys loaded before");
+      })
+      .finally(() => {
+        this.#refreshing = undefined;
+      });
+    return this.#refreshing;
+  }
+
+  /**
+   * Stores a new key, published at once and signing from `activatesAt` (ACTIVATION_DELAY_MS from
+   * now), when every node and every client's cached JWKS know it. Old keys stay until `prune`.
+   */
+  async rotate(): Promise<{ kid: string; activatesAt: number }> {
     await this.reload();
-    return record.kid;
+    // Later than every key stored, so the new one is the newest even if rotated twice in a row.
+    const latest = this.#byActivation[0]?.activatesAt ?? Number.NEGATIVE_INFINITY;
+    const activatesAt = Math.max(this.clock.now() + ACTIVATION_DELAY_MS, latest + 1);
+    const kid = await this.#insert(activatesAt);
+    await this.reload();
+    return { kid, activatesAt };
   }
 
-  /** Drops keys retired longer ago than the longest token lifetime: nothing they signed is valid any more. */
+  async #insert(activatesAt: number): Promise<string> {
+    const pair = generateEd25519();
+    const kid = this.random.bytes(12).toString("base64url");
+    await this.store.insertSigningKey({
+      kid,
+      privateKeyEnc: this.keyring.encrypt(Buffer.from(pair.privatePem), signingKeyAad(kid), this.random),
+      publicPem: pair.publicPem,
+      createdAt: this.clock.now(),
+      activatesAt,
+    });
+    return kid;
+  }
+
+  /** Unseals a stored key; one stored in clear (before keys were sealed) is sealed on the way. */
+  async #open(record: SigningKeyRecord): Promise<LoadedKey> {
+    const aad = signingKeyAad(record.kid);
+    if (storedInClear(record.privateKeyEnc)) {
+      const pem = record.privateKeyEnc;
+      const sealed = this.keyring.encrypt(Buffer.from(pem), aad, this.random);
+      // Conditional on the row still holding the plain PEM: of nodes starting together, one seals it.
+      await this.store.swapSigningKeyPrivate({ kid: record.kid, from: pem, to: sealed });
+      return load(record, pem);
+    }
+    try {
+      return load(record, this.keyring.decrypt(record.privateKeyEnc, aad).toString("utf8"));
+    } catch (error) {
+      if (error instanceof SecretDecryptError) throw new UnreadableSigningKeyError(record.kid);
+      throw error;
+    }
+  }
+
+  /**
+   * Drops the keys whose successor took over longer ago than the longest token lifetime: nothing
+   * they signed is valid any more. The key that signs now and keys not yet active always stay.
+   */
   async prune(maxTokenLifetimeSeconds: number): Promise<number> {
-    const active = this.active();
-    const removed = await this.store.deleteSigningKeysBefore(
-      this.clock.now() - maxTokenLifetimeSeconds * 1000 - 60_000,
-      active.kid,
+    const removed = await this.store.deleteSigningKeysRetiredBefore(
+      this.clock.now() - maxTokenLifetimeSeconds * 1000 - PRUNE_MARGIN_MS,
     );
     await this.reload();
     return removed;
   }
 
+  /** The key that signs now: the newest whose activation time has passed. */
   active(): LoadedKey {
-    if (!this.#active) throw new Error("signing keys not initialised");
-    return this.#active;
+    const now = this.clock.now();
+    for (const key of this.#byActivation) if (key.activatesAt <= now) return key;
+    // Only when the keys in force were deleted by hand: sign with the one due first rather than not at all.
+    const soonest = this.#byActivation.at(-1);
+    if (!soonest) throw new Error("signing keys not initialised");
+    return soonest;
   }
 
   /** Whether `kid` is among the keys loaded now (no reload). */
@@ -90,23 +197,25 @@ export class SigningKeys {
   async find(kid: string): Promise<LoadedKey | undefined> {
     const known = this.#keys.get(kid);
     if (known) return known;
-    if (this.clock.now() - this.#lastReloadAt < RELOAD_INTERVAL_MS) return undefined;
+    if (this.clock.now() - this.#lastReloadAt < UNKNOWN_KID_RELOAD_MS) return undefined;
     await this.reload();
     return this.#keys.get(kid);
   }
 
+  /** Every loaded key, including those not signing yet, so verifiers know them before they are used. */
   jwks(): { keys: JWK[] } {
     return { keys: [...this.#keys.values()].map((k) => k.jwk) };
   }
 }
 
-async function load(record: SigningKeyRecord): Promise<LoadedKey> {
+async function load(record: SigningKeyRecord, privatePem: string): Promise<LoadedKey> {
   const publicKey = publicKeyFromPem(record.publicPem);
   const jwk = { ...(await exportJWK(publicKey)), kid: record.kid, alg: "EdDSA", use: "sig" };
   return {
     kid: record.kid,
     createdAt: record.createdAt,
-    privateKey: privateKeyFromPem(record.privatePem),
+    activatesAt: record.activatesAt,
+    privateKey: privateKeyFromPem(privatePem),
     publicKey,
     jwk,
   };

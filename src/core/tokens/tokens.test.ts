@@ -6,6 +6,7 @@ import { secureRandom } from "../../platform/random.js";
 import { connect } from "../../storage/kysely/connect.js";
 import { KyselyStore } from "../../storage/kysely/store.js";
 import { AppError } from "../errors.js";
+import { parseKeyring } from "../secrets/keyring.js";
 import { SigningKeys } from "./signing-keys.js";
 import { type TokenClaims, TokenService } from "./tokens.js";
 
@@ -44,7 +45,7 @@ describe("TokenService.verify", () => {
     store = new KyselyStore(c.db, c.dialect);
     await store.migrate();
     clock = new ManualClock(T0);
-    keys = new SigningKeys(store, clock, secureRandom);
+    keys = new SigningKeys(store, clock, secureRandom, parseKeyring(`k1:${Buffer.alloc(32, 1).toString("base64")}`));
     await keys.init();
     service = new TokenService(keys, ISSUER, clock, secureRandom, { verifiedCacheSize: 4 });
     kid = keys.active().kid;

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { JWKS_MAX_AGE_SECONDS } from "../../core/tokens/signing-keys.js";
 import type { Deps } from "../../deps.js";
 
 /** Public keys and discovery, so other services verify access tokens offline (§2). */
@@ -8,7 +9,8 @@ export function wellKnownRoutes(deps: Deps): FastifyPluginAsyncTypebox {
       "/.well-known/jwks.json",
       { schema: { summary: "The public keys that verify Latchkey's tokens", tags: ["Discovery"] } },
       async (_request, reply) => {
-        reply.header("cache-control", "public, max-age=300");
+        // A rotated key is published this long (and a reload) before it signs: see SigningKeys.
+        reply.header("cache-control", `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
         return deps.keys.jwks();
       },
     );

@@ -1,5 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
 import { CompiledQuery, type Driver, Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import pg from "pg";
@@ -9,6 +7,7 @@ import { CommitWatch } from "./commit-watch.js";
 import { namedStatementClient, StatementNames } from "./pg-statements.js";
 import { ReadBatcher } from "./read-batcher.js";
 import type { Database } from "./schema.js";
+import { prepareSqliteFile } from "./sqlite-file.js";
 
 export interface Connection {
   db: Kysely<Database>;
@@ -333,7 +332,7 @@ function withOnDestroy(driver: Driver, onDestroy: () => void): Driver {
 export function connect(url: string, options: { searchPath?: string; poolSize?: number } = {}): Connection {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:" && path !== "") prepareSqliteFile(path);
     const sqlite = new SQLite(path);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");

@@ -156,6 +156,24 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.alterTable("refresh_tokens").addColumn("replaced_by", "text").execute();
     },
   }),
+  "2026-12-02-002-signing-key-activation": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      // A rotated key is published before it signs. Keys stored before this signed from their creation.
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .alterTable("signing_keys")
+        .addColumn("activates_at", int64, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`update signing_keys set activates_at = created_at`.execute(db);
+    },
+  }),
+  "2026-12-02-003-signing-key-sealing": () => ({
+    async up(db: Kysely<unknown>) {
+      // The column holds the private key sealed with the encryption keyring. A migration has no
+      // keyring: the plain PEMs already stored are sealed by the first node that starts after it.
+      await db.schema.alterTable("signing_keys").renameColumn("private_pem", "private_key_enc").execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

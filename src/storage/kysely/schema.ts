@@ -50,9 +50,11 @@ export interface ThrottlesTable {
 
 export interface SigningKeysTable {
   kid: string;
-  private_pem: string;
+  /** Sealed with the encryption keyring (see SigningKeyRecord). */
+  private_key_enc: string;
   public_pem: string;
   created_at: number;
+  activates_at: number;
 }
 
 export interface UserTotpTable {

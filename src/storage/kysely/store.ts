@@ -221,8 +221,12 @@ export class KyselyStore implements Store {
     return signingKeys.insertSigningKey(this.db, key);
   }
 
-  deleteSigningKeysBefore(createdBefore: number, keepKid: string): Promise<number> {
-    return signingKeys.deleteSigningKeysBefore(this.db, createdBefore, keepKid);
+  deleteSigningKeysRetiredBefore(cutoff: number): Promise<number> {
+    return signingKeys.deleteSigningKeysRetiredBefore(this.db, cutoff);
+  }
+
+  swapSigningKeyPrivate(input: { kid: string; from: string; to: string }): Promise<boolean> {
+    return signingKeys.swapSigningKeyPrivate(this.db, input);
   }
 
   // Two-factor (statements in two-factor.ts).
