@@ -11,8 +11,8 @@ import {
   adminSetDisabled,
   adminUserEvents,
 } from "./core/flows/admin.js";
-import type { RequestMeta } from "./core/flows/context.js";
 import { reencryptSigningKeys, reencryptTotpSecrets } from "./core/flows/keys.js";
+import type { RequestMeta } from "./core/request-meta.js";
 import { buildDeps, createLogger, type Deps, openStore } from "./deps.js";
 import { serve } from "./server.js";
 

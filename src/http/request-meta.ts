@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import type { RequestMeta } from "../core/flows/context.js";
+import type { RequestMeta } from "../core/request-meta.js";
 
 const MAX_USER_AGENT = 512;
 

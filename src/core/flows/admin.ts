@@ -1,8 +1,9 @@
 import { EmailTakenError } from "../../storage/store.js";
 import { AppError } from "../errors.js";
 import { assertAcceptablePassword } from "../password/policy.js";
+import type { RequestMeta } from "../request-meta.js";
 import { audit } from "./audit.js";
-import type { FlowContext, RequestMeta } from "./context.js";
+import type { FlowContext } from "./context.js";
 import { type TwoFactorState, twoFactorState } from "./two-factor/state.js";
 
 /** The admin API of §5: operators act on accounts; every change lands in the user's audit trail. */

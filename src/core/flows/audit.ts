@@ -1,5 +1,6 @@
 import type { AuditEventType, EventDetails } from "../events.js";
-import type { FlowContext, RequestMeta } from "./context.js";
+import type { RequestMeta } from "../request-meta.js";
+import type { FlowContext } from "./context.js";
 
 /** Records a security event for the audit trail and the metrics. */
 export function audit(

@@ -31,11 +31,3 @@ export interface FlowContext {
   /** How long deliveries take, to pace the answers that must not reveal a skipped one. */
   pacer: DeliveryPacer;
 }
-
-/** Who is calling and from where, for sessions (and the audit trail). */
-export interface RequestMeta {
-  ip: string | null;
-  userAgent: string | null;
-}
-
-export const NO_META: RequestMeta = { ip: null, userAgent: null };

@@ -1,8 +1,9 @@
 import { sha256Hex } from "../../platform/crypto.js";
 import { AppError } from "../errors.js";
+import type { RequestMeta } from "../request-meta.js";
 import type { IssuedToken } from "../tokens/tokens.js";
 import { audit } from "./audit.js";
-import type { FlowContext, RequestMeta } from "./context.js";
+import type { FlowContext } from "./context.js";
 import { startSessionAfterPassword } from "./sessions.js";
 
 export type LoginResult = { kind: "refresh"; token: IssuedToken } | { kind: "partial"; token: IssuedToken };

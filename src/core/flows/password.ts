@@ -6,9 +6,10 @@ import { AppError } from "../errors.js";
 import type { SecurityEvent } from "../events.js";
 import { isDisposableAddress } from "../mail/disposable.js";
 import { assertAcceptablePassword } from "../password/policy.js";
+import type { RequestMeta } from "../request-meta.js";
 import { type GuessKind, userSubject } from "../throttle/guard.js";
 import type { Principal } from "../tokens/guard.js";
-import type { FlowContext, RequestMeta } from "./context.js";
+import type { FlowContext } from "./context.js";
 import {
   addressCodeSubject,
   type CheckedCode,

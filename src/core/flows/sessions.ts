@@ -1,11 +1,12 @@
 import type { NewSession } from "../../storage/store.js";
 import { AppError } from "../errors.js";
 import type { SecurityEvent } from "../events.js";
+import type { RequestMeta } from "../request-meta.js";
 import type { GuessKind } from "../throttle/guard.js";
 import type { Principal } from "../tokens/guard.js";
 import type { IssuedToken } from "../tokens/tokens.js";
 import { audit } from "./audit.js";
-import type { FlowContext, RequestMeta } from "./context.js";
+import type { FlowContext } from "./context.js";
 
 /** A full login's token set (§2). */
 export interface SessionTokens {

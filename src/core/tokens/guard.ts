@@ -1,6 +1,6 @@
 import type { Store } from "../../storage/store.js";
 import { AppError } from "../errors.js";
-import { NO_META, type RequestMeta } from "../flows/context.js";
+import { NO_META, type RequestMeta } from "../request-meta.js";
 import { twoFactorEnabled } from "../twofactor/state.js";
 import type { TokenClaims, TokenKind, TokenService } from "./tokens.js";
 

@@ -7,10 +7,11 @@
 
 import { AppError } from "../../errors.js";
 import { generateRecoveryCodes, hashRecoveryCode, normaliseRecoveryCode } from "../../recovery/recovery.js";
+import type { RequestMeta } from "../../request-meta.js";
 import { userSubject } from "../../throttle/guard.js";
 import type { Principal } from "../../tokens/guard.js";
 import { audit } from "../audit.js";
-import type { FlowContext, RequestMeta } from "../context.js";
+import type { FlowContext } from "../context.js";
 import { sendNotice } from "../mail-codes.js";
 import type { SessionTokens } from "../sessions.js";
 import { completeSecondFactor } from "./complete.js";

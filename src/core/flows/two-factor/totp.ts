@@ -5,12 +5,13 @@
  */
 
 import { AppError } from "../../errors.js";
+import type { RequestMeta } from "../../request-meta.js";
 import { type Keyring, SecretDecryptError } from "../../secrets/keyring.js";
 import { userSubject } from "../../throttle/guard.js";
 import type { Principal } from "../../tokens/guard.js";
 import { generateTotpSecret, matchTotp, totpUrl } from "../../totp/totp.js";
 import { audit } from "../audit.js";
-import type { FlowContext, RequestMeta } from "../context.js";
+import type { FlowContext } from "../context.js";
 import { sendNotice } from "../mail-codes.js";
 import type { SessionTokens } from "../sessions.js";
 import { completeSecondFactor } from "./complete.js";
