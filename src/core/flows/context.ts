@@ -8,7 +8,7 @@ import type { EventSink } from "../events.js";
 import type { DeliveryPacer } from "../mail/pacer.js";
 import type { PasswordHasher } from "../password/hasher.js";
 import type { Keyring } from "../secrets/keyring.js";
-import type { GuessThrottle } from "../throttle/guard.js";
+import type { GuessThrottle } from "../throttle/guess-throttle.js";
 import type { TokenService } from "../tokens/tokens.js";
 
 /** What the use-cases need; built once by the composition root (src/deps.ts). */

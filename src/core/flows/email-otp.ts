@@ -6,7 +6,7 @@
 import { AppError } from "../errors.js";
 import { isDisposableAddress } from "../mail/disposable.js";
 import type { RequestMeta } from "../request-meta.js";
-import type { Principal } from "../tokens/guard.js";
+import type { Principal } from "../tokens/token-guard.js";
 import { audit } from "./audit.js";
 import type { FlowContext } from "./context.js";
 import {

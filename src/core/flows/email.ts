@@ -2,7 +2,7 @@
 
 import { AppError } from "../errors.js";
 import { isDisposableAddress } from "../mail/disposable.js";
-import type { Principal } from "../tokens/guard.js";
+import type { Principal } from "../tokens/token-guard.js";
 import { audit } from "./audit.js";
 import type { FlowContext } from "./context.js";
 import {

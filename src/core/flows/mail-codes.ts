@@ -17,7 +17,7 @@ import { constantTimeEqual } from "../../platform/crypto.js";
 import type { MailCodeKey, MailCodePurpose, MailCodeRecord } from "../../storage/store.js";
 import { AppError, BadRequestError, type ErrorCode } from "../errors.js";
 import { generateMailCode, hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../otp/codes.js";
-import type { MailCodeGuessKind } from "../throttle/guard.js";
+import type { MailCodeGuessKind } from "../throttle/guess-throttle.js";
 import type { FlowContext } from "./context.js";
 
 /** The mail query of §1: which mail configuration and language to use. */

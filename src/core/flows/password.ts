@@ -7,8 +7,8 @@ import type { SecurityEvent } from "../events.js";
 import { isDisposableAddress } from "../mail/disposable.js";
 import { assertAcceptablePassword } from "../password/policy.js";
 import type { RequestMeta } from "../request-meta.js";
-import { type GuessKind, userSubject } from "../throttle/guard.js";
-import type { Principal } from "../tokens/guard.js";
+import { type GuessKind, userSubject } from "../throttle/guess-throttle.js";
+import type { Principal } from "../tokens/token-guard.js";
 import type { FlowContext } from "./context.js";
 import {
   addressCodeSubject,

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../core/errors.js";
-import { COOKIES_FOR, type Principal, type Requirement, type TokenGuard } from "../../core/tokens/guard.js";
+import { COOKIES_FOR, type Principal, type Requirement, type TokenGuard } from "../../core/tokens/token-guard.js";
 import type { IssuedToken } from "../../core/tokens/tokens.js";
 import { requestMeta } from "../request-meta.js";
 

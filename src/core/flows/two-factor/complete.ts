@@ -1,6 +1,6 @@
 import { AppError } from "../../errors.js";
 import type { RequestMeta } from "../../request-meta.js";
-import type { Principal } from "../../tokens/guard.js";
+import type { Principal } from "../../tokens/token-guard.js";
 import type { IssuedToken } from "../../tokens/tokens.js";
 import type { FlowContext } from "../context.js";
 import { issueAccessAndSudo, type SessionTokens, startSessionFromPartial } from "../sessions.js";

@@ -8,8 +8,8 @@
 import { AppError } from "../../errors.js";
 import { generateRecoveryCodes, hashRecoveryCode, normaliseRecoveryCode } from "../../recovery/recovery.js";
 import type { RequestMeta } from "../../request-meta.js";
-import { userSubject } from "../../throttle/guard.js";
-import type { Principal } from "../../tokens/guard.js";
+import { userSubject } from "../../throttle/guess-throttle.js";
+import type { Principal } from "../../tokens/token-guard.js";
 import { audit } from "../audit.js";
 import type { FlowContext } from "../context.js";
 import { sendNotice } from "../mail-codes.js";

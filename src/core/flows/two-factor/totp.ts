@@ -7,8 +7,8 @@
 import { AppError } from "../../errors.js";
 import type { RequestMeta } from "../../request-meta.js";
 import { type Keyring, SecretDecryptError } from "../../secrets/keyring.js";
-import { userSubject } from "../../throttle/guard.js";
-import type { Principal } from "../../tokens/guard.js";
+import { userSubject } from "../../throttle/guess-throttle.js";
+import type { Principal } from "../../tokens/token-guard.js";
 import { generateTotpSecret, matchTotp, totpUrl } from "../../totp/totp.js";
 import { audit } from "../audit.js";
 import type { FlowContext } from "../context.js";
