@@ -1,7 +1,7 @@
 import type { Store } from "../../storage/store.js";
 import { AppError } from "../errors.js";
 import { NO_META, type RequestMeta } from "../request-meta.js";
-import { twoFactorEnabled } from "../twofactor/state.js";
+import { twoFactorEnabled } from "../two-factor/methods.js";
 import type { TokenClaims, TokenKind, TokenService } from "./tokens.js";
 
 /**

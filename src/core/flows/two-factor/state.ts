@@ -1,4 +1,4 @@
-import { twoFactorEnabled } from "../../twofactor/state.js";
+import { twoFactorEnabled } from "../../two-factor/methods.js";
 import type { FlowContext } from "../context.js";
 
 export interface TwoFactorState {
