@@ -1,5 +1,6 @@
 import { EmailTakenError } from "../../storage/store.js";
 import { AppError } from "../errors.js";
+import { iso } from "../iso-time.js";
 import { assertAcceptablePassword } from "../password/policy.js";
 import type { RequestMeta } from "../request-meta.js";
 import { audit } from "./audit.js";
@@ -18,10 +19,6 @@ export interface AdminUser {
 export interface AdminUserDetail extends AdminUser {
   twoFactor: TwoFactorState;
   sessions: number;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 async function existing(ctx: FlowContext, userId: number) {

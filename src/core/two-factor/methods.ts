@@ -1,6 +1,16 @@
 import type { TwoFactorRecord } from "../../storage/store.js";
 
-/** 2FA is on while at least one method is active (the life cycle of §3). */
+/**
+ * A second-factor method is active once enabled; a pending setup is not (the life cycle of §3).
+ * The one rule the token guard, the 2FA state and the flows share; the login's SQL mirrors it.
+ */
+export function methodActive<M extends { enabledAt: number | null }>(
+  method: M | undefined,
+): method is M & { enabledAt: number } {
+  return method?.enabledAt != null;
+}
+
+/** 2FA is on while at least one method is active. */
 export function twoFactorEnabled(record: TwoFactorRecord): boolean {
-  return record.totp?.enabledAt != null || record.emailOtp?.enabledAt != null;
+  return methodActive(record.totp) || methodActive(record.emailOtp);
 }

@@ -1,4 +1,5 @@
-import { twoFactorEnabled } from "../../two-factor/methods.js";
+import { iso } from "../../iso-time.js";
+import { methodActive, twoFactorEnabled } from "../../two-factor/methods.js";
 import type { FlowContext } from "../context.js";
 
 export interface TwoFactorState {
@@ -8,19 +9,15 @@ export interface TwoFactorState {
   recoveryCodes?: { completedAt: string; remaining: number };
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** `GET /user/2fa`: the active methods; a method that is absent is inactive (pending setups do not show). */
 export async function twoFactorState(ctx: FlowContext, userId: number): Promise<TwoFactorState> {
   const record = await ctx.store.twoFactor(userId);
   const state: TwoFactorState = { enabled: twoFactorEnabled(record) };
   const { emailOtp, totp, recoveryCodes } = record;
-  if (emailOtp?.enabledAt != null && emailOtp.email !== null) {
+  if (methodActive(emailOtp) && emailOtp.email !== null) {
     state.emailOtp = { email: emailOtp.email, completedAt: iso(emailOtp.enabledAt) };
   }
-  if (totp?.enabledAt != null) state.totp = { completedAt: iso(totp.enabledAt) };
+  if (methodActive(totp)) state.totp = { completedAt: iso(totp.enabledAt) };
   if (recoveryCodes) {
     state.recoveryCodes = { completedAt: iso(recoveryCodes.createdAt), remaining: recoveryCodes.remaining };
   }

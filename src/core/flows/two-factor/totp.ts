@@ -10,6 +10,7 @@ import { type Keyring, SecretDecryptError } from "../../secrets/keyring.js";
 import { userSubject } from "../../throttle/guess-throttle.js";
 import type { Principal } from "../../tokens/token-guard.js";
 import { generateTotpSecret, matchTotp, totpUrl } from "../../totp/totp.js";
+import { methodActive } from "../../two-factor/methods.js";
 import { audit } from "../audit.js";
 import type { FlowContext } from "../context.js";
 import { sendNotice } from "../mail-codes.js";
@@ -92,7 +93,7 @@ export async function authenticateTotp(
 ): Promise<SessionTokens> {
   const userId = principal.userId;
   const state = await ctx.store.totpState(userId);
-  const sealed = state?.enabledAt != null ? state.secretEnc : null;
+  const sealed = methodActive(state) ? state.secretEnc : null;
   if (!state || sealed === null) throw new AppError("TOTP_UNINITIALIZED");
   await ctx.throttle.claim(userSubject(userId), "totp");
 
@@ -114,7 +115,7 @@ export async function authenticateTotp(
 /** `GET /user/2fa/totp/next-guess`: the same wait the next TOTP check would be refused with. */
 export async function totpNextGuess(ctx: FlowContext, principal: Principal): Promise<number> {
   const state = await ctx.store.totpState(principal.userId);
-  if (!state || (state.enabledAt === null && state.pendingSecretEnc === null)) {
+  if (!state || (!methodActive(state) && state.pendingSecretEnc === null)) {
     throw new AppError("TOTP_UNINITIALIZED");
   }
   return ctx.throttle.secondsToWait(userSubject(principal.userId), "totp");

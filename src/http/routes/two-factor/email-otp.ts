@@ -6,7 +6,7 @@ import {
   emailOtpNextEmail,
   enableEmailOtp,
   setupEmailOtp,
-} from "../../../core/flows/email-otp.js";
+} from "../../../core/flows/two-factor/email-otp.js";
 import type { Deps } from "../../../deps.js";
 import { authenticate } from "../../plugins/tokens.js";
 import { requestMeta } from "../../request-meta.js";

@@ -3,12 +3,13 @@
  * address), activation, the challenge mail, the check, the wait-time query and deactivation.
  */
 
-import { AppError } from "../errors.js";
-import { isDisposableAddress } from "../mail/disposable.js";
-import type { RequestMeta } from "../request-meta.js";
-import type { Principal } from "../tokens/token-guard.js";
-import { audit } from "./audit.js";
-import type { FlowContext } from "./context.js";
+import { AppError } from "../../errors.js";
+import { isDisposableAddress } from "../../mail/disposable.js";
+import type { RequestMeta } from "../../request-meta.js";
+import type { Principal } from "../../tokens/token-guard.js";
+import { methodActive } from "../../two-factor/methods.js";
+import { audit } from "../audit.js";
+import type { FlowContext } from "../context.js";
 import {
   checkCode,
   codeGuessKind,
@@ -18,10 +19,10 @@ import {
   sendNotice,
   spendCode,
   userCodeSubject,
-} from "./mail-codes.js";
-import type { SessionTokens } from "./sessions.js";
-import { completeSecondFactor } from "./two-factor/complete.js";
-import { newRecoveryCodes } from "./two-factor/recovery-codes.js";
+} from "../mail-codes.js";
+import type { SessionTokens } from "../sessions.js";
+import { completeSecondFactor } from "./complete.js";
+import { newRecoveryCodes } from "./recovery-codes.js";
 
 async function emailOtpRow(ctx: FlowContext, userId: number) {
   return (await ctx.store.twoFactor(userId)).emailOtp;
@@ -77,7 +78,7 @@ export async function challengeEmailOtp(ctx: FlowContext, principal: Principal, 
   const userId = principal.userId;
   const row = await emailOtpRow(ctx, userId);
   if (!row) throw new AppError("EMAIL_OTP_UNINITIALIZED");
-  if (row.enabledAt === null || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
+  if (!methodActive(row) || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
   await sendCode(ctx, {
     purpose: "email-otp-challenge",
     subject: userCodeSubject(userId),
@@ -98,7 +99,7 @@ export async function authenticateEmailOtp(
 ): Promise<SessionTokens> {
   const userId = principal.userId;
   const row = await emailOtpRow(ctx, userId);
-  if (row?.enabledAt == null || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
+  if (!methodActive(row) || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
   const checked = await checkCode(ctx, userCodeSubject(userId), "email-otp-challenge", otp);
   // A code mailed to an address that is no longer the active one does not count.
   if (!checked || checked.record.target !== row.email || !(await spendCode(ctx, checked))) {
@@ -118,7 +119,7 @@ export async function emailOtpNextEmail(ctx: FlowContext, principal: Principal):
   const userId = principal.userId;
   const row = await emailOtpRow(ctx, userId);
   if (!row) throw new AppError("EMAIL_OTP_UNINITIALIZED");
-  const purpose = row.enabledAt !== null ? "email-otp-challenge" : "email-otp-setup";
+  const purpose = methodActive(row) ? "email-otp-challenge" : "email-otp-setup";
   const subject = userCodeSubject(userId);
   const [send, guess] = await Promise.all([
     secondsUntilNextSend(ctx, subject, purpose),
