@@ -2,13 +2,7 @@
  * Address hygiene for mail headers. The HTTP layer validates addresses first; these checks are the
  * last line before a value reaches a header, so a CR/LF or a second address can never slip through.
  */
-
-/** One bare address: no display name, no brackets, no separators, no whitespace, exactly one "@". */
-const SINGLE_ADDRESS = /^[^\s@<>,;:"()[\]\\]+@[^\s@<>,;:"()[\]\\]+\.[^\s@<>,;:"()[\]\\]+$/u;
-
-export function isSingleAddress(value: unknown): value is string {
-  return typeof value === "string" && value.length <= 254 && SINGLE_ADDRESS.test(value);
-}
+import { isSingleAddress } from "../core/mail/single-address.js";
 
 /** Throws a plain Error (a programming fault, not a client error) unless `value` is one bare address. */
 export function assertRecipient(value: unknown): asserts value is string {

@@ -8,8 +8,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Handlebars from "handlebars";
 import { AppError } from "../core/errors.js";
+import { MAIL_TEMPLATES, type MailTemplate } from "../core/mail/port.js";
 import { type OriginConfig, parseOriginConfig } from "./origin-config.js";
-import { MAIL_TEMPLATES, type MailTemplate } from "./types.js";
 
 export const DEFAULT_ORIGIN = "default";
 

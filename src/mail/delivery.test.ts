@@ -8,7 +8,7 @@ import { simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AppError } from "../core/errors.js";
-import type { Mailer } from "./index.js";
+import type { Mailer } from "../core/mail/port.js";
 import { createMailer, DEFAULT_MAIL_DIR } from "./index.js";
 
 interface Received {

@@ -1,10 +1,10 @@
+import type { Mailer, MailRequest, MailTemplate } from "../core/mail/port.js";
 import { systemClock } from "../platform/clock.js";
 import { secureRandom } from "../platform/random.js";
 import { loadMailCatalog, type MailCatalog } from "./catalog.js";
 import { assertSmtpUrl } from "./origin-config.js";
 import { renderMail } from "./render.js";
 import { createDelivery } from "./transport.js";
-import type { Mailer, MailerOptions, MailRequest, MailTemplate } from "./types.js";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -15,6 +15,20 @@ const CODE_TEMPLATES: ReadonlySet<MailTemplate> = new Set([
   "password-reset",
   "email-transfer",
 ]);
+
+export interface MailerOptions {
+  /** Folder holding one sub-folder per origin. */
+  mailDir: string;
+  /** Global SMTP transport (smtp:// or smtps://). Without it (and without an origin smtpUrl) mail goes to the outbox. */
+  smtpUrl?: string;
+  /** Where `.eml` files are written when no SMTP URL applies; created if missing. */
+  outboxDir: string;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Connection, greeting and socket timeout for SMTP, in milliseconds (default 10 000). */
+  timeoutsMs?: number;
+  clock?: { now(): number };
+  random?: { uuid(): string };
+}
 
 /**
  * Loads and compiles the mail catalog (synchronously, once) and returns the mailer flows use.

@@ -1,6 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { hasControlChar, isSingleAddress } from "./address.js";
+import { isSingleAddress } from "../core/mail/single-address.js";
+import { hasControlChar } from "./address.js";
 
 /** The shape of `<mailDir>/<origin>/origin.json`. Unknown keys are refused so a typo does not go unnoticed. */
 export const OriginFileSchema = Type.Object(

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "../core/errors.js";
-import type { Mailer, MailRequest } from "./index.js";
-import { createMailer, DEFAULT_MAIL_DIR, MAIL_TEMPLATES } from "./index.js";
+import { MAIL_TEMPLATES, type Mailer, type MailRequest } from "../core/mail/port.js";
+import { createMailer, DEFAULT_MAIL_DIR } from "./index.js";
 
 const LANGUAGES = ["en", "nl", "fr", "de"] as const;
 const noLog = () => {};

@@ -1,7 +1,7 @@
+import type { MailRequest, RenderedMail } from "../core/mail/port.js";
 import { assertRecipient, maskEmail } from "./address.js";
 import type { MailCatalog } from "./catalog.js";
 import { buildResetLink } from "./origin-config.js";
-import type { MailRequest, RenderedMail } from "./types.js";
 
 /** Template variables. `methodTotp` / `methodEmail` let each language word the 2FA method itself. */
 export interface TemplateVars {

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import type { SendMailOptions, Transporter } from "nodemailer";
 import nodemailer from "nodemailer";
 import { AppError } from "../core/errors.js";
-import type { RenderedMail } from "./types.js";
+import type { RenderedMail } from "../core/mail/port.js";
 
 export interface DeliveryOptions {
   outboxDir: string;

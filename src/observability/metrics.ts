@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { AuditEventType } from "../core/events.js";
-import type { Mailer } from "../mail/index.js";
+import type { Mailer } from "../core/mail/port.js";
 
 /** The Prometheus metrics of one node. A registry per app, so several apps in one process stay apart. */
 export class Metrics {

@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import type { Config } from "../../config/config.js";
-import type { Mailer } from "../../mail/index.js";
 import type { Clock } from "../../platform/clock.js";
 import type { Random } from "../../platform/random.js";
 import type { Store } from "../../storage/store.js";
 import type { EventSink } from "../events.js";
 import type { DeliveryPacer } from "../mail/pacer.js";
+import type { Mailer } from "../mail/port.js";
 import type { PasswordHasher } from "../password/hasher.js";
 import type { Keyring } from "../secrets/keyring.js";
 import type { GuessThrottle } from "../throttle/guess-throttle.js";

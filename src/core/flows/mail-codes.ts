@@ -11,11 +11,11 @@
  * comparisons than either budget allows); spending is a second conditional UPDATE that exactly one
  * caller wins.
  */
-import { isSingleAddress } from "../../mail/address.js";
-import type { MailRequest, MailVars } from "../../mail/index.js";
 import { constantTimeEqual } from "../../platform/crypto.js";
 import type { MailCodeKey, MailCodePurpose, MailCodeRecord } from "../../storage/store.js";
 import { AppError, BadRequestError, type ErrorCode } from "../errors.js";
+import type { MailRequest, MailVars } from "../mail/port.js";
+import { isSingleAddress } from "../mail/single-address.js";
 import { generateMailCode, hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../otp/codes.js";
 import type { MailCodeGuessKind } from "../throttle/guess-throttle.js";
 import type { FlowContext } from "./context.js";

@@ -1,6 +1,6 @@
 /**
- * The mail subsystem's public types. Flows depend on these (and on `Mailer`) only; which transport
- * delivers a mail and how templates are laid out on disk stays inside `src/mail/`.
+ * The mail port: what flows ask of the mailer, and the mails they may ask for. `src/mail/` implements
+ * it (templates on disk, SMTP or the outbox); flows see none of that.
  */
 
 /** Every mail the service can send. Each is a template triple (subject, text, html) per language. */
@@ -67,18 +67,4 @@ export interface Mailer {
   /** The origin's totpIssuer if configured (undefined for unknown origin or not set). */
   totpIssuer(origin?: string): string | undefined;
   close(): Promise<void>;
-}
-
-export interface MailerOptions {
-  /** Folder holding one sub-folder per origin. */
-  mailDir: string;
-  /** Global SMTP transport (smtp:// or smtps://). Without it (and without an origin smtpUrl) mail goes to the outbox. */
-  smtpUrl?: string;
-  /** Where `.eml` files are written when no SMTP URL applies; created if missing. */
-  outboxDir: string;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
-  /** Connection, greeting and socket timeout for SMTP, in milliseconds (default 10 000). */
-  timeoutsMs?: number;
-  clock?: { now(): number };
-  random?: { uuid(): string };
 }
