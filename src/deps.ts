@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import type { Config } from "./config/config.js";
-import type { FlowContext } from "./core/flows/context.js";
+import type { FlowContext, FlowSettings } from "./core/flows/context.js";
 import { DeliveryPacer } from "./core/mail/pacer.js";
 import type { Mailer } from "./core/mail/port.js";
 import { createArgon2Hasher, type PasswordHasher } from "./core/password/hasher.js";
@@ -79,6 +79,11 @@ export function loadKeyring(config: Config, random: Random): Keyring {
   return parseKeyring(config.encryptionKeys ?? loadOrCreateKeyFile(join(config.dataDir, "encryption.keys"), random));
 }
 
+/** What flows may know of the configuration (lifetimes and limits), and nothing else. */
+function flowSettings(config: Config): FlowSettings {
+  return { tokens: config.tokens, codes: config.codes, issuer: config.issuer, totpIssuer: config.totpIssuer };
+}
+
 export function openStore(config: Config, searchPath?: string): KyselyStore {
   const connection = connect(config.databaseUrl, searchPath ? { searchPath } : {});
   return new KyselyStore(connection.db, connection.dialect);
@@ -114,7 +119,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     );
     const events = new AuditTrail(store, clock, metrics, logger);
     const flow: FlowContext = {
-      config,
+      settings: flowSettings(config),
       clock,
       random,
       store,

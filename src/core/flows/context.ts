@@ -1,9 +1,8 @@
-import type { Logger } from "pino";
-import type { Config } from "../../config/config.js";
 import type { Clock } from "../../platform/clock.js";
 import type { Random } from "../../platform/random.js";
 import type { Store } from "../../storage/store.js";
 import type { EventSink } from "../events.js";
+import type { Logger } from "../logger.js";
 import type { DeliveryPacer } from "../mail/pacer.js";
 import type { Mailer } from "../mail/port.js";
 import type { PasswordHasher } from "../password/hasher.js";
@@ -11,9 +10,30 @@ import type { Keyring } from "../secrets/keyring.js";
 import type { GuessThrottle } from "../throttle/guess-throttle.js";
 import type { TokenService } from "../tokens/tokens.js";
 
+/**
+ * The settings flows decide with: lifetimes and limits. Only these, not the whole configuration, so
+ * no flow can reach the admin token, the database URL or anything else about how the service runs.
+ */
+export interface FlowSettings {
+  /** Token lifetimes (§2) and the refresh token's reuse grace, in seconds. */
+  tokens: {
+    refreshTtlSeconds: number;
+    accessTtlSeconds: number;
+    sudoTtlSeconds: number;
+    partialTtlSeconds: number;
+    refreshGraceSeconds: number;
+  };
+  /** Mailed codes (§4): lifetime and wait between two sends in seconds, tries per code. */
+  codes: { ttlSeconds: number; maxTries: number; resendSeconds: number };
+  /** The service's issuer URL: the TOTP issuer's fallback is its host name. */
+  issuer: string;
+  /** The issuer authenticator apps show, when configured. */
+  totpIssuer: string | undefined;
+}
+
 /** What the use-cases need; built once by the composition root (src/deps.ts). */
 export interface FlowContext {
-  config: Config;
+  settings: FlowSettings;
   clock: Clock;
   random: Random;
   store: Store;

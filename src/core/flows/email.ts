@@ -56,7 +56,7 @@ export async function completeEmailTransfer(ctx: FlowContext, principal: Princip
     key: { subject: checked.record.subject, purpose: checked.record.purpose, id: checked.record.id },
     codeHash: checked.codeHash,
     now: ctx.clock.now(),
-    maxTries: ctx.config.codes.maxTries,
+    maxTries: ctx.settings.codes.maxTries,
     userId: user.id,
     newEmail,
   });

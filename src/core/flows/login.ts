@@ -42,7 +42,7 @@ export async function login(
   // Clears the throttle and, without a second factor, opens the session: one transaction.
   const refresh = await startSessionAfterPassword(ctx, user.id, subject, meta);
   if (refresh !== undefined) return { kind: "refresh", token: refresh };
-  const expiresAt = ctx.clock.now() + ctx.config.tokens.partialTtlSeconds * 1000;
+  const expiresAt = ctx.clock.now() + ctx.settings.tokens.partialTtlSeconds * 1000;
   const partial = await ctx.tokens.issue(
     "partial",
     { userId: user.id, tokenGeneration: user.tokenGeneration },

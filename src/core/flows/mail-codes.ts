@@ -69,7 +69,7 @@ async function storeCode(
   // The schema's email format allows a little more than one deliverable bare address (e.g. 256 chars).
   if (!isSingleAddress(input.to)) throw new BadRequestError("Invalid email address");
   const now = ctx.clock.now();
-  const { ttlSeconds, resendSeconds } = ctx.config.codes;
+  const { ttlSeconds, resendSeconds } = ctx.settings.codes;
   const code = generateMailCode(ctx.random);
   const request = mailRequest(input.to, input.purpose, input.mail, {
     code,
@@ -139,7 +139,7 @@ export async function secondsUntilNextSend(
 ): Promise<number> {
   const sentAt = await ctx.store.mailCodeSentAt(subject, purpose);
   if (sentAt === undefined) return 0;
-  return Math.max(0, Math.ceil((sentAt + ctx.config.codes.resendSeconds * 1000 - ctx.clock.now()) / 1000));
+  return Math.max(0, Math.ceil((sentAt + ctx.settings.codes.resendSeconds * 1000 - ctx.clock.now()) / 1000));
 }
 
 /** A code that matched; `spendCode` makes it used. */
@@ -172,7 +172,7 @@ export async function checkCode(
     subject,
     purpose,
     now: ctx.clock.now(),
-    maxTries: ctx.config.codes.maxTries,
+    maxTries: ctx.settings.codes.maxTries,
   });
   // Without a live code the candidate is still hashed once, so both answers cost the same.
   const kid = record?.kid ?? ctx.keyring.activeKid;
@@ -192,7 +192,7 @@ export function spendCode(ctx: FlowContext, checked: CheckedCode): Promise<boole
     key: { subject: record.subject, purpose: record.purpose, id: record.id },
     codeHash,
     now: ctx.clock.now(),
-    maxTries: ctx.config.codes.maxTries,
+    maxTries: ctx.settings.codes.maxTries,
   });
 }
 

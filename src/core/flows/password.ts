@@ -78,7 +78,7 @@ export async function resetPasswordWithCode(
     code: {
       key: { subject: record.subject, purpose: record.purpose, id: record.id },
       codeHash,
-      maxTries: ctx.config.codes.maxTries,
+      maxTries: ctx.settings.codes.maxTries,
     },
     userId: found.userId,
     passwordHash,

@@ -20,7 +20,7 @@ type SessionRefreshToken = IssuedToken & { sessionId: string };
 /** A new session's row and the id of its first refresh token. The refresh lifetime is absolute (§2). */
 function newSession(ctx: FlowContext, userId: number, meta: RequestMeta): { session: NewSession; refreshJti: string } {
   const now = ctx.clock.now();
-  const expiresAt = now + ctx.config.tokens.refreshTtlSeconds * 1000;
+  const expiresAt = now + ctx.settings.tokens.refreshTtlSeconds * 1000;
   return {
     session: { id: ctx.random.uuid(), userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
     refreshJti: ctx.tokens.newJti(),
@@ -94,8 +94,8 @@ export async function issueAccessAndSudo(
 ): Promise<Omit<SessionTokens, "refresh">> {
   const now = ctx.clock.now();
   const [access, sudo] = await Promise.all([
-    ctx.tokens.issue("access", { userId, sessionId }, now + ctx.config.tokens.accessTtlSeconds * 1000),
-    ctx.tokens.issue("sudo", { userId, sessionId }, now + ctx.config.tokens.sudoTtlSeconds * 1000),
+    ctx.tokens.issue("access", { userId, sessionId }, now + ctx.settings.tokens.accessTtlSeconds * 1000),
+    ctx.tokens.issue("sudo", { userId, sessionId }, now + ctx.settings.tokens.sudoTtlSeconds * 1000),
   ]);
   return { access, sudo };
 }
@@ -121,7 +121,7 @@ async function liveRefreshToken(ctx: FlowContext, principal: Principal): Promise
   if (status.revokedAt !== null) throw new AppError("TOKEN_REVOKED");
   if (status.userDisabled) throw new AppError("ACCOUNT_DISABLED");
   const now = ctx.clock.now();
-  if (status.usedAt !== null && now - status.usedAt > ctx.config.tokens.refreshGraceSeconds * 1000) {
+  if (status.usedAt !== null && now - status.usedAt > ctx.settings.tokens.refreshGraceSeconds * 1000) {
     await ctx.store.revokeSession(status.sessionId, now);
     await audit(ctx, "refresh_token.reused", status.userId, principal.meta, { sessionId: status.sessionId });
     throw new AppError("REFRESH_TOKEN_REUSED");
@@ -156,7 +156,7 @@ export async function rotateRefreshToken(ctx: FlowContext, principal: Principal)
 /** `GET /auth/accesstoken`. */
 export async function accessTokenFor(ctx: FlowContext, principal: Principal): Promise<IssuedToken> {
   const live = await liveRefreshToken(ctx, principal);
-  const expiresAt = ctx.clock.now() + ctx.config.tokens.accessTtlSeconds * 1000;
+  const expiresAt = ctx.clock.now() + ctx.settings.tokens.accessTtlSeconds * 1000;
   return ctx.tokens.issue("access", { userId: live.userId, sessionId: live.sessionId }, expiresAt);
 }
 

@@ -1,11 +1,10 @@
 import type { JWK } from "jose";
 import { exportJWK } from "jose";
-import type { Logger } from "pino";
-
 import type { Clock } from "../../platform/clock.js";
 import { generateEd25519, type KeyObject, privateKeyFromPem, publicKeyFromPem } from "../../platform/crypto.js";
 import type { Random } from "../../platform/random.js";
 import type { SigningKeyRecord, Store } from "../../storage/store.js";
+import type { Logger } from "../logger.js";
 import { type Keyring, SecretDecryptError } from "../secrets/keyring.js";
 
 export interface LoadedKey {

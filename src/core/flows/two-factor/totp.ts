@@ -37,7 +37,7 @@ function openSecret(keyring: Keyring, sealed: string, userId: number): Buffer {
  * the service's issuer URL (without the port, whose colon would split the otpauth label).
  */
 export function totpIssuer(ctx: FlowContext): string {
-  return ctx.config.totpIssuer ?? new URL(ctx.config.issuer).hostname.replaceAll(":", "");
+  return ctx.settings.totpIssuer ?? new URL(ctx.settings.issuer).hostname.replaceAll(":", "");
 }
 
 /**
