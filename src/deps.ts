@@ -76,7 +76,15 @@ export function createLogger(config: Config, fd = 1): Logger {
 
 /** The encryption keyring: from LATCHKEY_ENCRYPTION_KEYS, or a key file kept under the data directory. */
 export function loadKeyring(config: Config, random: Random): Keyring {
-  return parseKeyring(config.encryptionKeys ?? loadOrCreateKeyFile(join(config.dataDir, "encryption.keys"), random));
+  if (config.encryptionKeys !== undefined) return parseKeyring(config.encryptionKeys);
+  const path = join(config.dataDir, "encryption.keys");
+  const text = loadOrCreateKeyFile(path, random);
+  try {
+    return parseKeyring(text);
+  } catch (error) {
+    // The parser's messages never contain key material, so passing them on is safe.
+    throw new Error(`key file ${path} is not a valid keyring: ${(error as Error).message}`);
+  }
 }
 
 /** What flows may know of the configuration (lifetimes and limits), and nothing else. */

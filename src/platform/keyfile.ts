@@ -1,14 +1,14 @@
 /**
  * The embedded default for `LATCHKEY_ENCRYPTION_KEYS`: a key file next to the data, made on first
- * start. Lives in platform because it touches the filesystem.
+ * start. Lives in platform because it touches the filesystem and makes a key; it only reads and
+ * writes the text, and the caller parses it as a keyring.
  */
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { parseKeyring } from "../core/secrets/keyring.js";
 import type { Random } from "./random.js";
 
 /**
- * Returns the keyring string stored at `path`, creating the file (mode 0600, parent dir 0700) with
+ * Returns the text stored at `path` (trimmed), creating the file (mode 0600, parent dir 0700) with
  * one fresh key `k<8 hex>:<base64 of 32 random bytes>` if it does not exist.
  *
  * Creation never clobbers: the key is written completely to a private temporary file, which is
@@ -18,7 +18,7 @@ import type { Random } from "./random.js";
  */
 export function loadOrCreateKeyFile(path: string, random: Random): string {
   const existing = readIfExists(path);
-  if (existing !== null) return validated(existing, path);
+  if (existing !== null) return existing;
 
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const value = `k${random.bytes(4).toString("hex")}:${random.bytes(32).toString("base64")}`;
@@ -30,11 +30,11 @@ export function loadOrCreateKeyFile(path: string, random: Random): string {
     if (!isErrno(error, "EEXIST")) throw error;
     const winner = readIfExists(path);
     if (winner === null) throw error;
-    return validated(winner, path);
+    return winner;
   } finally {
     unlinkSync(temporary);
   }
-  return validated(value, path);
+  return value;
 }
 
 function readIfExists(path: string): string | null {
@@ -44,16 +44,6 @@ function readIfExists(path: string): string | null {
     if (isErrno(error, "ENOENT")) return null;
     throw error;
   }
-}
-
-function validated(value: string, path: string): string {
-  try {
-    parseKeyring(value);
-  } catch (error) {
-    // parseKeyring's messages never contain key material, so passing them on is safe.
-    throw new Error(`key file ${path} is not a valid keyring: ${(error as Error).message}`);
-  }
-  return value;
 }
 
 function isErrno(error: unknown, code: string): boolean {
