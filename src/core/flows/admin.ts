@@ -21,22 +21,22 @@ export interface AdminUserDetail extends AdminUser {
   sessions: number;
 }
 
-async function existing(ctx: FlowContext, userId: number) {
-  const user = await ctx.store.findUserById(userId);
+async function existing(flow: FlowContext, userId: number) {
+  const user = await flow.store.findUserById(userId);
   if (!user) throw new AppError("USER_NOT_FOUND");
   return user;
 }
 
 export async function adminCreateUser(
-  ctx: FlowContext,
+  flow: FlowContext,
   input: { email: string; password?: string | undefined },
   meta: RequestMeta,
 ): Promise<number> {
   if (input.password !== undefined) assertAcceptablePassword(input.password);
-  const passwordHash = input.password === undefined ? null : await ctx.hasher.hash(input.password);
+  const passwordHash = input.password === undefined ? null : await flow.hasher.hash(input.password);
   try {
-    const userId = await ctx.store.createUser({ email: input.email, passwordHash, createdAt: ctx.clock.now() });
-    await audit(ctx, "user.created", userId, meta, { by: "admin" });
+    const userId = await flow.store.createUser({ email: input.email, passwordHash, createdAt: flow.clock.now() });
+    await audit(flow, "user.created", userId, meta, { by: "admin" });
     return userId;
   } catch (error) {
     if (error instanceof EmailTakenError) throw new AppError("EMAIL_ALREADY_IN_USE");
@@ -45,10 +45,10 @@ export async function adminCreateUser(
 }
 
 export async function adminListUsers(
-  ctx: FlowContext,
+  flow: FlowContext,
   query: { email?: string | undefined; offset: number; limit: number },
 ): Promise<{ users: AdminUser[]; total: number }> {
-  const result = await ctx.store.listUsers({
+  const result = await flow.store.listUsers({
     offset: query.offset,
     limit: query.limit,
     ...(query.email ? { emailContains: query.email } : {}),
@@ -64,11 +64,11 @@ export async function adminListUsers(
   };
 }
 
-export async function adminGetUser(ctx: FlowContext, userId: number): Promise<AdminUserDetail> {
-  const user = await existing(ctx, userId);
+export async function adminGetUser(flow: FlowContext, userId: number): Promise<AdminUserDetail> {
+  const user = await existing(flow, userId);
   const [twoFactor, sessions] = await Promise.all([
-    twoFactorState(ctx, userId),
-    ctx.store.countLiveSessions(userId, ctx.clock.now()),
+    twoFactorState(flow, userId),
+    flow.store.countLiveSessions(userId, flow.clock.now()),
   ]);
   return {
     userId: user.id,
@@ -80,36 +80,36 @@ export async function adminGetUser(ctx: FlowContext, userId: number): Promise<Ad
   };
 }
 
-export async function adminDeleteUser(ctx: FlowContext, userId: number): Promise<void> {
-  if (!(await ctx.store.deleteUser(userId))) throw new AppError("USER_NOT_FOUND");
+export async function adminDeleteUser(flow: FlowContext, userId: number): Promise<void> {
+  if (!(await flow.store.deleteUser(userId))) throw new AppError("USER_NOT_FOUND");
 }
 
 /** A disabled user cannot log in, refresh or use any token (the guard reads the flag with the session). */
 export async function adminSetDisabled(
-  ctx: FlowContext,
+  flow: FlowContext,
   userId: number,
   disabled: boolean,
   meta: RequestMeta,
 ): Promise<void> {
-  const changed = await ctx.store.setUserDisabled(userId, disabled ? ctx.clock.now() : null);
+  const changed = await flow.store.setUserDisabled(userId, disabled ? flow.clock.now() : null);
   if (!changed) throw new AppError("USER_NOT_FOUND");
-  await audit(ctx, disabled ? "user.disabled" : "user.enabled", userId, meta, { by: "admin" });
+  await audit(flow, disabled ? "user.disabled" : "user.enabled", userId, meta, { by: "admin" });
 }
 
-export async function adminRevokeSessions(ctx: FlowContext, userId: number, meta: RequestMeta): Promise<void> {
-  await existing(ctx, userId);
-  const count = await ctx.store.revokeUserSessions(userId, ctx.clock.now());
-  await audit(ctx, "session.revoked", userId, meta, { by: "admin", count });
+export async function adminRevokeSessions(flow: FlowContext, userId: number, meta: RequestMeta): Promise<void> {
+  await existing(flow, userId);
+  const count = await flow.store.revokeUserSessions(userId, flow.clock.now());
+  await audit(flow, "session.revoked", userId, meta, { by: "admin", count });
 }
 
-export async function adminResetTwoFactor(ctx: FlowContext, userId: number, meta: RequestMeta): Promise<void> {
-  if (!(await ctx.store.resetTwoFactor(userId))) throw new AppError("USER_NOT_FOUND");
-  await audit(ctx, "2fa.disabled", userId, meta, { by: "admin", method: "all" });
+export async function adminResetTwoFactor(flow: FlowContext, userId: number, meta: RequestMeta): Promise<void> {
+  if (!(await flow.store.resetTwoFactor(userId))) throw new AppError("USER_NOT_FOUND");
+  await audit(flow, "2fa.disabled", userId, meta, { by: "admin", method: "all" });
 }
 
-export async function adminUserEvents(ctx: FlowContext, userId: number, page: { offset: number; limit: number }) {
-  await existing(ctx, userId);
-  const result = await ctx.store.listAuditEvents({ userId, ...page });
+export async function adminUserEvents(flow: FlowContext, userId: number, page: { offset: number; limit: number }) {
+  await existing(flow, userId);
+  const result = await flow.store.listAuditEvents({ userId, ...page });
   return {
     events: result.events.map((e) => ({
       type: e.type,

@@ -4,11 +4,11 @@ import type { FlowContext } from "./context.js";
 
 /** Records a security event for the audit trail and the metrics. */
 export function audit(
-  ctx: FlowContext,
+  flow: FlowContext,
   type: AuditEventType,
   userId: number | null,
   meta: RequestMeta,
   details?: EventDetails,
 ): Promise<void> {
-  return ctx.events.emit({ type, userId, ip: meta.ip, userAgent: meta.userAgent, ...(details ? { details } : {}) });
+  return flow.events.emit({ type, userId, ip: meta.ip, userAgent: meta.userAgent, ...(details ? { details } : {}) });
 }

@@ -31,7 +31,10 @@ export interface FlowSettings {
   totpIssuer: string | undefined;
 }
 
-/** What the use-cases need; built once by the composition root (src/deps.ts). */
+/**
+ * What the use-cases need; built once by the composition root (src/deps.ts). One name everywhere:
+ * `deps.flow` there and in the routes, the first parameter `flow` of every flow.
+ */
 export interface FlowContext {
   settings: FlowSettings;
   clock: Clock;

@@ -21,7 +21,7 @@ import {
  * is stored that is never mailed and can never be spent, and within the resend window the answer is 429.
  */
 export async function initiateEmailTransfer(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   newEmail: string,
   mail: MailOptions,
@@ -35,33 +35,33 @@ export async function initiateEmailTransfer(
     throttled: "TOO_MANY_TRANSFER_ATTEMPTS",
   } as const;
   // The account's own address counts as in use too: there is nothing to transfer.
-  if (await ctx.store.findUserByEmail(newEmail)) {
-    await chargeUnmailedSend(ctx, send);
+  if (await flow.store.findUserByEmail(newEmail)) {
+    await chargeUnmailedSend(flow, send);
     throw new AppError("NEW_EMAIL_ALREADY_IN_USE");
   }
-  await sendCode(ctx, { ...send, userId: principal.userId, deliver: true });
+  await sendCode(flow, { ...send, userId: principal.userId, deliver: true });
 }
 
 /**
  * `PUT /user/email`: spends the code and changes the login email in one transaction; the unique index
  * decides a race for the address (409, and the code stays unspent). The old address is told.
  */
-export async function completeEmailTransfer(ctx: FlowContext, principal: Principal, otp: string): Promise<void> {
-  const user = await ctx.store.findUserById(principal.userId);
+export async function completeEmailTransfer(flow: FlowContext, principal: Principal, otp: string): Promise<void> {
+  const user = await flow.store.findUserById(principal.userId);
   if (!user) throw new AppError("TOKEN_REVOKED");
-  const checked = await checkCode(ctx, userCodeSubject(user.id), "email-transfer", otp);
+  const checked = await checkCode(flow, userCodeSubject(user.id), "email-transfer", otp);
   if (!checked) throw new AppError("OTP_INVALID_EXPIRED");
   const newEmail = checked.record.target;
-  const outcome = await ctx.store.changeEmailWithMailCode({
+  const outcome = await flow.store.changeEmailWithMailCode({
     key: { subject: checked.record.subject, purpose: checked.record.purpose, id: checked.record.id },
     codeHash: checked.codeHash,
-    now: ctx.clock.now(),
-    maxTries: ctx.settings.codes.maxTries,
+    now: flow.clock.now(),
+    maxTries: flow.settings.codes.maxTries,
     userId: user.id,
     newEmail,
   });
   if (outcome === "taken") throw new AppError("NEW_EMAIL_ALREADY_IN_USE");
   if (outcome === "invalid") throw new AppError("OTP_INVALID_EXPIRED");
-  await audit(ctx, "email.transferred", user.id, principal.meta);
-  await sendNotice(ctx, user.email, "notice-email-transferred", mailOptionsOf(checked.record), { newEmail });
+  await audit(flow, "email.transferred", user.id, principal.meta);
+  await sendNotice(flow, user.email, "notice-email-transferred", mailOptionsOf(checked.record), { newEmail });
 }

@@ -15,9 +15,9 @@ export interface ReencryptReport {
  * key can be removed from LATCHKEY_ENCRYPTION_KEYS afterwards. Each swap is conditional on the
  * ciphertext still being the one read, so a concurrent setup is never overwritten.
  */
-export async function reencryptTotpSecrets(ctx: FlowContext): Promise<ReencryptReport> {
+export async function reencryptTotpSecrets(flow: FlowContext): Promise<ReencryptReport> {
   const report: ReencryptReport = { checked: 0, reencrypted: 0, unreadable: 0 };
-  for (const row of await ctx.store.listSealedTotpSecrets()) {
+  for (const row of await flow.store.listSealedTotpSecrets()) {
     for (const [pending, sealed] of [
       [false, row.secretEnc],
       [true, row.pendingSecretEnc],
@@ -25,10 +25,10 @@ export async function reencryptTotpSecrets(ctx: FlowContext): Promise<ReencryptR
       if (sealed === null) continue;
       report.checked++;
       try {
-        if (!needsReencrypt(sealed, ctx.keyring)) continue;
+        if (!needsReencrypt(sealed, flow.keyring)) continue;
         const aad = totpAad(row.userId);
-        const to = ctx.keyring.encrypt(ctx.keyring.decrypt(sealed, aad), aad, ctx.random);
-        if (await ctx.store.swapSealedTotpSecret({ userId: row.userId, pending, from: sealed, to }))
+        const to = flow.keyring.encrypt(flow.keyring.decrypt(sealed, aad), aad, flow.random);
+        if (await flow.store.swapSealedTotpSecret({ userId: row.userId, pending, from: sealed, to }))
           report.reencrypted++;
       } catch (error) {
         if (!(error instanceof SecretDecryptError)) throw error;
@@ -44,17 +44,17 @@ export async function reencryptTotpSecrets(ctx: FlowContext): Promise<ReencryptR
  * encryption key, each swap conditional on the stored value still being the one read. A key still
  * stored in clear (nodes seal those as they load them) is sealed here as well.
  */
-export async function reencryptSigningKeys(ctx: FlowContext): Promise<ReencryptReport> {
+export async function reencryptSigningKeys(flow: FlowContext): Promise<ReencryptReport> {
   const report: ReencryptReport = { checked: 0, reencrypted: 0, unreadable: 0 };
-  for (const key of await ctx.store.listSigningKeys()) {
+  for (const key of await flow.store.listSigningKeys()) {
     report.checked++;
     try {
       const inClear = storedInClear(key.privateKeyEnc);
-      if (!inClear && !needsReencrypt(key.privateKeyEnc, ctx.keyring)) continue;
+      if (!inClear && !needsReencrypt(key.privateKeyEnc, flow.keyring)) continue;
       const aad = signingKeyAad(key.kid);
-      const plain = inClear ? Buffer.from(key.privateKeyEnc) : ctx.keyring.decrypt(key.privateKeyEnc, aad);
-      const to = ctx.keyring.encrypt(plain, aad, ctx.random);
-      if (await ctx.store.swapSigningKeyPrivate({ kid: key.kid, from: key.privateKeyEnc, to })) report.reencrypted++;
+      const plain = inClear ? Buffer.from(key.privateKeyEnc) : flow.keyring.decrypt(key.privateKeyEnc, aad);
+      const to = flow.keyring.encrypt(plain, aad, flow.random);
+      if (await flow.store.swapSigningKeyPrivate({ kid: key.kid, from: key.privateKeyEnc, to })) report.reencrypted++;
     } catch (error) {
       if (!(error instanceof SecretDecryptError)) throw error;
       report.unreadable++;

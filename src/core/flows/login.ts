@@ -18,36 +18,36 @@ function unknownSubject(username: string): string {
  * against a dummy hash, so the answer and its timing are those of a wrong password (ASVS 2.2.1).
  */
 export async function login(
-  ctx: FlowContext,
+  flow: FlowContext,
   input: { username: string; password: string },
   meta: RequestMeta,
 ): Promise<LoginResult> {
-  const { user, subject } = await ctx.throttle.claimPasswordLogin(input.username, unknownSubject(input.username));
+  const { user, subject } = await flow.throttle.claimPasswordLogin(input.username, unknownSubject(input.username));
 
-  const matches = await ctx.hasher.verify(user?.passwordHash ?? ctx.dummyHash, input.password);
+  const matches = await flow.hasher.verify(user?.passwordHash ?? flow.dummyHash, input.password);
   if (user && user.passwordHash === null) throw new AppError("NO_PASSWORD_INFO");
   if (!user || !matches || user.passwordHash === null) {
-    await audit(ctx, "login.failed", user?.id ?? null, meta, { reason: "password" });
+    await audit(flow, "login.failed", user?.id ?? null, meta, { reason: "password" });
     throw new AppError("PASSWORD_INCORRECT");
   }
   if (user.disabledAt !== null) {
-    await audit(ctx, "login.failed", user.id, meta, { reason: "disabled" });
+    await audit(flow, "login.failed", user.id, meta, { reason: "disabled" });
     throw new AppError("ACCOUNT_DISABLED");
   }
 
-  if (ctx.hasher.needsRehash(user.passwordHash)) {
-    await ctx.store.setPasswordHash(user.id, await ctx.hasher.hash(input.password));
+  if (flow.hasher.needsRehash(user.passwordHash)) {
+    await flow.store.setPasswordHash(user.id, await flow.hasher.hash(input.password));
   }
 
   // Clears the throttle and, without a second factor, opens the session: one transaction.
-  const refresh = await startSessionAfterPassword(ctx, user.id, subject, meta);
+  const refresh = await startSessionAfterPassword(flow, user.id, subject, meta);
   if (refresh !== undefined) return { kind: "refresh", token: refresh };
-  const expiresAt = ctx.clock.now() + ctx.settings.tokens.partialTtlSeconds * 1000;
-  const partial = await ctx.tokens.issue(
+  const expiresAt = flow.clock.now() + flow.settings.tokens.partialTtlSeconds * 1000;
+  const partial = await flow.tokens.issue(
     "partial",
     { userId: user.id, tokenGeneration: user.tokenGeneration },
     expiresAt,
   );
-  await audit(ctx, "login.partial", user.id, meta);
+  await audit(flow, "login.partial", user.id, meta);
   return { kind: "partial", token: partial };
 }

@@ -63,23 +63,23 @@ function mailRequest(to: string, template: MailRequest["template"], mail: MailOp
  * previous send is not over). Nothing is stored when the mail cannot be rendered.
  */
 async function storeCode(
-  ctx: FlowContext,
+  flow: FlowContext,
   input: Omit<SendCodeInput, "deliver">,
 ): Promise<{ request: MailRequest; key: MailCodeKey }> {
   // The schema's email format allows a little more than one deliverable bare address (e.g. 256 chars).
   if (!isSingleAddress(input.to)) throw new BadRequestError("Invalid email address");
-  const now = ctx.clock.now();
-  const { ttlSeconds, resendSeconds } = ctx.settings.codes;
-  const code = generateMailCode(ctx.random);
+  const now = flow.clock.now();
+  const { ttlSeconds, resendSeconds } = flow.settings.codes;
+  const code = generateMailCode(flow.random);
   const request = mailRequest(input.to, input.purpose, input.mail, {
     code,
     expiresMinutes: Math.ceil(ttlSeconds / 60),
   });
-  ctx.mailer.render(request);
+  flow.mailer.render(request);
 
-  const mac = ctx.keyring.macKey(MAIL_CODE_KEY_PURPOSE);
-  const key = { subject: input.subject, purpose: input.purpose, id: ctx.random.uuid() };
-  const issued = await ctx.store.issueMailCode(
+  const mac = flow.keyring.macKey(MAIL_CODE_KEY_PURPOSE);
+  const key = { subject: input.subject, purpose: input.purpose, id: flow.random.uuid() };
+  const issued = await flow.store.issueMailCode(
     {
       ...key,
       userId: input.userId,
@@ -106,40 +106,40 @@ async function storeCode(
  * purpose. For answers that must be paced like a send (§4: the taken address of a transfer).
  */
 export async function chargeUnmailedSend(
-  ctx: FlowContext,
+  flow: FlowContext,
   input: Omit<SendCodeInput, "deliver" | "userId">,
 ): Promise<void> {
-  await storeCode(ctx, { ...input, userId: null });
+  await storeCode(flow, { ...input, userId: null });
 }
 
-export async function sendCode(ctx: FlowContext, input: SendCodeInput): Promise<void> {
-  const { request, key } = await storeCode(ctx, input);
-  const sendStartedAt = ctx.clock.now();
+export async function sendCode(flow: FlowContext, input: SendCodeInput): Promise<void> {
+  const { request, key } = await storeCode(flow, input);
+  const sendStartedAt = flow.clock.now();
   try {
     // A reset for an unknown address checks the mail server instead of sending, so that with the
     // server down it fails exactly as a known address does.
-    await (input.deliver ? ctx.mailer.send(request) : ctx.mailer.probe(request));
+    await (input.deliver ? flow.mailer.send(request) : flow.mailer.probe(request));
   } catch (error) {
-    await ctx.store.withdrawMailCode(key);
+    await flow.store.withdrawMailCode(key);
     throw error;
   }
   if (!input.deliver) {
     // Take as long as a delivery usually does, so timing does not tell the two cases apart.
-    await ctx.clock.sleep(ctx.pacer.typicalMs() - (ctx.clock.now() - sendStartedAt));
+    await flow.clock.sleep(flow.pacer.typicalMs() - (flow.clock.now() - sendStartedAt));
     return;
   }
-  ctx.pacer.record(ctx.clock.now() - sendStartedAt);
+  flow.pacer.record(flow.clock.now() - sendStartedAt);
 }
 
 /** Whole seconds until the next mail of the purpose may be sent to the subject, 0 if now. */
 export async function secondsUntilNextSend(
-  ctx: FlowContext,
+  flow: FlowContext,
   subject: string,
   purpose: MailCodePurpose,
 ): Promise<number> {
-  const sentAt = await ctx.store.mailCodeSentAt(subject, purpose);
+  const sentAt = await flow.store.mailCodeSentAt(subject, purpose);
   if (sentAt === undefined) return 0;
-  return Math.max(0, Math.ceil((sentAt + ctx.settings.codes.resendSeconds * 1000 - ctx.clock.now()) / 1000));
+  return Math.max(0, Math.ceil((sentAt + flow.settings.codes.resendSeconds * 1000 - flow.clock.now()) / 1000));
 }
 
 /** A code that matched; `spendCode` makes it used. */
@@ -160,39 +160,39 @@ export function codeGuessKind(purpose: MailCodePurpose): MailCodeGuessKind {
  * out of tries), it is bound to no account, or it differs.
  */
 export async function checkCode(
-  ctx: FlowContext,
+  flow: FlowContext,
   subject: string,
   purpose: MailCodePurpose,
   code: string,
 ): Promise<CheckedCode | undefined> {
   // Claimed for every subject alike, known or not, with or without a live code: the answers and the
   // 429 must not tell a reset to an unknown address from one to a known address.
-  await ctx.throttle.claim(subject, codeGuessKind(purpose));
-  const record = await ctx.store.claimMailCodeTry({
+  await flow.throttle.claim(subject, codeGuessKind(purpose));
+  const record = await flow.store.claimMailCodeTry({
     subject,
     purpose,
-    now: ctx.clock.now(),
-    maxTries: ctx.settings.codes.maxTries,
+    now: flow.clock.now(),
+    maxTries: flow.settings.codes.maxTries,
   });
   // Without a live code the candidate is still hashed once, so both answers cost the same.
-  const kid = record?.kid ?? ctx.keyring.activeKid;
-  if (!ctx.keyring.kids().includes(kid)) return undefined;
-  const codeHash = hashMailCode(ctx.keyring.macKey(MAIL_CODE_KEY_PURPOSE, kid).key, { purpose, subject }, code);
+  const kid = record?.kid ?? flow.keyring.activeKid;
+  if (!flow.keyring.kids().includes(kid)) return undefined;
+  const codeHash = hashMailCode(flow.keyring.macKey(MAIL_CODE_KEY_PURPOSE, kid).key, { purpose, subject }, code);
   // A code bound to no account was never mailed to anyone who may use it (an unknown reset address,
   // a taken transfer address).
   if (!record || record.userId === null || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
-  await ctx.throttle.succeed(subject, codeGuessKind(purpose));
+  await flow.throttle.succeed(subject, codeGuessKind(purpose));
   return { record, codeHash };
 }
 
 /** Spends a checked code; of concurrent spenders exactly one gets true. */
-export function spendCode(ctx: FlowContext, checked: CheckedCode): Promise<boolean> {
+export function spendCode(flow: FlowContext, checked: CheckedCode): Promise<boolean> {
   const { record, codeHash } = checked;
-  return ctx.store.consumeMailCode({
+  return flow.store.consumeMailCode({
     key: { subject: record.subject, purpose: record.purpose, id: record.id },
     codeHash,
-    now: ctx.clock.now(),
-    maxTries: ctx.settings.codes.maxTries,
+    now: flow.clock.now(),
+    maxTries: flow.settings.codes.maxTries,
   });
 }
 
@@ -201,16 +201,16 @@ export function spendCode(ctx: FlowContext, checked: CheckedCode): Promise<boole
  * already happened, so a notice that cannot be rendered or delivered is logged, not answered as an error.
  */
 export async function sendNotice(
-  ctx: FlowContext,
+  flow: FlowContext,
   to: string,
   template: MailRequest["template"],
   mail: MailOptions,
   vars: MailVars = {},
 ): Promise<void> {
   try {
-    await ctx.mailer.send(mailRequest(to, template, mail, vars));
+    await flow.mailer.send(mailRequest(to, template, mail, vars));
   } catch (error) {
-    ctx.logger.error({ err: error, template }, "security notice not sent");
+    flow.logger.error({ err: error, template }, "security notice not sent");
   }
 }
 

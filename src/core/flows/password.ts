@@ -25,10 +25,10 @@ import {
  * stored code (bound to no account, so it can never be spent), the per-address throttle — and only
  * the delivery is skipped, so the answer does not tell whether an account exists (ASVS 2.5.2).
  */
-export async function sendPasswordReset(ctx: FlowContext, email: string, mail: MailOptions): Promise<void> {
+export async function sendPasswordReset(flow: FlowContext, email: string, mail: MailOptions): Promise<void> {
   if (isDisposableAddress(email)) throw new AppError("FORBIDDEN_MAIL_PROVIDER");
-  const user = await ctx.store.findUserByEmail(email);
-  await sendCode(ctx, {
+  const user = await flow.store.findUserByEmail(email);
+  await sendCode(flow, {
     purpose: "password-reset",
     subject: addressCodeSubject(email),
     userId: user?.id ?? null,
@@ -41,19 +41,19 @@ export async function sendPasswordReset(ctx: FlowContext, email: string, mail: M
 
 /** A matching reset code of the account that has the address now, or undefined. Counts one try. */
 async function checkResetCode(
-  ctx: FlowContext,
+  flow: FlowContext,
   email: string,
   otp: string,
 ): Promise<{ checked: CheckedCode; userId: number; email: string } | undefined> {
-  const user = await ctx.store.findUserByEmail(email);
-  const checked = await checkCode(ctx, addressCodeSubject(email), "password-reset", otp);
+  const user = await flow.store.findUserByEmail(email);
+  const checked = await checkCode(flow, addressCodeSubject(email), "password-reset", otp);
   if (!user || !checked || checked.record.userId !== user.id) return undefined;
   return { checked, userId: user.id, email: user.email };
 }
 
 /** `POST /user/password/reset/validate`: the code is not spent, but the check counts as a try. */
-export async function validatePasswordReset(ctx: FlowContext, email: string, otp: string): Promise<void> {
-  if (!(await checkResetCode(ctx, email, otp))) throw new AppError("OTP_INVALID_EXPIRED");
+export async function validatePasswordReset(flow: FlowContext, email: string, otp: string): Promise<void> {
+  if (!(await checkResetCode(flow, email, otp))) throw new AppError("OTP_INVALID_EXPIRED");
 }
 
 /**
@@ -63,22 +63,22 @@ export async function validatePasswordReset(ctx: FlowContext, email: string, otp
  * throttle and records the event: a failure anywhere leaves all of it as it was.
  */
 export async function resetPasswordWithCode(
-  ctx: FlowContext,
+  flow: FlowContext,
   input: { userEmail: string; otp: string; newPassword: string },
   meta: RequestMeta,
 ): Promise<void> {
   assertAcceptablePassword(input.newPassword);
-  const found = await checkResetCode(ctx, input.userEmail, input.otp);
+  const found = await checkResetCode(flow, input.userEmail, input.otp);
   if (!found) throw new AppError("OTP_INVALID_EXPIRED");
-  const passwordHash = await ctx.hasher.hash(input.newPassword);
-  const now = ctx.clock.now();
+  const passwordHash = await flow.hasher.hash(input.newPassword);
+  const now = flow.clock.now();
   const event: SecurityEvent = { type: "password.reset", userId: found.userId, ip: meta.ip, userAgent: meta.userAgent };
   const { record, codeHash } = found.checked;
-  const reset = await ctx.store.resetPasswordWithMailCode({
+  const reset = await flow.store.resetPasswordWithMailCode({
     code: {
       key: { subject: record.subject, purpose: record.purpose, id: record.id },
       codeHash,
-      maxTries: ctx.settings.codes.maxTries,
+      maxTries: flow.settings.codes.maxTries,
     },
     userId: found.userId,
     passwordHash,
@@ -88,8 +88,8 @@ export async function resetPasswordWithCode(
     clearThrottle: { subject: userSubject(found.userId), kind: "password" satisfies GuessKind },
   });
   if (!reset) throw new AppError("OTP_INVALID_EXPIRED");
-  ctx.events.written(event);
-  await sendNotice(ctx, found.email, "notice-password-reset", mailOptionsOf(found.checked.record));
+  flow.events.written(event);
+  await sendNotice(flow, found.email, "notice-password-reset", mailOptionsOf(found.checked.record));
 }
 
 /**
@@ -99,30 +99,30 @@ export async function resetPasswordWithCode(
  * records the event.
  */
 export async function changePassword(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   input: { oldPassword: string; newPassword: string },
 ): Promise<void> {
-  const user = await ctx.store.findUserById(principal.userId);
+  const user = await flow.store.findUserById(principal.userId);
   if (!user) throw new AppError("TOKEN_REVOKED");
   if (user.passwordHash === null) throw new AppError("NO_PASSWORD_INFO");
   assertAcceptablePassword(input.newPassword);
   const subject = userSubject(user.id);
-  await ctx.throttle.claim(subject, "password");
-  if (!(await ctx.hasher.verify(user.passwordHash, input.oldPassword))) throw new AppError("PASSWORD_INCORRECT");
-  await ctx.throttle.succeed(subject, "password");
+  await flow.throttle.claim(subject, "password");
+  if (!(await flow.hasher.verify(user.passwordHash, input.oldPassword))) throw new AppError("PASSWORD_INCORRECT");
+  await flow.throttle.succeed(subject, "password");
 
-  const passwordHash = await ctx.hasher.hash(input.newPassword);
-  const now = ctx.clock.now();
+  const passwordHash = await flow.hasher.hash(input.newPassword);
+  const now = flow.clock.now();
   const { meta } = principal;
   const event: SecurityEvent = { type: "password.changed", userId: user.id, ip: meta.ip, userAgent: meta.userAgent };
-  await ctx.store.changePassword({
+  await flow.store.changePassword({
     userId: user.id,
     passwordHash,
     keepSessionId: principal.sessionId,
     now,
     event: { ...event, userId: user.id, at: now },
   });
-  ctx.events.written(event);
-  await sendNotice(ctx, user.email, "notice-password-changed", {});
+  flow.events.written(event);
+  await sendNotice(flow, user.email, "notice-password-changed", {});
 }

@@ -18,18 +18,18 @@ export interface SessionTokens {
 type SessionRefreshToken = IssuedToken & { sessionId: string };
 
 /** A new session's row and the id of its first refresh token. The refresh lifetime is absolute (§2). */
-function newSession(ctx: FlowContext, userId: number, meta: RequestMeta): { session: NewSession; refreshJti: string } {
-  const now = ctx.clock.now();
-  const expiresAt = now + ctx.settings.tokens.refreshTtlSeconds * 1000;
+function newSession(flow: FlowContext, userId: number, meta: RequestMeta): { session: NewSession; refreshJti: string } {
+  const now = flow.clock.now();
+  const expiresAt = now + flow.settings.tokens.refreshTtlSeconds * 1000;
   return {
-    session: { id: ctx.random.uuid(), userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
-    refreshJti: ctx.tokens.newJti(),
+    session: { id: flow.random.uuid(), userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
+    refreshJti: flow.tokens.newJti(),
   };
 }
 
 /** The session's first refresh token, signed once its row exists. */
-async function firstRefreshToken(ctx: FlowContext, session: NewSession, jti: string): Promise<SessionRefreshToken> {
-  const refresh = await ctx.tokens.issue(
+async function firstRefreshToken(flow: FlowContext, session: NewSession, jti: string): Promise<SessionRefreshToken> {
+  const refresh = await flow.tokens.issue(
     "refresh",
     { userId: session.userId, sessionId: session.id },
     session.expiresAt,
@@ -44,12 +44,12 @@ async function firstRefreshToken(ctx: FlowContext, session: NewSession, jti: str
  * one of concurrent completions gets the session; the others, and a revoked token, TOKEN_REVOKED.
  */
 export async function startSessionFromPartial(
-  ctx: FlowContext,
+  flow: FlowContext,
   partial: Principal,
   meta: RequestMeta,
 ): Promise<SessionRefreshToken> {
-  const { session, refreshJti } = newSession(ctx, partial.userId, meta);
-  const opened = await ctx.store.openSessionFromPartial({
+  const { session, refreshJti } = newSession(flow, partial.userId, meta);
+  const opened = await flow.store.openSessionFromPartial({
     partial: {
       jti: partial.claims.jti,
       userId: partial.userId,
@@ -60,7 +60,7 @@ export async function startSessionFromPartial(
     refreshJti,
   });
   if (!opened) throw new AppError("TOKEN_REVOKED");
-  return firstRefreshToken(ctx, session, refreshJti);
+  return firstRefreshToken(flow, session, refreshJti);
 }
 
 /**
@@ -69,33 +69,33 @@ export async function startSessionFromPartial(
  * when a second factor is on (the caller goes on to the partial token; no refresh token is signed).
  */
 export async function startSessionAfterPassword(
-  ctx: FlowContext,
+  flow: FlowContext,
   userId: number,
   throttleSubject: string,
   meta: RequestMeta,
 ): Promise<SessionRefreshToken | undefined> {
-  const { session, refreshJti } = newSession(ctx, userId, meta);
+  const { session, refreshJti } = newSession(flow, userId, meta);
   const event: SecurityEvent = { type: "login.succeeded", userId, ip: meta.ip, userAgent: meta.userAgent };
-  const opened = await ctx.store.openSessionAfterPassword({
+  const opened = await flow.store.openSessionAfterPassword({
     throttle: { subject: throttleSubject, kind: "password" satisfies GuessKind },
     session,
     refreshJti,
     event: { ...event, userId, at: session.createdAt },
   });
   if (!opened) return undefined;
-  ctx.events.written(event);
-  return firstRefreshToken(ctx, session, refreshJti);
+  flow.events.written(event);
+  return firstRefreshToken(flow, session, refreshJti);
 }
 
 export async function issueAccessAndSudo(
-  ctx: FlowContext,
+  flow: FlowContext,
   userId: number,
   sessionId: string,
 ): Promise<Omit<SessionTokens, "refresh">> {
-  const now = ctx.clock.now();
+  const now = flow.clock.now();
   const [access, sudo] = await Promise.all([
-    ctx.tokens.issue("access", { userId, sessionId }, now + ctx.settings.tokens.accessTtlSeconds * 1000),
-    ctx.tokens.issue("sudo", { userId, sessionId }, now + ctx.settings.tokens.sudoTtlSeconds * 1000),
+    flow.tokens.issue("access", { userId, sessionId }, now + flow.settings.tokens.accessTtlSeconds * 1000),
+    flow.tokens.issue("sudo", { userId, sessionId }, now + flow.settings.tokens.sudoTtlSeconds * 1000),
   ]);
   return { access, sudo };
 }
@@ -113,17 +113,17 @@ interface LiveRefreshToken {
  * rotated is accepted only within the grace period. Past the grace it is reuse: the whole session
  * is revoked (§2, OAuth 2.0 Security BCP §4.14).
  */
-async function liveRefreshToken(ctx: FlowContext, principal: Principal): Promise<LiveRefreshToken> {
+async function liveRefreshToken(flow: FlowContext, principal: Principal): Promise<LiveRefreshToken> {
   const claims = principal.claims;
-  const status = await ctx.store.refreshTokenStatus(claims.jti);
+  const status = await flow.store.refreshTokenStatus(claims.jti);
   if (!status) throw new AppError("TOKEN_REVOKED");
   if (status.sessionId !== claims.sid || status.userId !== claims.sub) throw new AppError("INVALID_TOKEN");
   if (status.revokedAt !== null) throw new AppError("TOKEN_REVOKED");
   if (status.userDisabled) throw new AppError("ACCOUNT_DISABLED");
-  const now = ctx.clock.now();
-  if (status.usedAt !== null && now - status.usedAt > ctx.settings.tokens.refreshGraceSeconds * 1000) {
-    await ctx.store.revokeSession(status.sessionId, now);
-    await audit(ctx, "refresh_token.reused", status.userId, principal.meta, { sessionId: status.sessionId });
+  const now = flow.clock.now();
+  if (status.usedAt !== null && now - status.usedAt > flow.settings.tokens.refreshGraceSeconds * 1000) {
+    await flow.store.revokeSession(status.sessionId, now);
+    await audit(flow, "refresh_token.reused", status.userId, principal.meta, { sessionId: status.sessionId });
     throw new AppError("REFRESH_TOKEN_REUSED");
   }
   return { userId: status.userId, sessionId: status.sessionId, expiresAt: status.expiresAt, usedAt: status.usedAt };
@@ -135,40 +135,40 @@ async function liveRefreshToken(ctx: FlowContext, principal: Principal): Promise
  * its row (same jti and issue time, so the same token under the same key): a session keeps one live
  * chain, and a copied token cannot start a second one (§2).
  */
-export async function rotateRefreshToken(ctx: FlowContext, principal: Principal): Promise<IssuedToken> {
-  const live = await liveRefreshToken(ctx, principal);
+export async function rotateRefreshToken(flow: FlowContext, principal: Principal): Promise<IssuedToken> {
+  const live = await liveRefreshToken(flow, principal);
   const jti = principal.claims.jti;
   const successor =
     live.usedAt === null
-      ? await ctx.store.rotateRefreshToken({
+      ? await flow.store.rotateRefreshToken({
           jti,
-          newJti: ctx.tokens.newJti(),
+          newJti: flow.tokens.newJti(),
           sessionId: live.sessionId,
-          now: ctx.clock.now(),
+          now: flow.clock.now(),
         })
-      : await ctx.store.refreshTokenSuccessor(jti);
+      : await flow.store.refreshTokenSuccessor(jti);
   // A token used with no recorded successor (rotated before successors were recorded) has none to give.
   if (successor === undefined) throw new AppError("TOKEN_REVOKED");
   const subject = { userId: live.userId, sessionId: live.sessionId };
-  return ctx.tokens.issue("refresh", subject, live.expiresAt, successor.jti, successor.issuedAt);
+  return flow.tokens.issue("refresh", subject, live.expiresAt, successor.jti, successor.issuedAt);
 }
 
 /** `GET /auth/accesstoken`. */
-export async function accessTokenFor(ctx: FlowContext, principal: Principal): Promise<IssuedToken> {
-  const live = await liveRefreshToken(ctx, principal);
-  const expiresAt = ctx.clock.now() + ctx.settings.tokens.accessTtlSeconds * 1000;
-  return ctx.tokens.issue("access", { userId: live.userId, sessionId: live.sessionId }, expiresAt);
+export async function accessTokenFor(flow: FlowContext, principal: Principal): Promise<IssuedToken> {
+  const live = await liveRefreshToken(flow, principal);
+  const expiresAt = flow.clock.now() + flow.settings.tokens.accessTtlSeconds * 1000;
+  return flow.tokens.issue("access", { userId: live.userId, sessionId: live.sessionId }, expiresAt);
 }
 
 /** `GET /auth/refreshtoken/validate`. */
-export async function validateRefreshToken(ctx: FlowContext, principal: Principal): Promise<number> {
-  return (await liveRefreshToken(ctx, principal)).userId;
+export async function validateRefreshToken(flow: FlowContext, principal: Principal): Promise<number> {
+  return (await liveRefreshToken(flow, principal)).userId;
 }
 
 /** `POST /auth/logout`: ends the session; every token of it stops working at once. */
-export async function logout(ctx: FlowContext, principal: Principal): Promise<void> {
-  const live = await liveRefreshToken(ctx, principal);
-  const ended = await ctx.store.revokeSession(live.sessionId, ctx.clock.now());
+export async function logout(flow: FlowContext, principal: Principal): Promise<void> {
+  const live = await liveRefreshToken(flow, principal);
+  const ended = await flow.store.revokeSession(live.sessionId, flow.clock.now());
   if (!ended) throw new AppError("TOKEN_REVOKED");
-  await audit(ctx, "session.revoked", live.userId, principal.meta, { reason: "logout", sessionId: live.sessionId });
+  await audit(flow, "session.revoked", live.userId, principal.meta, { reason: "logout", sessionId: live.sessionId });
 }

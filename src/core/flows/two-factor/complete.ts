@@ -15,32 +15,32 @@ import { issueAccessAndSudo, type SessionTokens, startSessionFromPartial } from 
  * Both come with a fresh access and sudo token of that session.
  */
 export async function completeSecondFactor(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   meta: RequestMeta,
 ): Promise<SessionTokens> {
   const { refresh, sessionId } =
-    principal.kind === "partial" ? await sessionFromPartial(ctx, principal, meta) : await stepUp(ctx, principal);
-  return { refresh, ...(await issueAccessAndSudo(ctx, principal.userId, sessionId)) };
+    principal.kind === "partial" ? await sessionFromPartial(flow, principal, meta) : await stepUp(flow, principal);
+  return { refresh, ...(await issueAccessAndSudo(flow, principal.userId, sessionId)) };
 }
 
 async function sessionFromPartial(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   meta: RequestMeta,
 ): Promise<{ refresh: IssuedToken; sessionId: string }> {
-  const refresh = await startSessionFromPartial(ctx, principal, meta);
+  const refresh = await startSessionFromPartial(flow, principal, meta);
   return { refresh, sessionId: refresh.sessionId };
 }
 
-async function stepUp(ctx: FlowContext, principal: Principal): Promise<{ refresh: IssuedToken; sessionId: string }> {
+async function stepUp(flow: FlowContext, principal: Principal): Promise<{ refresh: IssuedToken; sessionId: string }> {
   const sessionId = principal.sessionId;
   // The guard has just checked the session; it may have ended since, and then the new token is dead too.
-  const status = sessionId === undefined ? undefined : await ctx.store.sessionStatus(sessionId);
+  const status = sessionId === undefined ? undefined : await flow.store.sessionStatus(sessionId);
   if (sessionId === undefined || !status || status.revokedAt !== null) throw new AppError("TOKEN_REVOKED");
   // An access token may outlive its session's absolute end by a few minutes; the session may not.
-  if (status.expiresAt <= ctx.clock.now()) throw new AppError("TOKEN_EXPIRED");
-  const refresh = await ctx.tokens.issue("refresh", { userId: principal.userId, sessionId }, status.expiresAt);
-  await ctx.store.addRefreshToken({ jti: refresh.jti, sessionId, issuedAt: ctx.clock.now() });
+  if (status.expiresAt <= flow.clock.now()) throw new AppError("TOKEN_EXPIRED");
+  const refresh = await flow.tokens.issue("refresh", { userId: principal.userId, sessionId }, status.expiresAt);
+  await flow.store.addRefreshToken({ jti: refresh.jti, sessionId, issuedAt: flow.clock.now() });
   return { refresh, sessionId };
 }

@@ -24,8 +24,8 @@ import type { SessionTokens } from "../sessions.js";
 import { completeSecondFactor } from "./complete.js";
 import { newRecoveryCodes } from "./recovery-codes.js";
 
-async function emailOtpRow(ctx: FlowContext, userId: number) {
-  return (await ctx.store.twoFactor(userId)).emailOtp;
+async function emailOtpRow(flow: FlowContext, userId: number) {
+  return (await flow.store.twoFactor(userId)).emailOtp;
 }
 
 /**
@@ -33,14 +33,14 @@ async function emailOtpRow(ctx: FlowContext, userId: number) {
  * mail is out. An active address stays active until the new one is activated (§3 life cycle).
  */
 export async function setupEmailOtp(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   email: string,
   mail: MailOptions,
 ): Promise<void> {
   if (isDisposableAddress(email)) throw new AppError("FORBIDDEN_MAIL_PROVIDER");
   const userId = principal.userId;
-  await sendCode(ctx, {
+  await sendCode(flow, {
     purpose: "email-otp-setup",
     subject: userCodeSubject(userId),
     userId,
@@ -49,37 +49,37 @@ export async function setupEmailOtp(
     throttled: "TOO_MANY_OTP_EMAILS",
     deliver: true,
   });
-  await ctx.store.setPendingEmailOtp(userId, email);
+  await flow.store.setPendingEmailOtp(userId, email);
 }
 
 /**
  * `POST /user/2fa/email-otp/enable`: spends the setup code and makes the address it was mailed to the
  * active one. The first active method creates the recovery codes, returned this once; otherwise `[]`.
  */
-export async function enableEmailOtp(ctx: FlowContext, principal: Principal, otp: string): Promise<string[]> {
+export async function enableEmailOtp(flow: FlowContext, principal: Principal, otp: string): Promise<string[]> {
   const userId = principal.userId;
-  if (!(await emailOtpRow(ctx, userId))?.pendingEmail) throw new AppError("EMAIL_OTP_UNINITIALIZED");
-  const checked = await checkCode(ctx, userCodeSubject(userId), "email-otp-setup", otp);
-  if (!checked || !(await spendCode(ctx, checked))) throw new AppError("OTP_INVALID_EXPIRED");
-  const recovery = newRecoveryCodes(ctx);
-  const result = await ctx.store.activateEmailOtp({
+  if (!(await emailOtpRow(flow, userId))?.pendingEmail) throw new AppError("EMAIL_OTP_UNINITIALIZED");
+  const checked = await checkCode(flow, userCodeSubject(userId), "email-otp-setup", otp);
+  if (!checked || !(await spendCode(flow, checked))) throw new AppError("OTP_INVALID_EXPIRED");
+  const recovery = newRecoveryCodes(flow);
+  const result = await flow.store.activateEmailOtp({
     userId,
     email: checked.record.target,
-    now: ctx.clock.now(),
+    now: flow.clock.now(),
     recoveryCodeHashes: recovery.hashes,
   });
   if (!result.activated) throw new AppError("TOKEN_REVOKED");
-  await audit(ctx, "2fa.enabled", userId, principal.meta, { method: "email_otp" });
+  await audit(flow, "2fa.enabled", userId, principal.meta, { method: "email_otp" });
   return result.recoveryCodesCreated ? recovery.codes : [];
 }
 
 /** `POST /user/2fa/email-otp/challenge`: a code to the active 2FA address. */
-export async function challengeEmailOtp(ctx: FlowContext, principal: Principal, mail: MailOptions): Promise<void> {
+export async function challengeEmailOtp(flow: FlowContext, principal: Principal, mail: MailOptions): Promise<void> {
   const userId = principal.userId;
-  const row = await emailOtpRow(ctx, userId);
+  const row = await emailOtpRow(flow, userId);
   if (!row) throw new AppError("EMAIL_OTP_UNINITIALIZED");
   if (!methodActive(row) || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
-  await sendCode(ctx, {
+  await sendCode(flow, {
     purpose: "email-otp-challenge",
     subject: userCodeSubject(userId),
     userId,
@@ -92,22 +92,22 @@ export async function challengeEmailOtp(ctx: FlowContext, principal: Principal, 
 
 /** `POST /user/2fa/email-otp/authenticate`: spends a challenge code, then the tokens of §2. */
 export async function authenticateEmailOtp(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   otp: string,
   meta: RequestMeta,
 ): Promise<SessionTokens> {
   const userId = principal.userId;
-  const row = await emailOtpRow(ctx, userId);
+  const row = await emailOtpRow(flow, userId);
   if (!methodActive(row) || row.email === null) throw new AppError("EMAIL_OTP_INACTIVE");
-  const checked = await checkCode(ctx, userCodeSubject(userId), "email-otp-challenge", otp);
+  const checked = await checkCode(flow, userCodeSubject(userId), "email-otp-challenge", otp);
   // A code mailed to an address that is no longer the active one does not count.
-  if (!checked || checked.record.target !== row.email || !(await spendCode(ctx, checked))) {
-    await audit(ctx, "second_factor.failed", userId, meta, { method: "email_otp" });
+  if (!checked || checked.record.target !== row.email || !(await spendCode(flow, checked))) {
+    await audit(flow, "second_factor.failed", userId, meta, { method: "email_otp" });
     throw new AppError("OTP_INVALID_EXPIRED");
   }
-  await audit(ctx, "second_factor.succeeded", userId, meta, { method: "email_otp" });
-  return completeSecondFactor(ctx, principal, meta);
+  await audit(flow, "second_factor.succeeded", userId, meta, { method: "email_otp" });
+  return completeSecondFactor(flow, principal, meta);
 }
 
 /**
@@ -115,23 +115,23 @@ export async function authenticateEmailOtp(
  * challenge once email OTP is active, the setup mail while it is only pending. While guesses at that
  * purpose's codes must wait longer, that wait is reported: a new code is no use before it is over.
  */
-export async function emailOtpNextEmail(ctx: FlowContext, principal: Principal): Promise<number> {
+export async function emailOtpNextEmail(flow: FlowContext, principal: Principal): Promise<number> {
   const userId = principal.userId;
-  const row = await emailOtpRow(ctx, userId);
+  const row = await emailOtpRow(flow, userId);
   if (!row) throw new AppError("EMAIL_OTP_UNINITIALIZED");
   const purpose = methodActive(row) ? "email-otp-challenge" : "email-otp-setup";
   const subject = userCodeSubject(userId);
   const [send, guess] = await Promise.all([
-    secondsUntilNextSend(ctx, subject, purpose),
-    ctx.throttle.secondsToWait(subject, codeGuessKind(purpose)),
+    secondsUntilNextSend(flow, subject, purpose),
+    flow.throttle.secondsToWait(subject, codeGuessKind(purpose)),
   ]);
   return Math.max(send, guess);
 }
 
 /** `DELETE /user/2fa/email-otp`: the last method off turns 2FA off and deletes the recovery codes. */
-export async function deactivateEmailOtp(ctx: FlowContext, principal: Principal): Promise<void> {
-  if (!(await ctx.store.deactivateEmailOtp(principal.userId))) throw new AppError("EMAIL_OTP_ALREADY_INACTIVE");
-  await audit(ctx, "2fa.disabled", principal.userId, principal.meta, { method: "email_otp" });
-  const user = await ctx.store.findUserById(principal.userId);
-  if (user) await sendNotice(ctx, user.email, "notice-2fa-disabled", {}, { method: "email" });
+export async function deactivateEmailOtp(flow: FlowContext, principal: Principal): Promise<void> {
+  if (!(await flow.store.deactivateEmailOtp(principal.userId))) throw new AppError("EMAIL_OTP_ALREADY_INACTIVE");
+  await audit(flow, "2fa.disabled", principal.userId, principal.meta, { method: "email_otp" });
+  const user = await flow.store.findUserById(principal.userId);
+  if (user) await sendNotice(flow, user.email, "notice-2fa-disabled", {}, { method: "email" });
 }

@@ -18,15 +18,15 @@ import { completeSecondFactor } from "./complete.js";
 
 const MAC_PURPOSE = "recovery-code";
 
-function storedHash(ctx: FlowContext, normalised: string, kid?: string): string {
-  const mac = ctx.keyring.macKey(MAC_PURPOSE, kid);
+function storedHash(flow: FlowContext, normalised: string, kid?: string): string {
+  const mac = flow.keyring.macKey(MAC_PURPOSE, kid);
   return `${mac.kid}:${hashRecoveryCode(mac.key, normalised)}`;
 }
 
 /** A fresh set: the codes to show once, and their storage form under the active key. */
-export function newRecoveryCodes(ctx: FlowContext): { codes: string[]; hashes: string[] } {
-  const codes = generateRecoveryCodes(ctx.random);
-  return { codes, hashes: codes.map((code) => storedHash(ctx, code)) };
+export function newRecoveryCodes(flow: FlowContext): { codes: string[]; hashes: string[] } {
+  const codes = generateRecoveryCodes(flow.random);
+  return { codes, hashes: codes.map((code) => storedHash(flow, code)) };
 }
 
 /**
@@ -35,46 +35,46 @@ export function newRecoveryCodes(ctx: FlowContext): { codes: string[]; hashes: s
  * one code exactly one wins.
  */
 export async function authenticateRecoveryCode(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   input: string,
   meta: RequestMeta,
 ): Promise<SessionTokens> {
   const userId = principal.userId;
-  if (!(await ctx.store.twoFactor(userId)).recoveryCodes) throw new AppError("RECOVERY_CODES_UNINITIALIZED");
-  await ctx.throttle.claim(userSubject(userId), "recovery");
+  if (!(await flow.store.twoFactor(userId)).recoveryCodes) throw new AppError("RECOVERY_CODES_UNINITIALIZED");
+  await flow.throttle.claim(userSubject(userId), "recovery");
 
   const normalised = normaliseRecoveryCode(input);
-  const codeHashes = normalised === null ? [] : ctx.keyring.kids().map((kid) => storedHash(ctx, normalised, kid));
-  if (codeHashes.length === 0 || !(await ctx.store.useRecoveryCode({ userId, codeHashes, now: ctx.clock.now() }))) {
-    await audit(ctx, "second_factor.failed", userId, meta, { method: "recovery_code" });
+  const codeHashes = normalised === null ? [] : flow.keyring.kids().map((kid) => storedHash(flow, normalised, kid));
+  if (codeHashes.length === 0 || !(await flow.store.useRecoveryCode({ userId, codeHashes, now: flow.clock.now() }))) {
+    await audit(flow, "second_factor.failed", userId, meta, { method: "recovery_code" });
     throw new AppError("RECOVERY_CODE_INVALID");
   }
-  await ctx.throttle.succeed(userSubject(userId), "recovery");
-  await audit(ctx, "recovery_code.used", userId, meta);
-  await audit(ctx, "second_factor.succeeded", userId, meta, { method: "recovery_code" });
-  return completeSecondFactor(ctx, principal, meta);
+  await flow.throttle.succeed(userSubject(userId), "recovery");
+  await audit(flow, "recovery_code.used", userId, meta);
+  await audit(flow, "second_factor.succeeded", userId, meta, { method: "recovery_code" });
+  return completeSecondFactor(flow, principal, meta);
 }
 
 /** `GET /user/2fa/recovery-code/next-guess`. */
-export async function recoveryCodeNextGuess(ctx: FlowContext, principal: Principal): Promise<number> {
-  if (!(await ctx.store.twoFactor(principal.userId)).recoveryCodes) {
+export async function recoveryCodeNextGuess(flow: FlowContext, principal: Principal): Promise<number> {
+  if (!(await flow.store.twoFactor(principal.userId)).recoveryCodes) {
     throw new AppError("RECOVERY_CODES_UNINITIALIZED");
   }
-  return ctx.throttle.secondsToWait(userSubject(principal.userId), "recovery");
+  return flow.throttle.secondsToWait(userSubject(principal.userId), "recovery");
 }
 
 /** `POST /user/2fa/recovery-code/reset`: 10 new codes; the old set stops working in the same transaction. */
-export async function resetRecoveryCodes(ctx: FlowContext, principal: Principal): Promise<string[]> {
-  const fresh = newRecoveryCodes(ctx);
-  const replaced = await ctx.store.replaceRecoveryCodes({
+export async function resetRecoveryCodes(flow: FlowContext, principal: Principal): Promise<string[]> {
+  const fresh = newRecoveryCodes(flow);
+  const replaced = await flow.store.replaceRecoveryCodes({
     userId: principal.userId,
     codeHashes: fresh.hashes,
-    now: ctx.clock.now(),
+    now: flow.clock.now(),
   });
   if (!replaced) throw new AppError("2FA_IS_DISABLED");
-  await audit(ctx, "recovery_codes.reset", principal.userId, principal.meta);
-  const user = await ctx.store.findUserById(principal.userId);
-  if (user) await sendNotice(ctx, user.email, "notice-recovery-codes-reset", {});
+  await audit(flow, "recovery_codes.reset", principal.userId, principal.meta);
+  const user = await flow.store.findUserById(principal.userId);
+  if (user) await sendNotice(flow, user.email, "notice-recovery-codes-reset", {});
   return fresh.codes;
 }

@@ -10,8 +10,8 @@ export interface TwoFactorState {
 }
 
 /** `GET /user/2fa`: the active methods; a method that is absent is inactive (pending setups do not show). */
-export async function twoFactorState(ctx: FlowContext, userId: number): Promise<TwoFactorState> {
-  const record = await ctx.store.twoFactor(userId);
+export async function twoFactorState(flow: FlowContext, userId: number): Promise<TwoFactorState> {
+  const record = await flow.store.twoFactor(userId);
   const state: TwoFactorState = { enabled: twoFactorEnabled(record) };
   const { emailOtp, totp, recoveryCodes } = record;
   if (methodActive(emailOtp) && emailOtp.email !== null) {

@@ -36,37 +36,37 @@ function openSecret(keyring: Keyring, sealed: string, userId: number): Buffer {
  * The issuer shown in authenticator apps: configured (config refuses a colon), or the host name of
  * the service's issuer URL (without the port, whose colon would split the otpauth label).
  */
-export function totpIssuer(ctx: FlowContext): string {
-  return ctx.settings.totpIssuer ?? new URL(ctx.settings.issuer).hostname.replaceAll(":", "");
+export function totpIssuer(flow: FlowContext): string {
+  return flow.settings.totpIssuer ?? new URL(flow.settings.issuer).hostname.replaceAll(":", "");
 }
 
 /**
  * `POST /user/2fa/totp/setup`: a new secret, pending until activated. An active secret stays active
  * (and keeps working) until the new one is activated (§3 life cycle).
  */
-export async function setupTotp(ctx: FlowContext, principal: Principal): Promise<{ url: string }> {
-  const user = await ctx.store.findUserById(principal.userId);
+export async function setupTotp(flow: FlowContext, principal: Principal): Promise<{ url: string }> {
+  const user = await flow.store.findUserById(principal.userId);
   if (!user) throw new AppError("TOKEN_REVOKED");
-  const secret = generateTotpSecret(ctx.random);
-  await ctx.store.setPendingTotpSecret(user.id, ctx.keyring.encrypt(secret, totpAad(user.id), ctx.random));
-  return { url: totpUrl({ secret, issuer: totpIssuer(ctx), account: user.email }) };
+  const secret = generateTotpSecret(flow.random);
+  await flow.store.setPendingTotpSecret(user.id, flow.keyring.encrypt(secret, totpAad(user.id), flow.random));
+  return { url: totpUrl({ secret, issuer: totpIssuer(flow), account: user.email }) };
 }
 
 /**
  * `POST /user/2fa/totp/enable`: checks a code of the pending secret and activates it. The first
  * active method creates the recovery codes, returned this once; otherwise the answer is `[]`.
  */
-export async function enableTotp(ctx: FlowContext, principal: Principal, code: string): Promise<string[]> {
+export async function enableTotp(flow: FlowContext, principal: Principal, code: string): Promise<string[]> {
   const userId = principal.userId;
-  const pending = (await ctx.store.totpState(userId))?.pendingSecretEnc ?? null;
+  const pending = (await flow.store.totpState(userId))?.pendingSecretEnc ?? null;
   if (pending === null) throw new AppError("TOTP_UNINITIALIZED");
-  await ctx.throttle.claim(userSubject(userId), "totp");
+  await flow.throttle.claim(userSubject(userId), "totp");
 
-  const now = ctx.clock.now();
-  const match = matchTotp({ secret: openSecret(ctx.keyring, pending, userId), code, nowMs: now, lastUsedStep: null });
+  const now = flow.clock.now();
+  const match = matchTotp({ secret: openSecret(flow.keyring, pending, userId), code, nowMs: now, lastUsedStep: null });
   if (!match) throw new AppError("TOTP_INVALID");
-  const recovery = newRecoveryCodes(ctx);
-  const result = await ctx.store.activateTotp({
+  const recovery = newRecoveryCodes(flow);
+  const result = await flow.store.activateTotp({
     userId,
     pendingSecretEnc: pending,
     step: match.step,
@@ -75,8 +75,8 @@ export async function enableTotp(ctx: FlowContext, principal: Principal, code: s
   });
   // Lost to a concurrent enable or a newer setup: the checked secret is no longer the pending one.
   if (!result.activated) throw new AppError("TOTP_INVALID");
-  await ctx.throttle.succeed(userSubject(userId), "totp");
-  await audit(ctx, "2fa.enabled", userId, principal.meta, { method: "totp" });
+  await flow.throttle.succeed(userSubject(userId), "totp");
+  await audit(flow, "2fa.enabled", userId, principal.meta, { method: "totp" });
   return result.recoveryCodesCreated ? recovery.codes : [];
 }
 
@@ -86,45 +86,45 @@ export async function enableTotp(ctx: FlowContext, principal: Principal, code: s
  * code (on any node) exactly one wins (RFC 6238 §5.2).
  */
 export async function authenticateTotp(
-  ctx: FlowContext,
+  flow: FlowContext,
   principal: Principal,
   code: string,
   meta: RequestMeta,
 ): Promise<SessionTokens> {
   const userId = principal.userId;
-  const state = await ctx.store.totpState(userId);
+  const state = await flow.store.totpState(userId);
   const sealed = methodActive(state) ? state.secretEnc : null;
   if (!state || sealed === null) throw new AppError("TOTP_UNINITIALIZED");
-  await ctx.throttle.claim(userSubject(userId), "totp");
+  await flow.throttle.claim(userSubject(userId), "totp");
 
   const match = matchTotp({
-    secret: openSecret(ctx.keyring, sealed, userId),
+    secret: openSecret(flow.keyring, sealed, userId),
     code,
-    nowMs: ctx.clock.now(),
+    nowMs: flow.clock.now(),
     lastUsedStep: state.lastUsedStep,
   });
-  if (!match || !(await ctx.store.useTotpStep({ userId, secretEnc: sealed, step: match.step }))) {
-    await audit(ctx, "second_factor.failed", userId, meta, { method: "totp" });
+  if (!match || !(await flow.store.useTotpStep({ userId, secretEnc: sealed, step: match.step }))) {
+    await audit(flow, "second_factor.failed", userId, meta, { method: "totp" });
     throw new AppError("TOTP_INVALID");
   }
-  await ctx.throttle.succeed(userSubject(userId), "totp");
-  await audit(ctx, "second_factor.succeeded", userId, meta, { method: "totp" });
-  return completeSecondFactor(ctx, principal, meta);
+  await flow.throttle.succeed(userSubject(userId), "totp");
+  await audit(flow, "second_factor.succeeded", userId, meta, { method: "totp" });
+  return completeSecondFactor(flow, principal, meta);
 }
 
 /** `GET /user/2fa/totp/next-guess`: the same wait the next TOTP check would be refused with. */
-export async function totpNextGuess(ctx: FlowContext, principal: Principal): Promise<number> {
-  const state = await ctx.store.totpState(principal.userId);
+export async function totpNextGuess(flow: FlowContext, principal: Principal): Promise<number> {
+  const state = await flow.store.totpState(principal.userId);
   if (!state || (!methodActive(state) && state.pendingSecretEnc === null)) {
     throw new AppError("TOTP_UNINITIALIZED");
   }
-  return ctx.throttle.secondsToWait(userSubject(principal.userId), "totp");
+  return flow.throttle.secondsToWait(userSubject(principal.userId), "totp");
 }
 
 /** `DELETE /user/2fa/totp`. The last method gone turns 2FA off and deletes the recovery codes. */
-export async function disableTotp(ctx: FlowContext, principal: Principal): Promise<void> {
-  if (!(await ctx.store.deactivateTotp(principal.userId))) throw new AppError("TOTP_ALREADY_INACTIVE");
-  await audit(ctx, "2fa.disabled", principal.userId, principal.meta, { method: "totp" });
-  const user = await ctx.store.findUserById(principal.userId);
-  if (user) await sendNotice(ctx, user.email, "notice-2fa-disabled", {}, { method: "totp" });
+export async function disableTotp(flow: FlowContext, principal: Principal): Promise<void> {
+  if (!(await flow.store.deactivateTotp(principal.userId))) throw new AppError("TOTP_ALREADY_INACTIVE");
+  await audit(flow, "2fa.disabled", principal.userId, principal.meta, { method: "totp" });
+  const user = await flow.store.findUserById(principal.userId);
+  if (user) await sendNotice(flow, user.email, "notice-2fa-disabled", {}, { method: "totp" });
 }
