@@ -87,11 +87,6 @@ export function loadKeyring(config: Config, random: Random): Keyring {
   }
 }
 
-/** What flows may know of the configuration (lifetimes and limits), and nothing else. */
-function flowSettings(config: Config): FlowSettings {
-  return { tokens: config.tokens, codes: config.codes, issuer: config.issuer, totpIssuer: config.totpIssuer };
-}
-
 export function openStore(config: Config, searchPath?: string): KyselyStore {
   const connection = connect(config.databaseUrl, searchPath ? { searchPath } : {});
   return new KyselyStore(connection.db, connection.dialect);
@@ -167,4 +162,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
     if (ownsStore) await store.close();
     throw error;
   }
+}
+
+/** What flows may know of the configuration (lifetimes and limits), and nothing else. */
+function flowSettings(config: Config): FlowSettings {
+  return { tokens: config.tokens, codes: config.codes, issuer: config.issuer, totpIssuer: config.totpIssuer };
 }
