@@ -73,7 +73,9 @@ const registry = Object.entries(ERROR_CODES).map(([code, { status, description }
 
 describe("docs/errors.md", () => {
   const rows = [
-    ...read("../docs/errors.md").matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*(\d{3})\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|$/gm),
+    ...read("../docs/errors.md").matchAll(
+      /^\|\s*`([A-Z0-9_]+)`\s*\|\s*(\d{3})\s*\|\s*([^|]+?)\s*\|\s*([^|]+?)\s*\|$/gm,
+    ),
   ].map((m) => ({ code: m[1], status: Number(m[2]), error: m[3], meaning: m[4] }));
 
   it("lists every registry code, in the registry's order, with its status and meaning, and nothing else", () => {
