@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Installed entry point: runs the TypeScript sources through tsx.
-import { spawnSync } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+// The `latchkey` command: the compiled command line (dist/cli.js), as `npm start` runs the compiled
+// server. `npm run latchkey` builds first; `npm run latchkey:dev` runs the sources through tsx.
+import { existsSync } from "node:fs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const result = spawnSync(process.execPath, ["--import", "tsx", join(root, "src", "cli.ts"), ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
-process.exitCode = result.status ?? 1;
+const cli = new URL("../dist/cli.js", import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write("latchkey: dist/cli.js is missing; run `npm run build` first\n");
+  process.exit(1);
+}
+const { runCli } = await import(cli.href);
+process.exitCode = await runCli(process.argv.slice(2));

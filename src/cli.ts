@@ -19,7 +19,7 @@ import { serve } from "./server.js";
 const USAGE = `Usage: latchkey <command>
 
 Commands:
-  serve                                   Serve HTTP (what \`npm start\` runs)
+  serve                                   Serve HTTP (as \`npm start\` does)
   migrate                                 Apply pending database migrations
   user create --email E [--password P]    Create a user; prints {"userId":N}
   user list [--email SUBSTRING] [--offset N] [--limit N]
@@ -179,10 +179,18 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
         throw new UsageError(`unknown command: ${command}\n\n${USAGE}`);
     }
   } catch (error) {
-    process.stderr.write(`latchkey: ${describe(error)}\n`);
-    const refused = error instanceof AppError || error instanceof BadRequestError;
-    return error instanceof ConfigError || error instanceof UsageError || refused ? 2 : 1;
+    return reportFailure(error);
   }
+}
+
+/**
+ * Writes why a command (or the server's start) failed, in one line without a stack, and returns the
+ * exit code: 2 for a refusal (bad configuration or usage, a refused request), 1 for a fault.
+ */
+export function reportFailure(error: unknown): number {
+  process.stderr.write(`latchkey: ${describe(error)}\n`);
+  const refused = error instanceof AppError || error instanceof BadRequestError;
+  return error instanceof ConfigError || error instanceof UsageError || refused ? 2 : 1;
 }
 
 function describe(error: unknown): string {
@@ -197,6 +205,7 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+// Run as a script from the sources (`npm run latchkey:dev`); bin/latchkey.js imports the build instead.
 if (import.meta.url === `file://${process.argv[1]}`) {
   process.exitCode = await runCli(process.argv.slice(2));
 }

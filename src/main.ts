@@ -1,4 +1,12 @@
-import { runCli } from "./cli.js";
+// `npm start` comes here from start.cts, which has sized libuv's thread pool: one node serving with
+// the configuration from the environment, until SIGTERM or SIGINT. `latchkey serve` does the same.
+import { reportFailure } from "./cli.js";
+import { loadConfig } from "./config/config.js";
+import { serve } from "./server.js";
 
-// The server with the configuration from the environment (`npm start` comes here through start.cts).
-process.exitCode = await runCli(["serve"]);
+try {
+  await serve(loadConfig(process.env));
+} catch (error) {
+  // A bad configuration or a start that failed (a port taken, a key that cannot be opened): one line.
+  process.exitCode = reportFailure(error);
+}

@@ -1,4 +1,4 @@
-// `npm start` runs this file (compiled to dist/start.cjs), then the server (main.ts).
+// `npm start` runs this file (compiled to dist/start.cjs), which loads main.ts: the server.
 //
 // libuv's thread pool runs the argon2id hashes. With one thread per core (at least two), no more
 // hashes compute at once than there are cores, so their memory (19 MiB each by default, mapped

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
-import { accessFor, codeAt, enrolTotp, login, PASSWORD } from "./two-factor/support.js";
+import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { accessFor, attemptLogin, bearer, call, get, login, PASSWORD, post } from "./support/http.js";
+import { codeAt, enrolTotp } from "./two-factor/support.js";
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -13,8 +14,8 @@ describe.each(testDialects())("admin API on $name", (dialect) => {
     await t.close();
   });
 
-  const admin = (method: "GET" | "POST" | "DELETE", url: string, payload?: object, token = ADMIN_TOKEN) =>
-    t.app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+  const admin = (method: "GET" | "POST" | "DELETE", url: string, payload?: object) =>
+    call(t, method, url, ADMIN_TOKEN, payload);
 
   async function usersInDb(): Promise<number> {
     return (await t.deps.store.listUsers({ offset: 0, limit: 500 })).total;
@@ -89,22 +90,18 @@ describe.each(testDialects())("admin API on $name", (dialect) => {
     const refresh = await login(t, "alice@example.com");
     const access = await accessFor(t, refresh);
     expect((await admin("POST", `/admin/users/${userId}/disable`)).statusCode).toBe(204);
-    const attempt = await t.app.inject({
-      method: "POST",
-      url: "/auth/login",
-      payload: { username: "alice@example.com", password: PASSWORD },
-    });
+    const attempt = await attemptLogin(t, "alice@example.com");
     expect(attempt.json().message).toBe("ACCOUNT_DISABLED");
     for (const [url, token] of [
       ["/auth/accesstoken", refresh],
       ["/auth/refreshtoken", refresh],
       ["/auth/accesstoken/validate", access],
     ] as const) {
-      const res = await t.app.inject({ method: "GET", url, headers: bearer(token) });
+      const res = await get(t, url, token);
       expect({ url, message: res.json().message }).toEqual({ url, message: "ACCOUNT_DISABLED" });
     }
     expect((await admin("POST", `/admin/users/${userId}/enable`)).statusCode).toBe(204);
-    const validate = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(access) });
+    const validate = await get(t, "/auth/accesstoken/validate", access);
     expect(validate.json()).toEqual({ userId });
     expect((await admin("POST", "/admin/users/999/disable")).statusCode).toBe(404);
   });
@@ -115,7 +112,7 @@ describe.each(testDialects())("admin API on $name", (dialect) => {
     const second = await login(t, "alice@example.com");
     expect((await admin("POST", `/admin/users/${userId}/sessions/revoke`)).statusCode).toBe(204);
     for (const token of [first, second]) {
-      const res = await t.app.inject({ method: "GET", url: "/auth/refreshtoken/validate", headers: bearer(token) });
+      const res = await get(t, "/auth/refreshtoken/validate", token);
       expect(res.json().message).toBe("TOKEN_REVOKED");
     }
   });
@@ -123,19 +120,16 @@ describe.each(testDialects())("admin API on $name", (dialect) => {
   it("resets 2FA: login no longer asks for a second factor, old codes are gone", async () => {
     const enrolled = await enrolTotp(t);
     const partial = await login(t, "alice@example.com");
-    const before = await t.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(partial) });
+    const before = await get(t, "/auth/accesstoken", partial);
     expect(before.json().message).toBe("2FA_REQUIRED_PARTIAL_TOKEN");
     expect((await admin("POST", `/admin/users/${enrolled.userId}/2fa/reset`)).statusCode).toBe(204);
     const refresh = await login(t, "alice@example.com");
-    const after = await t.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(refresh) });
+    const after = await get(t, "/auth/accesstoken", refresh);
     expect(after.statusCode).toBe(200);
-    const state = await t.app.inject({ method: "GET", url: "/user/2fa", headers: bearer(after.body) });
+    const state = await get(t, "/user/2fa", after.body);
     expect(state.json()).toEqual({ enabled: false });
-    const totp = await t.app.inject({
-      method: "POST",
-      url: "/user/2fa/totp/authenticate",
-      headers: bearer(after.body),
-      payload: { totp: codeAt(enrolled.totp, t.clock.now()) },
+    const totp = await post(t, "/user/2fa/totp/authenticate", after.body, {
+      totp: codeAt(enrolled.totp, t.clock.now()),
     });
     expect(totp.json().message).toBe("TOTP_UNINITIALIZED");
   });
@@ -172,11 +166,7 @@ describe.each(testDialects())("admin API on $name", (dialect) => {
     expect((await admin("DELETE", `/admin/users/${enrolled.userId}`)).statusCode).toBe(204);
     expect((await admin("GET", `/admin/users/${enrolled.userId}`)).statusCode).toBe(404);
     expect((await admin("DELETE", `/admin/users/${enrolled.userId}`)).statusCode).toBe(404);
-    const res = await t.app.inject({
-      method: "GET",
-      url: "/auth/refreshtoken/validate",
-      headers: bearer(enrolled.refresh),
-    });
+    const res = await get(t, "/auth/refreshtoken/validate", enrolled.refresh);
     expect(res.statusCode).toBe(401);
   });
 });
@@ -187,7 +177,7 @@ describe("admin API switched off", () => {
     if (!dialect) throw new Error("no dialect");
     const t = await createTestApp(dialect);
     try {
-      const res = await t.app.inject({ method: "GET", url: "/admin/users", headers: bearer(ADMIN_TOKEN) });
+      const res = await get(t, "/admin/users", ADMIN_TOKEN);
       expect(res.statusCode).toBe(404);
     } finally {
       await t.close();

@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createArgon2Hasher } from "../src/core/password/hasher.js";
-import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { accessFor, attemptLogin, bearer, get, login, PASSWORD, post } from "./support/http.js";
 import { enrolTotp } from "./two-factor/support.js";
-
-const PASSWORD = "Correct7Horse";
 
 describe.each(testDialects())("authentication on $name", (dialect) => {
   let t: TestApp;
@@ -17,37 +16,19 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
     await t.close();
   });
 
-  async function login(username = "alice@example.com", password = PASSWORD) {
-    return t.app.inject({ method: "POST", url: "/auth/login", payload: { username, password } });
-  }
-  async function refreshToken(): Promise<string> {
-    const res = await login();
-    expect(res.statusCode).toBe(200);
-    return res.body;
-  }
-  async function accessToken(refresh: string): Promise<string> {
-    const res = await t.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(refresh) });
-    expect(res.statusCode).toBe(200);
-    return res.body;
-  }
-
   it("logs in with the email as username, case-insensitively, answering a bare text token", async () => {
-    const res = await login("ALICE@example.COM");
+    const res = await attemptLogin(t, "ALICE@example.COM");
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
     expect(res.body.split(".")).toHaveLength(3);
-    const validate = await t.app.inject({
-      method: "GET",
-      url: "/auth/refreshtoken/validate",
-      headers: bearer(res.body),
-    });
+    const validate = await get(t, "/auth/refreshtoken/validate", res.body);
     expect(validate.statusCode).toBe(200);
     expect(validate.json()).toEqual({ userId });
   });
 
   it("answers a wrong password and an unknown user identically", async () => {
-    const wrong = await login("alice@example.com", "Wrong7Horse");
-    const unknown = await login("nobody@example.com", "Wrong7Horse");
+    const wrong = await attemptLogin(t, "alice@example.com", "Wrong7Horse");
+    const unknown = await attemptLogin(t, "nobody@example.com", "Wrong7Horse");
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toEqual({ statusCode: 401, error: "Unauthorized", message: "PASSWORD_INCORRECT" });
     expect(unknown.statusCode).toBe(wrong.statusCode);
@@ -65,8 +46,8 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
         return original(...args);
       },
     };
-    await login("nobody@example.com", "Wrong7Horse");
-    await login("alice@example.com", "Wrong7Horse");
+    await attemptLogin(t, "nobody@example.com", "Wrong7Horse");
+    await attemptLogin(t, "alice@example.com", "Wrong7Horse");
     expect(verifications).toBe(2);
   });
 
@@ -77,30 +58,30 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
       passwordHash: await weaker.hash(PASSWORD),
       createdAt: t.clock.now(),
     });
-    expect((await login("old@example.com")).statusCode).toBe(200);
+    expect((await attemptLogin(t, "old@example.com")).statusCode).toBe(200);
     const stored = (await t.deps.store.findUserById(id))?.passwordHash ?? "";
     expect(t.deps.hasher.needsRehash(stored)).toBe(false);
     expect(stored).not.toContain("m=512,");
-    expect((await login("old@example.com")).statusCode).toBe(200);
+    expect((await attemptLogin(t, "old@example.com")).statusCode).toBe(200);
   });
 
   it("answers NO_PASSWORD_INFO for an account without a password", async () => {
     await t.createUser("nopass@example.com", null);
-    const res = await login("nopass@example.com", "Whatever7A");
+    const res = await attemptLogin(t, "nopass@example.com", "Whatever7A");
     expect(res.statusCode).toBe(500);
     expect(res.json()).toEqual({ statusCode: 500, error: "Internal server error", message: "NO_PASSWORD_INFO" });
   });
 
   it("gives an access token that validates to the user id", async () => {
-    const access = await accessToken(await refreshToken());
-    const res = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(access) });
+    const access = await accessFor(t, await login(t, "alice@example.com"));
+    const res = await get(t, "/auth/accesstoken/validate", access);
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ userId });
   });
 
   it("refuses missing, malformed, wrongly typed and foreign tokens", async () => {
-    const refresh = await refreshToken();
-    const access = await accessToken(refresh);
+    const refresh = await login(t, "alice@example.com");
+    const access = await accessFor(t, refresh);
     const cases: [Record<string, string>, string, number, string][] = [
       [{}, "/auth/accesstoken/validate", 401, "NO_TOKEN_PROVIDED"],
       [bearer("abc.def.ghi"), "/auth/accesstoken/validate", 401, "INVALID_TOKEN"],
@@ -117,8 +98,8 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
   });
 
   it("rotates refresh tokens: the new one works, the old one is reuse after the grace", async () => {
-    const first = await refreshToken();
-    const rotated = await t.app.inject({ method: "GET", url: "/auth/refreshtoken", headers: bearer(first) });
+    const first = await login(t, "alice@example.com");
+    const rotated = await get(t, "/auth/refreshtoken", first);
     expect(rotated.statusCode).toBe(200);
     const second = rotated.body;
     expect(second).not.toBe(first);
@@ -126,25 +107,24 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
     // Within the 10 s grace the old token gets the successor its rotation returned (a concurrent
     // client), never a chain of its own.
     t.clock.advanceSeconds(10);
-    const graced = await t.app.inject({ method: "GET", url: "/auth/refreshtoken", headers: bearer(first) });
+    const graced = await get(t, "/auth/refreshtoken", first);
     expect(graced.statusCode).toBe(200);
     expect(graced.body).toBe(second);
 
     // After the grace it is reuse: the whole session is revoked.
     t.clock.advanceSeconds(1);
-    const reused = await t.app.inject({ method: "GET", url: "/auth/refreshtoken", headers: bearer(first) });
+    const reused = await get(t, "/auth/refreshtoken", first);
     expect(reused.statusCode).toBe(401);
     expect(reused.json().message).toBe("REFRESH_TOKEN_REUSED");
     for (const token of [second, graced.body]) {
-      const res = await t.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(token) });
+      const res = await get(t, "/auth/accesstoken", token);
       expect(res.json().message).toBe("TOKEN_REVOKED");
     }
   });
 
   it("lets a copy presented within the grace fork no second chain: reuse is still detected", async () => {
-    const first = await refreshToken();
-    const refresh = (token: string) =>
-      t.app.inject({ method: "GET", url: "/auth/refreshtoken", headers: bearer(token) });
+    const first = await login(t, "alice@example.com");
+    const refresh = (token: string) => get(t, "/auth/refreshtoken", token);
     const owner = (await refresh(first)).body;
     t.clock.advanceSeconds(5);
     // A thief with a copy of the first token, within the grace: the owner's own successor.
@@ -155,32 +135,24 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
     t.clock.advanceSeconds(11);
     expect((await refresh(stolen.body)).json().message).toBe("REFRESH_TOKEN_REUSED");
     expect((await refresh(ownerNext)).json().message).toBe("TOKEN_REVOKED");
-    const rows = await t.deps.store.db.selectFrom("refresh_tokens").select("jti").execute();
+    const rows = await t.db.selectFrom("refresh_tokens").select("jti").execute();
     expect(rows).toHaveLength(3);
   });
 
   it("gives simultaneous refreshes of one token the same successor (one live chain, §2)", async () => {
-    const first = await refreshToken();
-    const answers = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        t.app.inject({ method: "GET", url: "/auth/refreshtoken", headers: bearer(first) }),
-      ),
-    );
+    const first = await login(t, "alice@example.com");
+    const answers = await Promise.all(Array.from({ length: 4 }, () => get(t, "/auth/refreshtoken", first)));
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200]);
     expect(new Set(answers.map((a) => a.body)).size).toBe(1);
-    const res = await t.app.inject({
-      method: "GET",
-      url: "/auth/refreshtoken/validate",
-      headers: bearer(answers[0]?.body ?? ""),
-    });
+    const res = await get(t, "/auth/refreshtoken/validate", answers[0]?.body ?? "");
     expect(res.statusCode).toBe(200);
   });
 
   it("logout revokes the session: every token kind of it is refused, a second logout too", async () => {
-    const refresh = await refreshToken();
-    const access = await accessToken(refresh);
-    const other = await refreshToken();
-    const out = await t.app.inject({ method: "POST", url: "/auth/logout", headers: bearer(refresh) });
+    const refresh = await login(t, "alice@example.com");
+    const access = await accessFor(t, refresh);
+    const other = await login(t, "alice@example.com");
+    const out = await post(t, "/auth/logout", refresh);
     expect(out.statusCode).toBe(204);
     expect(out.body).toBe("");
     const checks = [
@@ -190,40 +162,40 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
       ["/auth/refreshtoken", refresh],
     ] as const;
     for (const [url, token] of checks) {
-      const res = await t.app.inject({ method: "GET", url, headers: bearer(token) });
+      const res = await get(t, url, token);
       expect({ url, message: res.json().message }).toEqual({ url, message: "TOKEN_REVOKED" });
     }
-    const again = await t.app.inject({ method: "POST", url: "/auth/logout", headers: bearer(refresh) });
+    const again = await post(t, "/auth/logout", refresh);
     expect(again.statusCode).toBe(401);
     expect(again.json().message).toBe("TOKEN_REVOKED");
     // Another session of the same user is untouched.
-    const res = await t.app.inject({ method: "GET", url: "/auth/refreshtoken/validate", headers: bearer(other) });
+    const res = await get(t, "/auth/refreshtoken/validate", other);
     expect(res.statusCode).toBe(200);
   });
 
   it("expires each token kind on time", async () => {
-    const refresh = await refreshToken();
-    const access = await accessToken(refresh);
+    const refresh = await login(t, "alice@example.com");
+    const access = await accessFor(t, refresh);
     t.clock.advanceSeconds(299);
-    let res = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(access) });
+    let res = await get(t, "/auth/accesstoken/validate", access);
     expect(res.statusCode).toBe(200);
     t.clock.advanceSeconds(1);
-    res = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(access) });
+    res = await get(t, "/auth/accesstoken/validate", access);
     expect(res.json().message).toBe("TOKEN_EXPIRED");
 
     t.clock.advanceSeconds(14 * 86_400 - 301);
-    res = await t.app.inject({ method: "GET", url: "/auth/refreshtoken/validate", headers: bearer(refresh) });
+    res = await get(t, "/auth/refreshtoken/validate", refresh);
     expect(res.statusCode).toBe(200);
     t.clock.advanceSeconds(1);
-    res = await t.app.inject({ method: "GET", url: "/auth/refreshtoken/validate", headers: bearer(refresh) });
+    res = await get(t, "/auth/refreshtoken/validate", refresh);
     expect(res.json().message).toBe("TOKEN_EXPIRED");
   });
 
   it("keeps the session's absolute end through rotation", async () => {
-    let token = await refreshToken();
+    let token = await login(t, "alice@example.com");
     for (let day = 0; day < 14; day++) {
       t.clock.advanceSeconds(86_400);
-      const res = await t.app.inject({ method: "GET", url: "/auth/refreshtoken", headers: bearer(token) });
+      const res = await get(t, "/auth/refreshtoken", token);
       if (day < 13) {
         expect(res.statusCode).toBe(200);
         token = res.body;
@@ -271,16 +243,16 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
     const attributes = (res: { cookies: Array<Record<string, unknown>> }) =>
       res.cookies.map(({ name, path, httpOnly, secure, sameSite }) => ({ name, path, httpOnly, secure, sameSite }));
     const strict = { httpOnly: true, secure: true, sameSite: "Strict" };
-    const login = await t.app.inject({
+    const loggedIn = await t.app.inject({
       method: "POST",
       url: "/auth/login?cookie=true",
       payload: { username: "alice@example.com", password: PASSWORD },
     });
-    expect(attributes(login)).toEqual([{ name: "refreshToken", path: "/auth", ...strict }]);
+    expect(attributes(loggedIn)).toEqual([{ name: "refreshToken", path: "/auth", ...strict }]);
     const rotated = await t.app.inject({
       method: "GET",
       url: "/auth/refreshtoken?cookie=true",
-      cookies: { refreshToken: login.body },
+      cookies: { refreshToken: loggedIn.body },
     });
     expect(attributes(rotated)).toEqual([{ name: "refreshToken", path: "/auth", ...strict }]);
     const access = await t.app.inject({
@@ -299,12 +271,16 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
   });
 
   it("clears every token cookie on logout (Max-Age=0), including a refresh cookie left at Path=/", async () => {
-    const login = await t.app.inject({
+    const loggedIn = await t.app.inject({
       method: "POST",
       url: "/auth/login?cookie=true",
       payload: { username: "alice@example.com", password: PASSWORD },
     });
-    const logout = await t.app.inject({ method: "POST", url: "/auth/logout", cookies: { refreshToken: login.body } });
+    const logout = await t.app.inject({
+      method: "POST",
+      url: "/auth/logout",
+      cookies: { refreshToken: loggedIn.body },
+    });
     expect(logout.statusCode).toBe(204);
     const cleared = logout.cookies
       .map(({ name, value, path, maxAge, httpOnly, secure, sameSite }) => ({
@@ -325,21 +301,21 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
       { name: "refreshToken", path: "/auth", ...gone },
     ]);
     // A logout with the header clears them too; a refused one changes nothing.
-    const second = await refreshToken();
-    const byHeader = await t.app.inject({ method: "POST", url: "/auth/logout", headers: bearer(second) });
+    const second = await login(t, "alice@example.com");
+    const byHeader = await post(t, "/auth/logout", second);
     expect(byHeader.statusCode).toBe(204);
     expect(byHeader.cookies).toHaveLength(4);
-    const refused = await t.app.inject({ method: "POST", url: "/auth/logout", headers: bearer(second) });
+    const refused = await post(t, "/auth/logout", second);
     expect(refused.json().message).toBe("TOKEN_REVOKED");
     expect(refused.headers["set-cookie"]).toBeUndefined();
   });
 
   it("serves the JWKS and the discovery document", async () => {
-    const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
+    const jwks = (await get(t, "/.well-known/jwks.json")).json();
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig" });
     expect(jwks.keys[0].d).toBeUndefined();
-    const discovery = (await t.app.inject({ method: "GET", url: "/.well-known/openid-configuration" })).json();
+    const discovery = (await get(t, "/.well-known/openid-configuration")).json();
     expect(discovery).toMatchObject({
       issuer: "http://latchkey.test",
       jwks_uri: "http://latchkey.test/.well-known/jwks.json",

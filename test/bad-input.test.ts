@@ -1,15 +1,9 @@
 import { generateKeyPairSync } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
-
-/** A snapshot of every row the foundation writes, to prove a refused request changed nothing. */
-async function snapshot(t: TestApp): Promise<string> {
-  const db = t.deps.store.db;
-  const tables = ["users", "sessions", "refresh_tokens", "throttles", "signing_keys"] as const;
-  const rows = await Promise.all(tables.map((table) => db.selectFrom(table).selectAll().execute()));
-  return JSON.stringify(rows);
-}
+import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { get } from "./support/http.js";
+import { snapshot, tableNames } from "./support/snapshot.js";
 
 describe.each(testDialects())("bad input on $name", (dialect) => {
   let t: TestApp;
@@ -19,6 +13,27 @@ describe.each(testDialects())("bad input on $name", (dialect) => {
   });
   afterEach(async () => {
     await t.close();
+  });
+
+  it("snapshots every table of the schema, so that a write anywhere shows", async () => {
+    expect(await tableNames(t)).toEqual(
+      expect.arrayContaining([
+        "audit_events",
+        "mail_codes",
+        "recovery_codes",
+        "refresh_tokens",
+        "sessions",
+        "signing_keys",
+        "spent_partial_tokens",
+        "throttles",
+        "user_email_otp",
+        "user_totp",
+        "users",
+      ]),
+    );
+    const before = await snapshot(t);
+    await t.db.insertInto("spent_partial_tokens").values({ jti: "j", user_id: 1, expires_at: 1 }).execute();
+    expect(await snapshot(t)).not.toBe(before);
   });
 
   const login = (payload: string, contentType = "application/json", headers: Record<string, string> = {}) =>
@@ -67,7 +82,7 @@ describe.each(testDialects())("bad input on $name", (dialect) => {
   });
 
   it("answers 404 in the envelope for an unknown route", async () => {
-    const res = await t.app.inject({ method: "GET", url: "/auth/nothing" });
+    const res = await get(t, "/auth/nothing");
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ statusCode: 404, error: "Not Found", message: "ROUTE_NOT_FOUND" });
   });
@@ -107,7 +122,7 @@ describe.each(testDialects())("bad input on $name", (dialect) => {
       .setExpirationTime(Math.floor(t.clock.now() / 1000) + 300)
       .sign(privateKey);
     const before = await snapshot(t);
-    const res = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(forged) });
+    const res = await get(t, "/auth/accesstoken/validate", forged);
     expect(res.statusCode).toBe(401);
     expect(res.json().message).toBe("INVALID_TOKEN");
     expect(await snapshot(t)).toBe(before);
@@ -118,13 +133,13 @@ describe.each(testDialects())("bad input on $name", (dialect) => {
     const [header, payload] = refresh.split(".") as [string, string, string];
     const kid = JSON.parse(Buffer.from(header, "base64url").toString()).kid as string;
     const noneHeader = Buffer.from(JSON.stringify({ alg: "none", kid, typ: "JWT" })).toString("base64url");
-    const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
+    const jwks = (await get(t, "/.well-known/jwks.json")).json();
     const hmacKey = new TextEncoder().encode(jwks.keys[0].x);
     const hsToken = await new SignJWT(JSON.parse(Buffer.from(payload, "base64url").toString()))
       .setProtectedHeader({ alg: "HS256", kid })
       .sign(hmacKey);
     for (const token of [`${noneHeader}.${payload}.`, `${noneHeader}.${payload}`, hsToken]) {
-      const res = await t.app.inject({ method: "GET", url: "/auth/refreshtoken/validate", headers: bearer(token) });
+      const res = await get(t, "/auth/refreshtoken/validate", token);
       expect(res.statusCode).toBe(401);
       expect(res.json().message).toBe("INVALID_TOKEN");
     }

@@ -1,8 +1,14 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { runCli } from "../src/cli.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const run = promisify(execFile);
 
 describe("latchkey command line", () => {
   let dir: string;
@@ -130,5 +136,67 @@ describe("latchkey command line", () => {
     expect(Date.parse(lastLine().activatesAt)).toBeGreaterThan(Date.parse(first.activatesAt));
     expect(await runCli(["keys", "prune"], env)).toBe(0);
     expect(lastLine()).toEqual({ pruned: 0 });
+  });
+});
+
+/** The installed command: bin/latchkey.js runs the build (dist/cli.js), as `npm start` runs dist/start.cjs. */
+describe("the latchkey command, compiled", () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    // What `npm run latchkey` does first (prelatchkey).
+    await run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+      cwd: ROOT,
+    });
+    dir = mkdtempSync(join(tmpdir(), "latchkey-bin-"));
+    env = {
+      PATH: process.env.PATH,
+      LATCHKEY_DATA_DIR: dir,
+      LATCHKEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 1).toString("base64")}`,
+    };
+  }, 180_000);
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs `latchkey <args>`; resolves with the exit code and output, whatever the code. */
+  const latchkey = (...args: string[]) =>
+    run(process.execPath, [join(ROOT, "bin/latchkey.js"), ...args], { cwd: dir, env }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+
+  it("runs dist/cli.js: migrates, creates a user, refuses a duplicate with exit code 2", async () => {
+    expect(existsSync(join(ROOT, "dist/cli.js"))).toBe(true);
+    const migrated = await latchkey("migrate");
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(JSON.parse(migrated.stdout).applied.length).toBeGreaterThan(0);
+    const created = await latchkey("user", "create", "--email", "alice@example.com");
+    expect(JSON.parse(created.stdout)).toEqual({ userId: 1 });
+    const duplicate = await latchkey("user", "create", "--email", "ALICE@example.com");
+    expect(duplicate.code).toBe(2);
+    expect(duplicate.stderr).toBe("latchkey: EMAIL_ALREADY_IN_USE\n");
+  });
+
+  it("npm start's entry (dist/start.cjs → main) refuses a bad configuration in one line, before opening anything", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "latchkey-start-"));
+    try {
+      const started = await run(process.execPath, [join(ROOT, "dist/start.cjs")], {
+        cwd: empty,
+        env: { ...env, LATCHKEY_DATA_DIR: empty, LATCHKEY_TRUST_PROXY: "true", LATCHKEY_PORT: "x" },
+      }).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(started.code).toBe(2);
+      expect(started.stderr).toMatch(/^latchkey: Invalid configuration:\n/);
+      expect(started.stderr).toContain("LATCHKEY_TRUST_PROXY=true");
+      expect(started.stderr).toContain("LATCHKEY_PORT");
+      expect(started.stderr).not.toMatch(/\n\s+at /);
+      expect(readdirSync(empty)).toEqual([]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

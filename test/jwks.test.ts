@@ -1,6 +1,7 @@
 import { createPublicKey, verify } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { accessFor, get, kidOf, login } from "./support/http.js";
 
 describe.each(testDialects())("JWKS on $name", (dialect) => {
   let t: TestApp;
@@ -12,21 +13,14 @@ describe.each(testDialects())("JWKS on $name", (dialect) => {
     await t.close();
   });
 
-  async function accessToken(): Promise<string> {
-    const login = await t.app.inject({
-      method: "POST",
-      url: "/auth/login",
-      payload: { username: "alice@example.com", password: "Correct7Horse" },
-    });
-    return (await t.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(login.body) })).body;
-  }
+  const accessToken = async () => accessFor(t, await login(t, "alice@example.com"));
 
   it("verifies an access token with plain node:crypto and the published key", async () => {
     const token = await accessToken();
     const [header, payload, signature] = token.split(".") as [string, string, string];
     const head = JSON.parse(Buffer.from(header, "base64url").toString());
     expect(head).toMatchObject({ alg: "EdDSA", typ: "JWT" });
-    const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
+    const jwks = (await get(t, "/.well-known/jwks.json")).json();
     const jwk = jwks.keys.find((k: { kid: string }) => k.kid === head.kid);
     const key = createPublicKey({ key: jwk, format: "jwk" });
     const data = Buffer.from(`${header}.${payload}`);
@@ -43,7 +37,6 @@ describe.each(testDialects())("JWKS on $name", (dialect) => {
     const oldKid = t.deps.keys.active().kid;
     const { kid: newKid, activatesAt } = await t.deps.keys.rotate();
     expect(newKid).not.toBe(oldKid);
-    const kidOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()).kid;
     // Published at once, signing only once every node and every cached JWKS knows it (§2).
     t.clock.set(activatesAt - 1);
     const before = await accessToken();
@@ -52,10 +45,10 @@ describe.each(testDialects())("JWKS on $name", (dialect) => {
     const after = await accessToken();
     expect(kidOf(after)).toBe(newKid);
     for (const token of [before, after]) {
-      const res = await t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(token) });
+      const res = await get(t, "/auth/accesstoken/validate", token);
       expect(res.statusCode).toBe(200);
     }
-    const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
+    const jwks = (await get(t, "/.well-known/jwks.json")).json();
     expect(jwks.keys.map((k: { kid: string }) => k.kid).sort()).toEqual([oldKid, newKid].sort());
     // Once the old key's tokens have all expired, it can be dropped.
     t.clock.advanceSeconds(15 * 86_400);

@@ -6,14 +6,8 @@ import { sql } from "kysely";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/platform/clock.js";
-import {
-  bearer,
-  createTestApp,
-  createTestDatabase,
-  type TestApp,
-  type TestDatabase,
-  testDialects,
-} from "./support/harness.js";
+import { createTestApp, createTestDatabase, type TestApp, type TestDatabase, testDialects } from "./support/harness.js";
+import { accessFor, get, kidOf, login } from "./support/http.js";
 
 const RELOAD_INTERVAL_MS = 30_000;
 
@@ -22,20 +16,12 @@ async function tick(node: TestApp): Promise<void> {
   await node.scheduler.fire();
 }
 
-const kidOf = (token: string) => JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()).kid;
-
 async function accessToken(node: TestApp): Promise<string> {
-  const login = await node.app.inject({
-    method: "POST",
-    url: "/auth/login",
-    payload: { username: "alice@example.com", password: "Correct7Horse" },
-  });
-  expect(login.statusCode).toBe(200);
-  return (await node.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(login.body) })).body;
+  return accessFor(node, await login(node, "alice@example.com"));
 }
 
 async function jwks(node: TestApp): Promise<{ kids: string[]; maxAgeSeconds: number }> {
-  const res = await node.app.inject({ method: "GET", url: "/.well-known/jwks.json" });
+  const res = await get(node, "/.well-known/jwks.json");
   const maxAge = /max-age=(\d+)/.exec(String(res.headers["cache-control"]))?.[1];
   return {
     kids: res
@@ -47,8 +33,7 @@ async function jwks(node: TestApp): Promise<{ kids: string[]; maxAgeSeconds: num
 }
 
 async function validates(node: TestApp, token: string): Promise<number> {
-  return (await node.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(token) }))
-    .statusCode;
+  return (await get(node, "/auth/accesstoken/validate", token)).statusCode;
 }
 
 describe.each(testDialects())("signing keys across nodes on $name", (dialect) => {
@@ -138,11 +123,11 @@ describe.each(testDialects())("signing keys across nodes on $name", (dialect) =>
   it("keeps serving with the keys it has, and says why, when the key table cannot be read", async () => {
     const before = await jwks(b);
     const token = await accessToken(b);
-    await sql`alter table signing_keys rename to signing_keys_away`.execute(a.deps.store.db);
+    await sql`alter table signing_keys rename to signing_keys_away`.execute(a.db);
     try {
       await tick(b);
     } finally {
-      await sql`alter table signing_keys_away rename to signing_keys`.execute(a.deps.store.db);
+      await sql`alter table signing_keys_away rename to signing_keys`.execute(a.db);
     }
     expect(await jwks(b)).toEqual(before);
     expect(await validates(b, token)).toBe(200);

@@ -2,15 +2,9 @@ import { generateKeyPairSync } from "node:crypto";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { reencryptSigningKeys, reencryptTotpSecrets } from "../src/core/flows/keys.js";
-import {
-  bearer,
-  createTestApp,
-  createTestDatabase,
-  type TestApp,
-  type TestDatabase,
-  testDialects,
-} from "./support/harness.js";
-import { authenticateTotp, codeAt, enrolTotp, login } from "./two-factor/support.js";
+import { createTestApp, createTestDatabase, type TestApp, type TestDatabase, testDialects } from "./support/harness.js";
+import { accessFor, get, login } from "./support/http.js";
+import { authenticateTotp, codeAt, enrolTotp } from "./two-factor/support.js";
 
 const OLD = `old:${Buffer.alloc(32, 1).toString("base64")}`;
 const NEW = `new:${Buffer.alloc(32, 2).toString("base64")}`;
@@ -39,21 +33,13 @@ describe.each(testDialects())("encryption key rotation on $name", (dialect) => {
 
   /** What the signing_keys table holds for each kid, as another process would read it. */
   async function storedPrivateKeys(t: TestApp): Promise<Map<string, string>> {
-    const rows = await t.deps.store.db.selectFrom("signing_keys").select(["kid", "private_key_enc"]).execute();
+    const rows = await t.db.selectFrom("signing_keys").select(["kid", "private_key_enc"]).execute();
     return new Map(rows.map((row) => [row.kid, row.private_key_enc]));
   }
 
-  async function accessToken(t: TestApp): Promise<string> {
-    const refresh = await t.app.inject({
-      method: "POST",
-      url: "/auth/login",
-      payload: { username: "bob@example.com", password: "Correct7Horse" },
-    });
-    return (await t.app.inject({ method: "GET", url: "/auth/accesstoken", headers: bearer(refresh.body) })).body;
-  }
+  const accessToken = async (t: TestApp) => accessFor(t, await login(t, "bob@example.com"));
 
-  const validate = (t: TestApp, token: string) =>
-    t.app.inject({ method: "GET", url: "/auth/accesstoken/validate", headers: bearer(token) });
+  const validate = (t: TestApp, token: string) => get(t, "/auth/accesstoken/validate", token);
 
   it("moves every TOTP secret to the active key; the old key can then go", async () => {
     await openDatabase();

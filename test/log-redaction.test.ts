@@ -2,12 +2,10 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDACTED_LOG_PATHS } from "../src/deps.js";
-import { bearer, createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { bearer, NEW_PASSWORD, PASSWORD } from "./support/http.js";
 import { codeOf, type SmtpSink, startSmtpSink } from "./support/smtp.js";
 import { authenticatorFrom, codeAt } from "./two-factor/support.js";
-
-const PASSWORD = "Correct7Horse";
-const NEW_PASSWORD = "Fresh9Lantern";
 
 /** Every line the app logs, at the most talkative level, kept in memory. */
 function capturingLogger(): { logger: pino.Logger; text(): string } {

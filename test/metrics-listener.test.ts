@@ -1,4 +1,6 @@
+import { rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/config.js";
@@ -8,6 +10,7 @@ import {
   createTestDatabase,
   TEST_ENCRYPTION_KEYS,
   type TestDatabase,
+  tempDir,
   testDialects,
   testHasher,
 } from "./support/harness.js";
@@ -20,6 +23,7 @@ const baseOf = (app: FastifyInstance) => `http://127.0.0.1:${(app.server.address
  * listening servers: /metrics on its own port, a 404 on the API's.
  */
 describe.each(testDialects())("metrics listener on $name", (dialect) => {
+  let dir: string;
   let database: TestDatabase;
   let smtp: SmtpSink;
   let node: RunningNode;
@@ -27,7 +31,8 @@ describe.each(testDialects())("metrics listener on $name", (dialect) => {
   let metrics: string;
 
   beforeEach(async () => {
-    database = await createTestDatabase(dialect);
+    dir = tempDir();
+    database = await createTestDatabase(dialect, dialect.name === "sqlite" ? join(dir, "latchkey.db") : undefined);
     smtp = await startSmtpSink();
     node = await start({ LATCHKEY_SMTP_URL: smtp.url });
     await node.deps.store.createUser({
@@ -43,6 +48,7 @@ describe.each(testDialects())("metrics listener on $name", (dialect) => {
     await node.stop();
     await smtp.stop();
     await database.drop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const start = (env: Record<string, string>) => {
@@ -52,6 +58,7 @@ describe.each(testDialects())("metrics listener on $name", (dialect) => {
       LATCHKEY_ISSUER: "http://latchkey.test",
       LATCHKEY_LOG_LEVEL: "silent",
       LATCHKEY_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
+      LATCHKEY_DATA_DIR: dir,
       ...env,
     });
     return startNode(config, { store: database.store(), clock: new ManualClock(), hasher: testHasher });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
+import { get } from "./support/http.js";
 
 type Auth = "none" | "refresh" | "access" | "accessOrPartial" | "sudo" | "sudoOrAccessIf2faOff";
 
@@ -127,7 +128,7 @@ describe("OpenAPI document", () => {
     const [dialect] = testDialects();
     if (!dialect) throw new Error("no dialect");
     t = await createTestApp(dialect, { env: { LATCHKEY_ADMIN_TOKEN: "a".repeat(40) } });
-    const res = await t.app.inject({ method: "GET", url: "/openapi.json" });
+    const res = await get(t, "/openapi.json");
     expect(res.statusCode).toBe(200);
     doc = res.json();
   });
@@ -182,7 +183,7 @@ describe("OpenAPI document", () => {
   });
 
   it("serves Swagger UI at /docs", async () => {
-    const res = await t.app.inject({ method: "GET", url: "/docs/" });
+    const res = await get(t, "/docs/");
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain("swagger");
   });

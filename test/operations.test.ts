@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { buildMetricsApp } from "../src/http/metrics-app.js";
 import { createTestApp, createTestDatabase, type TestApp, testDialects } from "./support/harness.js";
+import { attemptLogin, get, login as login2fa, post } from "./support/http.js";
 import { startSmtpSink } from "./support/smtp.js";
-import { authenticateTotp, codeAt, enrolTotp, login as login2fa } from "./two-factor/support.js";
+import { authenticateTotp, codeAt, enrolTotp } from "./two-factor/support.js";
 
 const login = (t: TestApp, remoteAddress: string) =>
   t.app.inject({
@@ -47,10 +48,10 @@ describe.each(testDialects())("operations on $name", (dialect) => {
 
   it("answers liveness, and readiness only while the database answers", async () => {
     const t = await start();
-    expect((await t.app.inject({ method: "GET", url: "/health/live" })).json()).toEqual({ status: "ok" });
-    expect((await t.app.inject({ method: "GET", url: "/health/ready" })).json()).toEqual({ status: "ready" });
+    expect((await get(t, "/health/live")).json()).toEqual({ status: "ok" });
+    expect((await get(t, "/health/ready")).json()).toEqual({ status: "ready" });
     await t.deps.store.close();
-    const down = await t.app.inject({ method: "GET", url: "/health/ready" });
+    const down = await get(t, "/health/ready");
     expect(down.statusCode).toBe(503);
     expect(down.json()).toEqual({ statusCode: 503, error: "Service unavailable", message: "SERVICE_UNAVAILABLE" });
   });
@@ -70,8 +71,7 @@ describe.each(testDialects())("operations on $name", (dialect) => {
     const address = freshAddress();
     for (let i = 0; i < 6; i++) await login(t, address);
     await t.createUser("bob@example.com");
-    const bob = { username: "bob@example.com", password: "Correct7Horse" };
-    expect((await t.app.inject({ method: "POST", url: "/auth/login", payload: bob })).statusCode).toBe(200);
+    expect((await attemptLogin(t, "bob@example.com")).statusCode).toBe(200);
     const res = await scrape(t);
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
@@ -88,7 +88,7 @@ describe.each(testDialects())("operations on $name", (dialect) => {
     try {
       const t = await start({ LATCHKEY_SMTP_URL: smtp.url });
       const enrolled = await enrolTotp(t);
-      await t.app.inject({ method: "POST", url: "/user/password/reset/send", payload: { email: "alice@example.com" } });
+      await post(t, "/user/password/reset/send", undefined, { email: "alice@example.com" });
       await smtp.next();
       const partial = await login2fa(t, "alice@example.com");
       await authenticateTotp(t, partial, "000000");

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, testDialects, testHasher } from "./support/harness.js";
+import { attemptLogin } from "./support/http.js";
 
 describe.each(testDialects())("password throttle on $name", (dialect) => {
   let t: TestApp;
@@ -21,8 +22,7 @@ describe.each(testDialects())("password throttle on $name", (dialect) => {
     await t.close();
   });
 
-  const attempt = (password: string, username = "alice@example.com") =>
-    t.app.inject({ method: "POST", url: "/auth/login", payload: { username, password } });
+  const attempt = (password: string, username = "alice@example.com") => attemptLogin(t, username, password);
 
   async function expectRefused(retryAfter: number) {
     const before = checks;

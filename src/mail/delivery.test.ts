@@ -1,62 +1,20 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ParsedMail } from "mailparser";
 import { simpleParser } from "mailparser";
-import { SMTPServer } from "smtp-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { closedPort, type SmtpSink, startSmtpSink } from "../../test/support/smtp.js";
 import { AppError } from "../core/errors.js";
 import type { Mailer } from "../core/mail/port.js";
 import { createMailer, DEFAULT_MAIL_DIR } from "./index.js";
 
-interface Received {
-  envelopeTo: string[];
-  parsed: ParsedMail;
-}
-
-/** An in-process SMTP server on 127.0.0.1 with a kernel-chosen port; resolves each received message. */
-async function startSmtp(): Promise<{ url: string; received: Received[]; stop: () => Promise<void> }> {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["STARTTLS"],
-    logger: false,
-    onData(stream, session, callback) {
-      simpleParser(stream)
-        .then((parsed) => {
-          received.push({ envelopeTo: session.envelope.rcptTo.map((r) => r.address), parsed });
-          callback();
-        })
-        .catch((err: Error) => callback(err));
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.server.address() as AddressInfo;
-  return {
-    url: `smtp://127.0.0.1:${port}`,
-    received,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** A port that nobody listens on: bind port 0, read the number, close. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe("SMTP delivery", () => {
-  let smtp: Awaited<ReturnType<typeof startSmtp>>;
+  let smtp: SmtpSink;
   let mailer: Mailer;
   let outbox: string;
 
   beforeEach(async () => {
-    smtp = await startSmtp();
+    smtp = await startSmtpSink();
     outbox = await mkdtemp(join(tmpdir(), "latchkey-outbox-"));
     mailer = createMailer({ mailDir: DEFAULT_MAIL_DIR, smtpUrl: smtp.url, outboxDir: outbox, log: () => {} });
   });
@@ -76,7 +34,7 @@ describe("SMTP delivery", () => {
     });
     expect(smtp.received).toHaveLength(1);
     const [mail] = smtp.received;
-    expect(mail?.envelopeTo).toEqual(["alice@example.com"]);
+    expect(mail?.to).toEqual(["alice@example.com"]);
     expect(mail?.parsed.from?.value).toEqual([{ name: "Latchkey", address: "no-reply@latchkey.local" }]);
     const to = mail?.parsed.to;
     expect(Array.isArray(to) ? to : to?.value).toEqual([{ name: "", address: "alice@example.com" }]);

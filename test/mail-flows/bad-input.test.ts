@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestApp } from "../support/harness.js";
-import { testDialects } from "../support/harness.js";
+import { type TestApp, testDialects } from "../support/harness.js";
+import { call, signIn } from "../support/http.js";
 import type { SmtpSink } from "../support/smtp.js";
-import { call, type MailApp, signIn, snapshot, startMailApp } from "./fixture.js";
+import { snapshot } from "../support/snapshot.js";
+import { type MailApp, startMailApp } from "./fixture.js";
 
 /** The mail-sending endpoints, each with a body that would otherwise send a mail. */
 const ENDPOINTS = [

@@ -1,21 +1,10 @@
 import type { LightMyRequestResponse } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { TestApp } from "../support/harness.js";
-import { testDialects } from "../support/harness.js";
+import { type TestApp, testDialects } from "../support/harness.js";
+import { call, expectError, expectNoContent, login, signIn, tokensOf } from "../support/http.js";
 import { codeOf, type SmtpSink } from "../support/smtp.js";
-import { tokensOf } from "../two-factor/support.js";
-import {
-  call,
-  expectError,
-  expectNoContent,
-  login,
-  type MailApp,
-  mailCodes,
-  otherThan,
-  signIn,
-  snapshot,
-  startMailApp,
-} from "./fixture.js";
+import { snapshot } from "../support/snapshot.js";
+import { type MailApp, mailCodes, otherThan, startMailApp } from "./fixture.js";
 
 /**
  * Wrong guesses at mailed codes are counted per account (reset: per address) and purpose across

@@ -1,20 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { TestApp } from "../support/harness.js";
-import { testDialects } from "../support/harness.js";
+import { type TestApp, testDialects } from "../support/harness.js";
+import { call, expectError, expectNoContent, login, sessionIdOf, signIn, tokensOf } from "../support/http.js";
 import { codeOf, type SmtpSink } from "../support/smtp.js";
-import { enrolTotp, sessionIdOf, tokensOf } from "../two-factor/support.js";
-import {
-  call,
-  expectError,
-  expectNoContent,
-  login,
-  type MailApp,
-  otherThan,
-  signIn,
-  snapshot,
-  startAppWithSmtpDown,
-  startMailApp,
-} from "./fixture.js";
+import { snapshot } from "../support/snapshot.js";
+import { enrolTotp } from "../two-factor/support.js";
+import { type MailApp, otherThan, startAppWithSmtpDown, startMailApp } from "./fixture.js";
 
 const SETUP = "/user/2fa/email-otp/setup";
 const ENABLE = "/user/2fa/email-otp/enable";
@@ -189,7 +179,7 @@ describe.each(testDialects())("email OTP on $name", (dialect) => {
     const tokens = tokensOf(await call(t, "POST", AUTHENTICATE, access, { otp: codeOf(await challenge(access)) }));
     expectNoContent(await call(t, "DELETE", DEACTIVATE, tokens.sudoToken));
     expect((await call(t, "GET", "/user/2fa", tokens.accessToken)).json()).toEqual({ enabled: false });
-    const recovery = await t.deps.store.db.selectFrom("recovery_codes").selectAll().execute();
+    const recovery = await t.db.selectFrom("recovery_codes").selectAll().execute();
     expect(recovery).toEqual([]);
     const notice = await smtp.next();
     expect(notice.to).toEqual(["alice@example.com"]);

@@ -1,21 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../../src/core/otp/codes.js";
-import type { TestApp } from "../support/harness.js";
-import { testDialects } from "../support/harness.js";
+import { type TestApp, testDialects } from "../support/harness.js";
+import { call, expectError, expectNoContent, login, PASSWORD, signIn } from "../support/http.js";
 import { codeOf, type SmtpSink } from "../support/smtp.js";
-import {
-  call,
-  expectError,
-  expectNoContent,
-  login,
-  type MailApp,
-  mailCodes,
-  otherThan,
-  PASSWORD,
-  signIn,
-  snapshot,
-  startMailApp,
-} from "./fixture.js";
+import { snapshot } from "../support/snapshot.js";
+import { type MailApp, mailCodes, otherThan, startMailApp } from "./fixture.js";
 
 const INITIATE = "/user/email/initiate";
 const COMPLETE = "/user/email";
@@ -124,7 +113,7 @@ describe.each(testDialects())("email transfer on $name", (dialect) => {
     if (!row) throw new Error("no code stored");
     const mac = t.deps.keyring.macKey(MAIL_CODE_KEY_PURPOSE, row.kid);
     const knownHash = hashMailCode(mac.key, { purpose: row.purpose, subject: row.subject }, "123456");
-    await t.deps.store.db.updateTable("mail_codes").set({ code_hash: knownHash }).execute();
+    await t.db.updateTable("mail_codes").set({ code_hash: knownHash }).execute();
     await t.deps.store.deleteUser(bob);
 
     expectError(await call(t, "PUT", COMPLETE, access, { otp: "123456" }), 401, "OTP_INVALID_EXPIRED");

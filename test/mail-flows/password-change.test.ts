@@ -1,20 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { issueAccessAndSudo } from "../../src/core/flows/sessions.js";
-import type { TestApp } from "../support/harness.js";
-import { testDialects } from "../support/harness.js";
+import { type TestApp, testDialects } from "../support/harness.js";
+import { call, expectError, expectNoContent, login, NEW_PASSWORD, PASSWORD, signIn } from "../support/http.js";
 import type { SmtpSink } from "../support/smtp.js";
-import {
-  call,
-  expectError,
-  expectNoContent,
-  login,
-  type MailApp,
-  NEW_PASSWORD,
-  PASSWORD,
-  signIn,
-  snapshot,
-  startMailApp,
-} from "./fixture.js";
+import { snapshot } from "../support/snapshot.js";
+import { type MailApp, startMailApp } from "./fixture.js";
 
 const CHANGE = "/user/password/old-password";
 

@@ -1,22 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { TestApp } from "../support/harness.js";
-import { testDialects } from "../support/harness.js";
+import { type TestApp, testDialects } from "../support/harness.js";
+import { call, expectError, expectNoContent, login, NEW_PASSWORD, PASSWORD, signIn } from "../support/http.js";
 import { codeOf, type SmtpSink } from "../support/smtp.js";
-import {
-  call,
-  expectError,
-  expectNoContent,
-  login,
-  type MailApp,
-  mailCodes,
-  NEW_PASSWORD,
-  otherThan,
-  PASSWORD,
-  signIn,
-  snapshot,
-  startAppWithSmtpDown,
-  startMailApp,
-} from "./fixture.js";
+import { snapshot } from "../support/snapshot.js";
+import { type MailApp, mailCodes, otherThan, startAppWithSmtpDown, startMailApp } from "./fixture.js";
 
 const SEND = "/user/password/reset/send";
 const VALIDATE = "/user/password/reset/validate";

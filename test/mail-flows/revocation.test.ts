@@ -1,20 +1,10 @@
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { TestApp } from "../support/harness.js";
-import { testDialects } from "../support/harness.js";
+import { type TestApp, testDialects } from "../support/harness.js";
+import { accessFor, call, expectError, expectNoContent, login, NEW_PASSWORD, PASSWORD } from "../support/http.js";
 import { codeOf, type SmtpSink } from "../support/smtp.js";
 import { authenticatorFrom, codeAt } from "../two-factor/support.js";
-import {
-  accessFor,
-  call,
-  expectError,
-  expectNoContent,
-  login,
-  type MailApp,
-  NEW_PASSWORD,
-  PASSWORD,
-  startMailApp,
-} from "./fixture.js";
+import { type MailApp, startMailApp } from "./fixture.js";
 
 const ADMIN_TOKEN = "a".repeat(40);
 
@@ -70,9 +60,7 @@ describe.each(testDialects())("revocation with the sessions on $name", (dialect)
     expectError(await call(t, "GET", "/user/2fa", partial), 401, "TOKEN_REVOKED");
     const res = await call(t, "POST", "/user/2fa/totp/authenticate", partial, { totp: codeAt(totp, t.clock.now()) });
     expectError(res, 401, "TOKEN_REVOKED");
-    expect(
-      await t.deps.store.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute(),
-    ).toHaveLength(0);
+    expect(await t.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute()).toHaveLength(0);
   }
 
   it("a password reset ends partial tokens issued before it; one issued after works", async () => {
@@ -132,14 +120,12 @@ describe.each(testDialects())("revocation with the sessions on $name", (dialect)
     expectNoContent(reset);
     // Whichever ran first, no session opened by the partial token outlives the reset.
     expect([200, 401]).toContain(done.statusCode);
-    expect(
-      await t.deps.store.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute(),
-    ).toHaveLength(0);
+    expect(await t.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute()).toHaveLength(0);
   });
 
   /** Makes every revocation of a session fail inside the database, between a flow's other writes. */
   async function failSessionRevocation(): Promise<() => Promise<void>> {
-    const db = t.deps.store.db;
+    const db = t.db;
     if (dialect.name === "sqlite") {
       await sql`create trigger fail_revoke before update of revoked_at on sessions
         begin select raise(abort, 'injected failure'); end`.execute(db);
@@ -156,11 +142,7 @@ describe.each(testDialects())("revocation with the sessions on $name", (dialect)
   }
 
   async function auditTypes(userId: number): Promise<string[]> {
-    const rows = await t.deps.store.db
-      .selectFrom("audit_events")
-      .select("type")
-      .where("user_id", "=", userId)
-      .execute();
+    const rows = await t.db.selectFrom("audit_events").select("type").where("user_id", "=", userId).execute();
     return rows.map((r) => r.type);
   }
 

@@ -1,4 +1,6 @@
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
@@ -84,10 +86,14 @@ export async function createTestDatabase(dialect: TestDialect, sqliteFile?: stri
 export interface TestApp {
   app: FastifyInstance;
   deps: Deps;
+  /** The database the app runs on, for tests that read or change rows behind its back. */
+  db: KyselyStore["db"];
   clock: ManualClock;
   /** The node's periodic work (the signing keys' reload), run only by `scheduler.fire()`. */
   scheduler: ManualScheduler;
   config: Config;
+  /** The app's own temporary data directory (LATCHKEY_DATA_DIR: outbox, SQLite file), removed on close. */
+  dataDir: string;
   createUser(email: string, password?: string | null): Promise<number>;
   close(): Promise<void>;
 }
@@ -101,47 +107,73 @@ export interface TestAppOptions {
   logger?: Logger;
 }
 
-export async function createTestApp(dialect: TestDialect, options: TestAppOptions = {}): Promise<TestApp> {
-  const database = options.database ?? (await createTestDatabase(dialect));
-  const clock = options.clock ?? new ManualClock();
-  const config = loadConfig({
-    LATCHKEY_ISSUER: "http://latchkey.test",
-    LATCHKEY_LOG_LEVEL: "silent",
-    LATCHKEY_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
-    ...options.env,
-  });
-  const hasher = options.hasher ?? testHasher;
-  const scheduler = new ManualScheduler();
-  const deps = await buildDeps(config, {
-    clock,
-    scheduler,
-    hasher,
-    store: database.store(),
-    ...(options.logger ? { logger: options.logger } : {}),
-  });
-  const app = await buildApp(deps);
-  await app.ready();
-  return {
-    app,
-    deps,
-    clock,
-    scheduler,
-    config,
-    async createUser(email, password = "Correct7Horse") {
-      return deps.store.createUser({
-        email,
-        passwordHash: password === null ? null : await hasher.hash(password),
-        createdAt: clock.now(),
-      });
-    },
-    async close() {
-      await app.close();
-      await deps.close();
-      if (!options.database) await database.drop();
-    },
-  };
+/** A fresh directory under the system's temp folder; the caller removes it. */
+export function tempDir(prefix = "latchkey-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function bearer(token: string): { authorization: string } {
-  return { authorization: `Bearer ${token}` };
+/**
+ * The app as `npm start` builds it, on a private database and a private data directory, so that a
+ * test run leaves nothing in ./data. SQLite is a file in that directory, not an in-memory database:
+ * the suites then go through the production read path (the query-only reader and the commit watch).
+ */
+export async function createTestApp(dialect: TestDialect, options: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = tempDir();
+  let database = options.database;
+  let deps: Deps | undefined;
+  const cleanUp = async () => {
+    await deps?.close();
+    if (!options.database) await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    database ??= await createTestDatabase(
+      dialect,
+      dialect.name === "sqlite" ? join(dataDir, "latchkey.db") : undefined,
+    );
+    const clock = options.clock ?? new ManualClock();
+    const config = loadConfig({
+      LATCHKEY_ISSUER: "http://latchkey.test",
+      LATCHKEY_LOG_LEVEL: "silent",
+      LATCHKEY_ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
+      LATCHKEY_DATA_DIR: dataDir,
+      ...options.env,
+    });
+    const hasher = options.hasher ?? testHasher;
+    const scheduler = new ManualScheduler();
+    const store = database.store();
+    deps = await buildDeps(config, {
+      clock,
+      scheduler,
+      hasher,
+      store,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    const app = await buildApp(deps);
+    await app.ready();
+    const built = deps;
+    return {
+      app,
+      deps: built,
+      db: store.db,
+      clock,
+      scheduler,
+      config,
+      dataDir,
+      async createUser(email, password = "Correct7Horse") {
+        return built.store.createUser({
+          email,
+          passwordHash: password === null ? null : await hasher.hash(password),
+          createdAt: clock.now(),
+        });
+      },
+      async close() {
+        await app.close();
+        await cleanUp();
+      },
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
 }

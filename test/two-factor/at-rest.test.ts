@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createTestApp,
@@ -10,7 +9,9 @@ import {
   type TestDatabase,
   testDialects,
 } from "../support/harness.js";
-import { authenticateTotp, codeAt, enrolTotp, login, post, tokensOf } from "./support.js";
+import { login, post, tokensOf } from "../support/http.js";
+import { snapshot, tableNames } from "../support/snapshot.js";
+import { authenticateTotp, codeAt, enrolTotp } from "./support.js";
 
 describe.each(testDialects())("secrets at rest on $name", (dialect) => {
   let dir: string;
@@ -33,16 +34,8 @@ describe.each(testDialects())("secrets at rest on $name", (dialect) => {
     if (dialect.name === "sqlite") {
       return Buffer.concat(readdirSync(dir).map((name) => readFileSync(join(dir, name))));
     }
-    const db = t.deps.store.db;
-    const tables = await sql<{ table_name: string }>`
-      select table_name from information_schema.tables where table_schema = current_schema()`.execute(db);
-    expect(tables.rows.map((row) => row.table_name)).toContain("user_totp");
-    const dumps: string[] = [];
-    for (const { table_name } of tables.rows) {
-      const rows = await sql`select * from ${sql.table(table_name)}`.execute(db);
-      dumps.push(JSON.stringify(rows.rows));
-    }
-    return Buffer.from(dumps.join("\n"));
+    expect(await tableNames(t)).toContain("user_totp");
+    return Buffer.from(await snapshot(t));
   }
 
   it("holds neither the TOTP secret nor any recovery code in clear", async () => {

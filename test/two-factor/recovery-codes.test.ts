@@ -9,19 +9,8 @@ import {
   type TestApp,
   testDialects,
 } from "../support/harness.js";
-import {
-  accessFor,
-  authenticateTotp,
-  authenticatorFrom,
-  codeAt,
-  del,
-  enrolTotp,
-  get,
-  login,
-  message,
-  post,
-  tokensOf,
-} from "./support.js";
+import { accessFor, del, get, login, message, post, tokensOf } from "../support/http.js";
+import { authenticateTotp, authenticatorFrom, codeAt, enrolTotp } from "./support.js";
 
 const AUTHENTICATE = "/user/2fa/recovery-code/authenticate";
 const NEXT_GUESS = "/user/2fa/recovery-code/next-guess";
@@ -177,7 +166,7 @@ describe.each(testDialects())("recovery codes across a key rotation on $name", (
         }),
       );
       const fresh: string[] = (await post(rotated, RESET, tokens.sudoToken, {})).json().recoveryCodes;
-      const stored = await rotated.deps.store.db.selectFrom("recovery_codes").select("code_hash").execute();
+      const stored = await rotated.db.selectFrom("recovery_codes").select("code_hash").execute();
       expect(stored.map((row) => row.code_hash.split(":")[0])).toEqual(Array(10).fill("test2"));
       tokensOf(
         await post(rotated, AUTHENTICATE, await login(rotated, "alice@example.com"), { recoveryCode: fresh[0] }),

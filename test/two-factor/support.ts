@@ -1,9 +1,7 @@
-import type { LightMyRequestResponse } from "fastify";
 import { TOTP, URI } from "otpauth";
 import { expect } from "vitest";
-import { bearer, type TestApp } from "../support/harness.js";
-
-export const PASSWORD = "Correct7Horse";
+import type { TestApp } from "../support/harness.js";
+import { accessFor, login, PASSWORD, post } from "../support/http.js";
 
 /** The authenticator app: parses the setup URL, as a phone would. */
 export function authenticatorFrom(url: string): TOTP {
@@ -35,35 +33,6 @@ export interface Enrolled {
   access: string;
 }
 
-export async function post(t: TestApp, url: string, token: string | undefined, payload?: object) {
-  return t.app.inject({ method: "POST", url, headers: token ? bearer(token) : {}, ...(payload ? { payload } : {}) });
-}
-
-export async function get(t: TestApp, url: string, token: string | undefined) {
-  return t.app.inject({ method: "GET", url, headers: token ? bearer(token) : {} });
-}
-
-export async function del(t: TestApp, url: string, token: string | undefined) {
-  return t.app.inject({ method: "DELETE", url, headers: token ? bearer(token) : {} });
-}
-
-/** `POST /auth/login`: the bare token (refresh, or partial when 2FA is on). */
-export async function login(t: TestApp, email: string): Promise<string> {
-  const res = await t.app.inject({
-    method: "POST",
-    url: "/auth/login",
-    payload: { username: email, password: PASSWORD },
-  });
-  expect(res.statusCode).toBe(200);
-  return res.body;
-}
-
-export async function accessFor(t: TestApp, refresh: string): Promise<string> {
-  const res = await get(t, "/auth/accesstoken", refresh);
-  expect(res.statusCode).toBe(200);
-  return res.body;
-}
-
 /** Creates a user and activates TOTP with its access token (2FA off, so no sudo needed), then lets a step pass. */
 export async function enrolTotp(t: TestApp, email = "alice@example.com"): Promise<Enrolled> {
   const userId = await t.createUser(email, PASSWORD);
@@ -84,27 +53,4 @@ export async function enrolTotp(t: TestApp, email = "alice@example.com"): Promis
 
 export async function authenticateTotp(t: TestApp, token: string, code: string) {
   return post(t, "/user/2fa/totp/authenticate", token, { totp: code });
-}
-
-export function message(res: LightMyRequestResponse): string {
-  return res.json().message;
-}
-
-export interface IssuedTokens {
-  accessToken: string;
-  refreshToken: string;
-  sudoToken: string;
-}
-
-export function tokensOf(res: LightMyRequestResponse): IssuedTokens {
-  expect(res.statusCode).toBe(200);
-  const body = res.json();
-  expect(Object.keys(body).sort()).toEqual(["accessToken", "refreshToken", "sudoToken"]);
-  return body;
-}
-
-/** The `sid` claim, read without verifying (the server verified it). */
-export function sessionIdOf(token: string): string {
-  const payload = token.split(".")[1] ?? "";
-  return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")).sid;
 }

@@ -1,18 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, testDialects } from "../support/harness.js";
-import {
-  accessFor,
-  authenticateTotp,
-  codeAt,
-  del,
-  enrolTotp,
-  get,
-  login,
-  message,
-  post,
-  sessionIdOf,
-  tokensOf,
-} from "./support.js";
+import { accessFor, call, del, get, login, message, post, sessionIdOf, tokensOf } from "../support/http.js";
+import { authenticateTotp, codeAt, enrolTotp } from "./support.js";
 
 describe.each(testDialects())("partial, sudo and step-up tokens on $name", (dialect) => {
   let t: TestApp;
@@ -36,12 +25,7 @@ describe.each(testDialects())("partial, sudo and step-up tokens on $name", (dial
       ["GET", "/auth/accesstoken/validate"],
       ["POST", "/user/2fa/totp/enable"],
     ] as const) {
-      const res = await t.app.inject({
-        method,
-        url,
-        headers: { authorization: `Bearer ${partial}` },
-        ...(method === "POST" ? { payload: { totp: "123456" } } : {}),
-      });
+      const res = await call(t, method, url, partial, method === "POST" ? { totp: "123456" } : undefined);
       expect({ url, status: res.statusCode, message: message(res) }).toEqual({
         url,
         status: 401,
@@ -111,12 +95,7 @@ describe.each(testDialects())("partial, sudo and step-up tokens on $name", (dial
       ["GET", "/user/2fa", refresh, 401, "WRONG_TOKEN_TYPE"],
     ];
     for (const [method, url, token, status, code] of cases) {
-      const res = await t.app.inject({
-        method: method as "GET" | "POST" | "DELETE",
-        url,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        ...(method === "POST" ? { payload: {} } : {}),
-      });
+      const res = await call(t, method as "GET" | "POST" | "DELETE", url, token, method === "POST" ? {} : undefined);
       expect({ method, url, status: res.statusCode, code: message(res) }).toEqual({ method, url, status, code });
     }
     const tokens = tokensOf(await authenticateTotp(t, partial, codeAt(totp, t.clock.now())));

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { summarizeProfile, writeFoldedStacks } from "../bench/lib/profile.js";
+import { summarizeProfile, writeFoldedStacks } from "../../bench/lib/profile.js";
 
 /** root → handler → { query, (idle) }; root → (idle). */
 const PROFILE = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { shareOf } from "../bench/lib/load.js";
+import { shareOf } from "../../bench/lib/load.js";
 
 describe("the load generator's fixed requests", () => {
   it("deals every request to exactly one connection when there are more requests than connections", () => {

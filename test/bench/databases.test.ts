@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chosenDatabases } from "../bench/lib/latchkey.js";
+import { chosenDatabases } from "../../bench/lib/latchkey.js";
 
 describe("the benchmark's --databases option", () => {
   it("measures SQLite, and PostgreSQL when its URL is set, when the option is absent", () => {

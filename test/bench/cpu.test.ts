@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { budgetPerUnit, cpuMeter, mainThreadTicks, processTicks, waitForOutput } from "../bench/lib/proc.js";
+import { budgetPerUnit, cpuMeter, mainThreadTicks, processTicks, waitForOutput } from "../../bench/lib/proc.js";
 
 /**
  * A child that spends CPU where it is told: `main` on its main thread, `worker` on a worker thread
