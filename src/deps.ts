@@ -17,13 +17,14 @@ import { loadOrCreateKeyFile } from "./platform/keyfile.js";
 import { type Random, secureRandom } from "./platform/random.js";
 import { type Scheduler, systemScheduler } from "./platform/scheduler.js";
 import { type KyselyStore, openKyselyStore } from "./storage/kysely/store.js";
+import type { Store } from "./storage/store.js";
 
 /** The composition root: every long-lived part of a Latchkey node, built once. */
 export interface Deps {
   config: Config;
   clock: Clock;
   random: Random;
-  store: KyselyStore;
+  store: Store;
   hasher: PasswordHasher;
   keys: SigningKeys;
   tokens: TokenService;

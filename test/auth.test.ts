@@ -155,7 +155,7 @@ describe.each(testDialects())("authentication on $name", (dialect) => {
     t.clock.advanceSeconds(11);
     expect((await refresh(stolen.body)).json().message).toBe("REFRESH_TOKEN_REUSED");
     expect((await refresh(ownerNext)).json().message).toBe("TOKEN_REVOKED");
-    const rows = await t.deps.store.db.selectFrom("refresh_tokens").select("jti").execute();
+    const rows = await t.db.selectFrom("refresh_tokens").select("jti").execute();
     expect(rows).toHaveLength(3);
   });
 

@@ -5,7 +5,7 @@ import { bearer, createTestApp, type TestApp, testDialects } from "./support/har
 
 /** A snapshot of every row the foundation writes, to prove a refused request changed nothing. */
 async function snapshot(t: TestApp): Promise<string> {
-  const db = t.deps.store.db;
+  const db = t.db;
   const tables = ["users", "sessions", "refresh_tokens", "throttles", "signing_keys"] as const;
   const rows = await Promise.all(tables.map((table) => db.selectFrom(table).selectAll().execute()));
   return JSON.stringify(rows);

@@ -138,11 +138,11 @@ describe.each(testDialects())("signing keys across nodes on $name", (dialect) =>
   it("keeps serving with the keys it has, and says why, when the key table cannot be read", async () => {
     const before = await jwks(b);
     const token = await accessToken(b);
-    await sql`alter table signing_keys rename to signing_keys_away`.execute(a.deps.store.db);
+    await sql`alter table signing_keys rename to signing_keys_away`.execute(a.db);
     try {
       await tick(b);
     } finally {
-      await sql`alter table signing_keys_away rename to signing_keys`.execute(a.deps.store.db);
+      await sql`alter table signing_keys_away rename to signing_keys`.execute(a.db);
     }
     expect(await jwks(b)).toEqual(before);
     expect(await validates(b, token)).toBe(200);

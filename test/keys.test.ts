@@ -39,7 +39,7 @@ describe.each(testDialects())("encryption key rotation on $name", (dialect) => {
 
   /** What the signing_keys table holds for each kid, as another process would read it. */
   async function storedPrivateKeys(t: TestApp): Promise<Map<string, string>> {
-    const rows = await t.deps.store.db.selectFrom("signing_keys").select(["kid", "private_key_enc"]).execute();
+    const rows = await t.db.selectFrom("signing_keys").select(["kid", "private_key_enc"]).execute();
     return new Map(rows.map((row) => [row.kid, row.private_key_enc]));
   }
 

@@ -189,7 +189,7 @@ describe.each(testDialects())("email OTP on $name", (dialect) => {
     const tokens = tokensOf(await call(t, "POST", AUTHENTICATE, access, { otp: codeOf(await challenge(access)) }));
     expectNoContent(await call(t, "DELETE", DEACTIVATE, tokens.sudoToken));
     expect((await call(t, "GET", "/user/2fa", tokens.accessToken)).json()).toEqual({ enabled: false });
-    const recovery = await t.deps.store.db.selectFrom("recovery_codes").selectAll().execute();
+    const recovery = await t.db.selectFrom("recovery_codes").selectAll().execute();
     expect(recovery).toEqual([]);
     const notice = await smtp.next();
     expect(notice.to).toEqual(["alice@example.com"]);

@@ -124,7 +124,7 @@ describe.each(testDialects())("email transfer on $name", (dialect) => {
     if (!row) throw new Error("no code stored");
     const mac = t.deps.keyring.macKey(MAIL_CODE_KEY_PURPOSE, row.kid);
     const knownHash = hashMailCode(mac.key, { purpose: row.purpose, subject: row.subject }, "123456");
-    await t.deps.store.db.updateTable("mail_codes").set({ code_hash: knownHash }).execute();
+    await t.db.updateTable("mail_codes").set({ code_hash: knownHash }).execute();
     await t.deps.store.deleteUser(bob);
 
     expectError(await call(t, "PUT", COMPLETE, access, { otp: "123456" }), 401, "OTP_INVALID_EXPIRED");

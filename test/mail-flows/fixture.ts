@@ -93,7 +93,7 @@ export function expectNoContent(res: LightMyRequestResponse) {
 
 /** Every row a mail flow may write, to prove that a refused request changed nothing. */
 export async function snapshot(t: TestApp): Promise<string> {
-  const db = t.deps.store.db;
+  const db = t.db;
   const tables = [
     "users",
     "sessions",
@@ -109,7 +109,7 @@ export async function snapshot(t: TestApp): Promise<string> {
 }
 
 export function mailCodes(t: TestApp) {
-  return t.deps.store.db.selectFrom("mail_codes").selectAll().execute();
+  return t.db.selectFrom("mail_codes").selectAll().execute();
 }
 
 /** A 6-digit code other than `code`. */

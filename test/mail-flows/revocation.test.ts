@@ -70,9 +70,7 @@ describe.each(testDialects())("revocation with the sessions on $name", (dialect)
     expectError(await call(t, "GET", "/user/2fa", partial), 401, "TOKEN_REVOKED");
     const res = await call(t, "POST", "/user/2fa/totp/authenticate", partial, { totp: codeAt(totp, t.clock.now()) });
     expectError(res, 401, "TOKEN_REVOKED");
-    expect(
-      await t.deps.store.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute(),
-    ).toHaveLength(0);
+    expect(await t.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute()).toHaveLength(0);
   }
 
   it("a password reset ends partial tokens issued before it; one issued after works", async () => {
@@ -132,14 +130,12 @@ describe.each(testDialects())("revocation with the sessions on $name", (dialect)
     expectNoContent(reset);
     // Whichever ran first, no session opened by the partial token outlives the reset.
     expect([200, 401]).toContain(done.statusCode);
-    expect(
-      await t.deps.store.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute(),
-    ).toHaveLength(0);
+    expect(await t.db.selectFrom("sessions").select("id").where("revoked_at", "is", null).execute()).toHaveLength(0);
   });
 
   /** Makes every revocation of a session fail inside the database, between a flow's other writes. */
   async function failSessionRevocation(): Promise<() => Promise<void>> {
-    const db = t.deps.store.db;
+    const db = t.db;
     if (dialect.name === "sqlite") {
       await sql`create trigger fail_revoke before update of revoked_at on sessions
         begin select raise(abort, 'injected failure'); end`.execute(db);
@@ -156,11 +152,7 @@ describe.each(testDialects())("revocation with the sessions on $name", (dialect)
   }
 
   async function auditTypes(userId: number): Promise<string[]> {
-    const rows = await t.deps.store.db
-      .selectFrom("audit_events")
-      .select("type")
-      .where("user_id", "=", userId)
-      .execute();
+    const rows = await t.db.selectFrom("audit_events").select("type").where("user_id", "=", userId).execute();
     return rows.map((r) => r.type);
   }
 

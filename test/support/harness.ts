@@ -10,6 +10,7 @@ import { buildDeps, type Deps } from "../../src/deps.js";
 import { ManualClock } from "../../src/platform/clock.js";
 import { secureRandom } from "../../src/platform/random.js";
 import { ManualScheduler } from "../../src/platform/scheduler.js";
+import type { Database } from "../../src/storage/kysely/schema.js";
 import { type KyselyStore, openKyselyStore } from "../../src/storage/kysely/store.js";
 
 export interface TestDialect {
@@ -81,6 +82,8 @@ export async function createTestDatabase(dialect: TestDialect, sqliteFile?: stri
 export interface TestApp {
   app: FastifyInstance;
   deps: Deps;
+  /** The app's database, for tests that read or change tables directly (the app itself sees only the Store). */
+  db: Kysely<Database>;
   clock: ManualClock;
   /** The node's periodic work (the signing keys' reload), run only by `scheduler.fire()`. */
   scheduler: ManualScheduler;
@@ -109,11 +112,12 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
   });
   const hasher = options.hasher ?? testHasher;
   const scheduler = new ManualScheduler();
+  const store = database.store();
   const deps = await buildDeps(config, {
     clock,
     scheduler,
     hasher,
-    store: database.store(),
+    store,
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const app = await buildApp(deps);
@@ -121,6 +125,7 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
   return {
     app,
     deps,
+    db: store.db,
     clock,
     scheduler,
     config,

@@ -33,7 +33,7 @@ describe.each(testDialects())("secrets at rest on $name", (dialect) => {
     if (dialect.name === "sqlite") {
       return Buffer.concat(readdirSync(dir).map((name) => readFileSync(join(dir, name))));
     }
-    const db = t.deps.store.db;
+    const db = t.db;
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = current_schema()`.execute(db);
     expect(tables.rows.map((row) => row.table_name)).toContain("user_totp");

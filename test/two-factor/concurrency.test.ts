@@ -56,7 +56,7 @@ describe.each(testDialects())("single use under concurrency on $name", (dialect)
     const code = codeAt(totp, t.clock.now());
     const results = await Promise.all((await logins(t, 10)).map((partial) => authenticateTotp(t, partial, code)));
     expectOneWinner(results, "TOTP_INVALID", "TOO_MANY_TOTP_CHECKS");
-    const sessions = await t.deps.store.db.selectFrom("sessions").select("id").execute();
+    const sessions = await t.db.selectFrom("sessions").select("id").execute();
     expect(sessions).toHaveLength(2); // the enrolment login's, and the winner's
   });
 
@@ -83,7 +83,7 @@ describe.each(testDialects())("single use under concurrency on $name", (dialect)
     );
     // Losers either lost the conditional UPDATE or came after it, when nothing was pending any more.
     expectOneWinner(results, "TOTP_INVALID", "TOO_MANY_TOTP_CHECKS", "TOTP_UNINITIALIZED");
-    expect(await t.deps.store.db.selectFrom("recovery_codes").select("code_hash").execute()).toHaveLength(10);
+    expect(await t.db.selectFrom("recovery_codes").select("code_hash").execute()).toHaveLength(10);
   });
 });
 

@@ -177,7 +177,7 @@ describe.each(testDialects())("recovery codes across a key rotation on $name", (
         }),
       );
       const fresh: string[] = (await post(rotated, RESET, tokens.sudoToken, {})).json().recoveryCodes;
-      const stored = await rotated.deps.store.db.selectFrom("recovery_codes").select("code_hash").execute();
+      const stored = await rotated.db.selectFrom("recovery_codes").select("code_hash").execute();
       expect(stored.map((row) => row.code_hash.split(":")[0])).toEqual(Array(10).fill("test2"));
       tokensOf(
         await post(rotated, AUTHENTICATE, await login(rotated, "alice@example.com"), { recoveryCode: fresh[0] }),

@@ -213,7 +213,7 @@ describe.each(testDialects())("TOTP on $name", (dialect) => {
 
   it("answers TOTP_CORRUPT (500) when the stored secret cannot be decrypted", async () => {
     const { userId, totp } = await enrolTotp(t);
-    const db = t.deps.store.db;
+    const db = t.db;
     const row = await db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).executeTakeFirstOrThrow();
     const sealed = row.secret_enc ?? "";
     // Flip one character of the ciphertext: GCM's tag no longer checks out.
@@ -252,7 +252,7 @@ describe.each(testDialects())("TOTP on $name", (dialect) => {
   it("refuses bad input without changing anything", async () => {
     const { totp, userId } = await enrolTotp(t);
     const partial = await login(t, "alice@example.com");
-    const before = await t.deps.store.db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).execute();
+    const before = await t.db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).execute();
     const cases: [object, string][] = [
       [{ totp: "12345" }, "body/totp must NOT have fewer than 6 characters"],
       [{ totp: "1234567" }, "body/totp must NOT have more than 6 characters"],
@@ -269,9 +269,7 @@ describe.each(testDialects())("TOTP on $name", (dialect) => {
     }
     // 400s are not guesses: the throttle is untouched, the step unused.
     expect((await get(t, "/user/2fa/totp/next-guess", partial)).json()).toEqual({ duration: 0 });
-    expect(await t.deps.store.db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).execute()).toEqual(
-      before,
-    );
+    expect(await t.db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).execute()).toEqual(before);
     // Letters within six characters are a (wrong) guess.
     expect(message(await authenticateTotp(t, partial, "12a456"))).toBe("TOTP_INVALID");
     expect(message(await post(t, "/user/2fa/totp/setup", partial, { x: 1 }))).toBe(
