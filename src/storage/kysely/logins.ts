@@ -1,20 +1,12 @@
-import { type Kysely, type RawBuilder, sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { LoginStore } from "../logins.js";
 import type { Dialect } from "../store.js";
 import { auditEventRow, recordAuditEvent } from "./admin.js";
 import { type Database, emailKey } from "./schema.js";
 import { insertSession, insertSessionStatement } from "./sessions.js";
 import { resetThrottle, swapThrottle } from "./throttles.js";
+import { isTwoFactorOn, twoFactorOn } from "./two-factor.js";
 import { findUserByEmail, toUser, type UserRow } from "./users.js";
-
-/**
- * The user has an active second factor: the rule of twoFactorEnabled() (core/twofactor/state.ts),
- * an enabled TOTP or email OTP, as an SQL condition both dialects evaluate.
- */
-function secondFactorActive(userId: number): RawBuilder<boolean> {
-  return sql<boolean>`(exists (select 1 from user_totp where user_id = ${userId} and enabled_at is not null)
-    or exists (select 1 from user_email_otp where user_id = ${userId} and enabled_at is not null))`;
-}
 
 /**
  * Password logins over Kysely. On PostgreSQL each step is one statement (a data-modifying `with`),
@@ -52,7 +44,7 @@ export function loginStore(db: Kysely<Database>, dialect: Dialect): LoginStore {
         const audit = auditEventRow(event);
         const { rows } = await insertSessionStatement(session, refreshJti, {
           before: sql`cleared as (delete from throttles where subject = ${throttle.subject} and kind = ${throttle.kind}),`,
-          condition: sql<boolean>`not ${secondFactorActive(session.userId)}`,
+          condition: sql<boolean>`not ${twoFactorOn(session.userId)}`,
           after: sql`, a as (
           insert into audit_events (user_id, type, at, ip, user_agent, details)
           select ${audit.user_id}, ${audit.type}, ${audit.at}, ${audit.ip}, ${audit.user_agent}, ${audit.details} from s)`,
@@ -61,10 +53,7 @@ export function loginStore(db: Kysely<Database>, dialect: Dialect): LoginStore {
       }
       return db.transaction().execute(async (trx) => {
         await resetThrottle(trx, throttle.subject, throttle.kind);
-        const gate = await sql<{
-          active: number | boolean;
-        }>`select ${secondFactorActive(session.userId)} as active`.execute(trx);
-        if (gate.rows[0]?.active) return false;
+        if (await isTwoFactorOn(trx, session.userId)) return false;
         await insertSession(trx, session, refreshJti);
         await recordAuditEvent(trx, event);
         return true;

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction, UpdateResult } from "kysely";
+import { type Kysely, type RawBuilder, sql, type Transaction, type UpdateResult } from "kysely";
 import type { MethodActivated, TwoFactorRecord, TwoFactorStore } from "../two-factor.js";
 import { lockUser } from "./locks.js";
 import type { PreparedReads, TwoFactorStateRow } from "./reads/sql.js";
@@ -6,13 +6,21 @@ import type { Database } from "./schema.js";
 
 /** Two-factor. Atomicity is documented on TwoFactorStore. */
 
-/** Whether any second factor is active (the same rule as core/twofactor/state.ts), inside `trx`. */
-async function anyMethodActive(trx: Transaction<Database>, userId: number): Promise<boolean> {
-  const [totp, emailOtp] = await Promise.all([
-    trx.selectFrom("user_totp").select("enabled_at").where("user_id", "=", userId).executeTakeFirst(),
-    trx.selectFrom("user_email_otp").select("enabled_at").where("user_id", "=", userId).executeTakeFirst(),
-  ]);
-  return totp?.enabled_at != null || emailOtp?.enabled_at != null;
+/**
+ * 2FA is on for the user: an enabled TOTP or an enabled email OTP, as an SQL condition both dialects
+ * evaluate. The one SQL form of the rule whose domain form is twoFactorEnabled() (core), which a
+ * test holds them to; the login's end and the method changes below all ask it.
+ */
+export function twoFactorOn(userId: number): RawBuilder<boolean> {
+  return sql<boolean>`(exists (select 1 from user_totp where user_id = ${userId} and enabled_at is not null)
+    or exists (select 1 from user_email_otp where user_id = ${userId} and enabled_at is not null))`;
+}
+
+/** twoFactorOn as a value, read in `db` (a transaction: under its user lock). */
+export async function isTwoFactorOn(db: Kysely<Database>, userId: number): Promise<boolean> {
+  // SQLite answers 0 or 1, PostgreSQL a boolean.
+  const { rows } = await sql<{ active: number | boolean }>`select ${twoFactorOn(userId)} as active`.execute(db);
+  return Boolean(rows[0]?.active);
 }
 
 async function writeRecoveryCodes(
@@ -40,7 +48,7 @@ function activateMethod(
 ): Promise<MethodActivated> {
   return db.transaction().execute(async (trx) => {
     if (!(await lockUser(trx, input.userId))) return { activated: false, recoveryCodesCreated: false };
-    const wasOn = await anyMethodActive(trx, input.userId);
+    const wasOn = await isTwoFactorOn(trx, input.userId);
     if (!(await activate(trx))) return { activated: false, recoveryCodesCreated: false };
     if (wasOn) return { activated: true, recoveryCodesCreated: false };
     await writeRecoveryCodes(trx, input.userId, input.recoveryCodeHashes, input.now);
@@ -61,7 +69,7 @@ function deactivateMethod(
   return db.transaction().execute(async (trx) => {
     if (!(await lockUser(trx, userId))) return false;
     if (Number((await clear(trx)).numUpdatedRows) !== 1) return false;
-    if (!(await anyMethodActive(trx, userId))) {
+    if (!(await isTwoFactorOn(trx, userId))) {
       await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
     }
     return true;
@@ -177,7 +185,7 @@ export function twoFactorStore(db: Kysely<Database>, reads: PreparedReads): TwoF
     replaceRecoveryCodes: (replacement) =>
       db.transaction().execute(async (trx) => {
         if (!(await lockUser(trx, replacement.userId))) return false;
-        if (!(await anyMethodActive(trx, replacement.userId))) return false;
+        if (!(await isTwoFactorOn(trx, replacement.userId))) return false;
         await writeRecoveryCodes(trx, replacement.userId, replacement.codeHashes, replacement.now);
         return true;
       }),
