@@ -17,15 +17,15 @@ import { type Clock, systemClock } from "./platform/clock.js";
 import { loadOrCreateKeyFile } from "./platform/keyfile.js";
 import { type Random, secureRandom } from "./platform/random.js";
 import { type Scheduler, systemScheduler } from "./platform/scheduler.js";
-import { connect } from "./storage/kysely/connect.js";
-import { KyselyStore } from "./storage/kysely/store.js";
+import { type KyselyStore, openKyselyStore } from "./storage/kysely/store.js";
+import type { Store } from "./storage/store.js";
 
 /** The composition root: every long-lived part of a Latchkey node, built once. */
 export interface Deps {
   config: Config;
   clock: Clock;
   random: Random;
-  store: KyselyStore;
+  store: Store;
   hasher: PasswordHasher;
   keys: SigningKeys;
   tokens: TokenService;
@@ -88,8 +88,7 @@ export function loadKeyring(config: Config, random: Random): Keyring {
 }
 
 export function openStore(config: Config, searchPath?: string): KyselyStore {
-  const connection = connect(config.databaseUrl, searchPath ? { searchPath } : {});
-  return new KyselyStore(connection.db, connection.dialect);
+  return openKyselyStore(config.databaseUrl, searchPath ? { searchPath } : {});
 }
 
 /** Opens the database, applies migrations, loads (or creates) signing keys. */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { secureRandom } from "../src/platform/random.js";
-import { CommitWatch } from "../src/storage/kysely/commit-watch.js";
+import { CommitWatch } from "../src/storage/kysely/reads/commit-watch.js";
 
 const betterSqlite3 = createRequire(import.meta.url).resolve("better-sqlite3");
 

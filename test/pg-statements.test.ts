@@ -1,6 +1,6 @@
-import { sql } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { secureRandom } from "../src/platform/random.js";
 import { connect } from "../src/storage/kysely/connect.js";
 import { namedStatementClient, StatementNames } from "../src/storage/kysely/pg-statements.js";
@@ -118,5 +118,101 @@ describe.each(postgres)("named statements on $name", ({ url }) => {
     } finally {
       await pool.end();
     }
+  });
+
+  // What namedStatementClient relies on in pg, pg-pool and Kysely (see pg-statements.ts). When one of
+  // these fails after an upgrade, the named statements are broken or silently gone: fix the client
+  // class before anything else.
+  describe("what the named-statement client relies on", () => {
+    /** A naming client class that records the shape of every query call made on it. */
+    function recordingPool(names: StatementNames): { pool: pg.Pool; calls: string[][] } {
+      const calls: string[][] = [];
+      const Named = namedStatementClient(names);
+      class Recording extends Named {
+        override query(...args: unknown[]): never {
+          calls.push(args.map((arg) => (Array.isArray(arg) ? "array" : typeof arg)));
+          return (super.query as (...rest: unknown[]) => never)(...args);
+        }
+      }
+      const pool = new pg.Pool({
+        connectionString: url,
+        max: 1,
+        options: `-c search_path=${schema}`,
+        Client: Recording,
+      });
+      return { pool, calls };
+    }
+
+    it("pg-pool builds its clients from the Client option", async () => {
+      const pool = namingPool(new StatementNames());
+      try {
+        const client = await pool.connect();
+        client.release();
+        expect(
+          client.constructor.name,
+          "pg-pool no longer builds its clients with options.Client: no query is named",
+        ).toBe("NamedStatementClient");
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it("pool.query calls client.query(text, values, callback), and Kysely client.query(text, values)", async () => {
+      const { pool, calls } = recordingPool(new StatementNames());
+      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+      try {
+        await pool.query("select $1::int as a", [1]);
+        expect(
+          calls,
+          "pg-pool's query no longer calls client.query(text, values, callback): its queries go unnamed",
+        ).toEqual([["string", "array", "function"]]);
+        calls.length = 0;
+        await sql`select ${1}::int as a`.execute(db);
+        expect(calls, "Kysely no longer calls client.query(text, values): its queries go unnamed").toEqual([
+          ["string", "array"],
+        ]);
+      } finally {
+        await db.destroy();
+      }
+    });
+
+    it("pg parses a name once per connection and keeps it in connection.parsedStatements", async () => {
+      const names = new StatementNames();
+      const pool = namingPool(names);
+      const client = await pool.connect();
+      try {
+        const connection = (client as unknown as { connection: { parsedStatements?: Record<string, string> } })
+          .connection;
+        const parse = vi.spyOn(connection as unknown as { parse(...args: unknown[]): void }, "parse");
+        for (const n of [1, 2, 3]) expect((await client.query("select $1::int as n", [n])).rows).toEqual([{ n }]);
+        expect(parse, "pg sends Parse on every execution of a named statement").toHaveBeenCalledTimes(1);
+        expect(
+          connection.parsedStatements?.[names.nameOf("select $1::int as n") as string],
+          "pg no longer remembers parsed names in connection.parsedStatements: see how it re-parses a stale one",
+        ).toBe("select $1::int as n");
+      } finally {
+        client.release();
+        await pool.end();
+      }
+    });
+
+    it("pg refuses a name given to a second text, and reports SQLSTATEs in code", async () => {
+      const pool = namingPool(new StatementNames());
+      const client = await pool.connect();
+      try {
+        await client.query({ name: "taken", text: "select 1 as a" });
+        await expect(
+          client.query({ name: "taken", text: "select 2 as a" }),
+          "pg no longer checks a named statement's text against the one it parsed: does it still remember names?",
+        ).rejects.toThrow("Prepared statements must be unique");
+        await expect(
+          client.query("select 1 from no_such_table"),
+          "pg errors no longer carry the SQLSTATE in code",
+        ).rejects.toMatchObject({ code: "42P01" });
+      } finally {
+        client.release();
+        await pool.end();
+      }
+    });
   });
 });

@@ -2,10 +2,17 @@ import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sql } from "kysely";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { secureRandom } from "../src/platform/random.js";
-import { preparedReadsOf, RowsWhileUnchanged } from "../src/storage/kysely/connect.js";
-import type { KyselyStore } from "../src/storage/kysely/store.js";
+import {
+  type PreparedReads,
+  REFRESH_TOKEN_STATUS_SELECT,
+  SESSION_STATUS_SELECT,
+  TWO_FACTOR_ONE,
+} from "../src/storage/kysely/reads/sql.js";
+import { RowsWhileUnchanged } from "../src/storage/kysely/reads/sqlite.js";
+import { type KyselyStore, kyselyStore, openKyselyStore } from "../src/storage/kysely/store.js";
 import { createTestDatabase, type TestDatabase, type TestDialect, testDialects } from "./support/harness.js";
 
 const T0 = 1_800_000_000_000;
@@ -37,8 +44,107 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
     return userId;
   }
 
-  it("uses statements prepared once", () => {
-    expect(preparedReadsOf(store.db)).toBeDefined();
+  it("reads sessions, refresh tokens and the second-factor state through the reads it is built with", async () => {
+    const asked: string[] = [];
+    const status = { user_id: 7, revoked_at: null, expires_at: T0 + 9, disabled_at: T0 };
+    const reads: PreparedReads = {
+      sessionStatus: async (sessionId) => {
+        asked.push(`session ${sessionId}`);
+        return sessionId === "known" ? status : undefined;
+      },
+      refreshTokenStatus: async (jti) => {
+        asked.push(`refresh token ${jti}`);
+        return { ...status, session_id: "known", used_at: T0 + 1 };
+      },
+      twoFactorState: async (userId) => {
+        asked.push(`two-factor ${userId}`);
+        if (userId !== 7) return undefined;
+        return {
+          totp_user: 7,
+          secret_enc: "sealed",
+          pending_secret_enc: null,
+          totp_enabled_at: T0,
+          email_user: null,
+          email: null,
+          pending_email: null,
+          email_enabled_at: null,
+          codes_created_at: String(T0),
+          codes_total: "10",
+          codes_used: 3,
+        };
+      },
+      close() {},
+    };
+    // Nothing of this is in the database: every answer comes from the reads handed over.
+    const built = kyselyStore({ db: store.db, dialect: store.dialect, reads });
+    expect(await built.sessionStatus("known")).toEqual({
+      userId: 7,
+      revokedAt: null,
+      expiresAt: T0 + 9,
+      userDisabled: true,
+    });
+    expect(await built.sessionStatus("unknown")).toBeUndefined();
+    expect(await built.refreshTokenStatus("r")).toEqual({
+      sessionId: "known",
+      usedAt: T0 + 1,
+      userId: 7,
+      revokedAt: null,
+      expiresAt: T0 + 9,
+      userDisabled: true,
+    });
+    expect(await built.twoFactor(7)).toEqual({
+      totp: { secretEnc: "sealed", pendingSecretEnc: null, enabledAt: T0 },
+      emailOtp: undefined,
+      recoveryCodes: { createdAt: T0, remaining: 7 },
+    });
+    // No row for a user is a broken read, never "no second factor": it fails closed.
+    await expect(built.twoFactor(8)).rejects.toThrow("the second-factor state read returned no row");
+    expect(asked).toEqual(["session known", "session unknown", "refresh token r", "two-factor 7", "two-factor 8"]);
+  });
+
+  it("prepares each read once, however often it runs", async () => {
+    const userId = await session("alice@example.com", "s1", "r1");
+    const reader = dialect.name === "postgres" ? await singleConnectionStore(store, dialect.url) : store;
+    const runs = 4;
+    const readAll = async (run: number) => {
+      // A commit before each read, so that each one runs its statement (SQLite keeps the rows it read
+      // only while nothing changes).
+      await reader.setUserDisabled(userId, run % 2 === 0 ? T0 : null);
+      expect(await reader.sessionStatus("s1")).toMatchObject({ userDisabled: run % 2 === 0 });
+      expect(await reader.refreshTokenStatus("r1")).toMatchObject({ userDisabled: run % 2 === 0 });
+      expect(await reader.twoFactor(userId)).toEqual({
+        totp: undefined,
+        emailOtp: undefined,
+        recoveryCodes: undefined,
+      });
+    };
+    try {
+      if (dialect.name === "postgres") {
+        for (let run = 0; run < runs; run++) await readAll(run);
+        // Each read is one named statement on the connection, executed once per run.
+        const { rows } = await sql<{ name: string; runs: number }>`
+          select name, (generic_plans + custom_plans)::int as runs from pg_prepared_statements
+          where name like 'latchkey\_%\_many' order by name`.execute(reader.db);
+        expect(rows).toEqual([
+          { name: "latchkey_refresh_token_status_many", runs },
+          { name: "latchkey_session_status_many", runs },
+          { name: "latchkey_two_factor_many", runs },
+        ]);
+        return;
+      }
+      await readAll(0);
+      const prepare = vi.spyOn(SQLite.prototype, "prepare");
+      try {
+        for (let run = 1; run <= runs; run++) await readAll(run);
+        const reads = [SESSION_STATUS_SELECT, REFRESH_TOKEN_STATUS_SELECT, TWO_FACTOR_ONE];
+        const prepared = prepare.mock.calls.filter(([text]) => reads.some((read) => text.startsWith(read)));
+        expect(prepared).toEqual([]);
+      } finally {
+        prepare.mockRestore();
+      }
+    } finally {
+      if (reader !== store) await reader.close();
+    }
   });
 
   it("sees a revocation, a rotation and a disabled account by the very next read", async () => {
@@ -203,6 +309,12 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
   });
 });
 
+/** Another store on the same PostgreSQL schema as `store`, with one connection (prepared statements are per connection). */
+async function singleConnectionStore(store: KyselyStore, url: string): Promise<KyselyStore> {
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db);
+  return openKyselyStore(url, { searchPath: rows[0]?.schema as string, poolSize: 1 });
+}
+
 describe("the SQLite statement cache", () => {
   let database: TestDatabase;
   let store: KyselyStore;
@@ -225,6 +337,20 @@ describe("the SQLite statement cache", () => {
       expect((await store.findUserByEmail(email))?.id).toBe(ids[index]);
     }
     expect(await store.findUserByEmail("nobody@example.com")).toBeUndefined();
+  });
+
+  it("prepares a query's text once, however often it runs", async () => {
+    await store.createUser({ email: "a@example.com", passwordHash: null, createdAt: T0 });
+    await store.findUserByEmail("a@example.com");
+    const prepare = vi.spyOn(SQLite.prototype, "prepare");
+    try {
+      for (const email of ["a@example.com", "b@example.com", "a@example.com"]) await store.findUserByEmail(email);
+      expect(await store.findUserById(1)).toMatchObject({ email: "a@example.com" });
+      // findUserById's text was new: prepared once; findUserByEmail's was prepared before.
+      expect(prepare.mock.calls.map(([text]) => text)).toEqual([expect.stringContaining('"id" = ?')]);
+    } finally {
+      prepare.mockRestore();
+    }
   });
 
   it("reuses a statement after a stream read it fully or stopped early", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ReadBatcher } from "../src/storage/kysely/read-batcher.js";
+import { ReadBatcher } from "../src/storage/kysely/reads/read-batcher.js";
 
 /** A fetch whose answers the test releases by hand, and a scheduler the test runs by hand. */
 function harness(rows: Record<string, number>, options: { maxInFlight: number; maxBatch: number }) {

@@ -2,8 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connect } from "../src/storage/kysely/connect.js";
-import { KyselyStore } from "../src/storage/kysely/store.js";
+import { type KyselyStore, openKyselyStore } from "../src/storage/kysely/store.js";
 
 /** The permission bits of `path` (what `ls -l` shows), e.g. 0o600. */
 const modeOf = (path: string) => statSync(path).mode & 0o777;
@@ -23,8 +22,7 @@ describe("SQLite database files", () => {
   });
 
   async function openAndWrite(file: string): Promise<KyselyStore> {
-    const c = connect(`sqlite:${file}`);
-    const store = new KyselyStore(c.db, c.dialect);
+    const store = openKyselyStore(`sqlite:${file}`);
     await store.migrate();
     await store.createUser({ email: "alice@example.com", passwordHash: null, createdAt: 1 });
     // The query-only reader maps the -shm file too.

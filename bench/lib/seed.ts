@@ -11,8 +11,7 @@ import { createArgon2Hasher, MIN_ARGON2_PARAMS } from "../../src/core/password/h
 import type { Keyring } from "../../src/core/secrets/keyring.js";
 import { signingKeyAad } from "../../src/core/tokens/signing-keys.js";
 import { secureRandom } from "../../src/platform/random.js";
-import { connect } from "../../src/storage/kysely/connect.js";
-import { KyselyStore } from "../../src/storage/kysely/store.js";
+import { openKyselyStore } from "../../src/storage/kysely/store.js";
 import { BENCH_PASSWORD, email, refreshJti, type SigningKey, sessionId, totpSecret } from "./ids.js";
 
 export interface SeedSpec {
@@ -35,8 +34,7 @@ function sealedPrivateKey(key: SigningKey, keyring: Keyring): string {
 }
 
 async function migrate(url: string, searchPath?: string): Promise<void> {
-  const connection = connect(url, searchPath ? { searchPath } : {});
-  const store = new KyselyStore(connection.db, connection.dialect);
+  const store = openKyselyStore(url, searchPath ? { searchPath } : {});
   try {
     await store.migrate();
   } finally {

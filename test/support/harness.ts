@@ -12,8 +12,7 @@ import { buildDeps, type Deps } from "../../src/deps.js";
 import { ManualClock } from "../../src/platform/clock.js";
 import { secureRandom } from "../../src/platform/random.js";
 import { ManualScheduler } from "../../src/platform/scheduler.js";
-import { connect } from "../../src/storage/kysely/connect.js";
-import { KyselyStore } from "../../src/storage/kysely/store.js";
+import { type KyselyStore, openKyselyStore } from "../../src/storage/kysely/store.js";
 
 export interface TestDialect {
   name: "sqlite" | "postgres";
@@ -51,8 +50,7 @@ export async function createTestDatabase(dialect: TestDialect, sqliteFile?: stri
     const opened: KyselyStore[] = [];
     return {
       store() {
-        const c = connect(url);
-        const store = new KyselyStore(c.db, c.dialect);
+        const store = openKyselyStore(url);
         opened.push(store);
         return store;
       },
@@ -70,8 +68,7 @@ export async function createTestDatabase(dialect: TestDialect, sqliteFile?: stri
   const opened: KyselyStore[] = [];
   return {
     store() {
-      const c = connect(dialect.url, { searchPath: schema, poolSize: 20 });
-      const store = new KyselyStore(c.db, c.dialect);
+      const store = openKyselyStore(dialect.url, { searchPath: schema, poolSize: 20 });
       opened.push(store);
       return store;
     },

@@ -3,8 +3,7 @@ import { decodeProtectedHeader, errors, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../platform/clock.js";
 import { secureRandom } from "../../platform/random.js";
-import { connect } from "../../storage/kysely/connect.js";
-import { KyselyStore } from "../../storage/kysely/store.js";
+import { type KyselyStore, openKyselyStore } from "../../storage/kysely/store.js";
 import { AppError } from "../errors.js";
 import { parseKeyring } from "../secrets/keyring.js";
 import { SigningKeys } from "./signing-keys.js";
@@ -41,8 +40,7 @@ describe("TokenService.verify", () => {
   let privateKey: KeyObject;
 
   beforeEach(async () => {
-    const c = connect("sqlite::memory:");
-    store = new KyselyStore(c.db, c.dialect);
+    store = openKyselyStore("sqlite::memory:");
     await store.migrate();
     clock = new ManualClock(T0);
     keys = new SigningKeys(store, clock, secureRandom, parseKeyring(`k1:${Buffer.alloc(32, 1).toString("base64")}`));

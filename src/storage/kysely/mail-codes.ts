@@ -1,77 +1,30 @@
-import type { Kysely, Transaction } from "kysely";
-import type { IssueMailCodeResult, MailCodeKey, MailCodePurpose, MailCodeRecord, NewMailCode } from "../store.js";
+import type { Kysely } from "kysely";
+import type { MailCodePurpose, MailCodeSpend, MailCodeStore } from "../mail-codes.js";
 import { isUniqueViolation } from "./errors.js";
 import { type Database, emailKey } from "./schema.js";
 
-/** Mail codes and email (issue 4). Atomicity is documented on the Store interface. */
+/** Mail codes and email. Atomicity is documented on MailCodeStore. */
 
-/** The conditional UPDATE that spends a mailed code; true only for the caller that changed the row. */
-export async function consumeMailCodeIn(
-  db: Kysely<Database> | Transaction<Database>,
-  input: { key: MailCodeKey; codeHash: string; now: number; maxTries: number },
-): Promise<boolean> {
+/**
+ * The conditional UPDATE that spends a mailed code; true only for the caller that changed the row.
+ * `db` may be a transaction (a password reset and an email change spend the code in theirs).
+ */
+export async function consumeMailCode(db: Kysely<Database>, spend: MailCodeSpend): Promise<boolean> {
   const result = await db
     .updateTable("mail_codes")
-    .set({ consumed_at: input.now })
-    .where("subject", "=", input.key.subject)
-    .where("purpose", "=", input.key.purpose)
-    .where("id", "=", input.key.id)
-    .where("code_hash", "=", input.codeHash)
+    .set({ consumed_at: spend.now })
+    .where("subject", "=", spend.key.subject)
+    .where("purpose", "=", spend.key.purpose)
+    .where("id", "=", spend.key.id)
+    .where("code_hash", "=", spend.codeHash)
     .where("consumed_at", "is", null)
-    .where("expires_at", ">", input.now)
-    .where("tries", "<=", input.maxTries)
+    .where("expires_at", ">", spend.now)
+    .where("tries", "<=", spend.maxTries)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function issueMailCode(
-  db: Kysely<Database>,
-  code: NewMailCode,
-  sentBefore: number,
-): Promise<IssueMailCodeResult> {
-  const generation = {
-    id: code.id,
-    user_id: code.userId,
-    target: code.target,
-    origin: code.origin,
-    language: code.language,
-    code_hash: code.codeHash,
-    kid: code.kid,
-    tries: 0,
-    created_at: code.createdAt,
-    expires_at: code.expiresAt,
-    consumed_at: null,
-  };
-  // Rows past both their expiry and the resend window serve nothing (no code to check, no pacing
-  // left): dropped on the way, so addresses that never became accounts do not pile up.
-  await db
-    .deleteFrom("mail_codes")
-    .where("expires_at", "<=", code.createdAt)
-    .where("created_at", "<=", sentBefore)
-    .execute();
-  const written = await db
-    .insertInto("mail_codes")
-    .values({ subject: code.subject, purpose: code.purpose, ...generation })
-    .onConflict((oc) =>
-      oc.columns(["subject", "purpose"]).doUpdateSet(generation).where("mail_codes.created_at", "<=", sentBefore),
-    )
-    .returning("id")
-    .executeTakeFirst();
-  if (written) return { issued: true };
-  const lastSentAt = await mailCodeSentAt(db, code.subject, code.purpose);
-  return { issued: false, lastSentAt: lastSentAt ?? code.createdAt };
-}
-
-export async function withdrawMailCode(db: Kysely<Database>, key: MailCodeKey): Promise<void> {
-  await db
-    .deleteFrom("mail_codes")
-    .where("subject", "=", key.subject)
-    .where("purpose", "=", key.purpose)
-    .where("id", "=", key.id)
-    .execute();
-}
-
-export async function mailCodeSentAt(
+async function mailCodeSentAt(
   db: Kysely<Database>,
   subject: string,
   purpose: MailCodePurpose,
@@ -85,61 +38,100 @@ export async function mailCodeSentAt(
   return row?.created_at;
 }
 
-export async function claimMailCodeTry(
-  db: Kysely<Database>,
-  input: { subject: string; purpose: MailCodePurpose; now: number; maxTries: number },
-): Promise<MailCodeRecord | undefined> {
-  const row = await db
-    .updateTable("mail_codes")
-    .set((eb) => ({ tries: eb("tries", "+", 1) }))
-    .where("subject", "=", input.subject)
-    .where("purpose", "=", input.purpose)
-    .where("consumed_at", "is", null)
-    .where("expires_at", ">", input.now)
-    .where("tries", "<", input.maxTries)
-    .returningAll()
-    .executeTakeFirst();
-  if (!row) return undefined;
+/** Mail codes over Kysely. */
+export function mailCodeStore(db: Kysely<Database>): MailCodeStore {
   return {
-    subject: row.subject,
-    purpose: row.purpose as MailCodePurpose,
-    id: row.id,
-    userId: row.user_id,
-    target: row.target,
-    origin: row.origin,
-    language: row.language,
-    codeHash: row.code_hash,
-    kid: row.kid,
-    tries: row.tries,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    consumedAt: row.consumed_at,
-  };
-}
-
-export async function consumeMailCode(
-  db: Kysely<Database>,
-  input: { key: MailCodeKey; codeHash: string; now: number; maxTries: number },
-): Promise<boolean> {
-  return consumeMailCodeIn(db, input);
-}
-
-export async function changeEmailWithMailCode(
-  db: Kysely<Database>,
-  input: { key: MailCodeKey; codeHash: string; now: number; maxTries: number; userId: number; newEmail: string },
-): Promise<"changed" | "invalid" | "taken"> {
-  try {
-    return await db.transaction().execute(async (trx) => {
-      if (!(await consumeMailCodeIn(trx, input))) return "invalid";
-      await trx
-        .updateTable("users")
-        .set({ email: input.newEmail, email_lower: emailKey(input.newEmail) })
-        .where("id", "=", input.userId)
+    async issueMailCode(code, sentBefore) {
+      const generation = {
+        id: code.id,
+        user_id: code.userId,
+        target: code.target,
+        origin: code.origin,
+        language: code.language,
+        code_hash: code.codeHash,
+        kid: code.kid,
+        tries: 0,
+        created_at: code.createdAt,
+        expires_at: code.expiresAt,
+        consumed_at: null,
+      };
+      // Rows past both their expiry and the resend window serve nothing (no code to check, no pacing
+      // left): dropped on the way, so addresses that never became accounts do not pile up.
+      await db
+        .deleteFrom("mail_codes")
+        .where("expires_at", "<=", code.createdAt)
+        .where("created_at", "<=", sentBefore)
         .execute();
-      return "changed";
-    });
-  } catch (error) {
-    if (isUniqueViolation(error)) return "taken";
-    throw error;
-  }
+      const written = await db
+        .insertInto("mail_codes")
+        .values({ subject: code.subject, purpose: code.purpose, ...generation })
+        .onConflict((oc) =>
+          oc.columns(["subject", "purpose"]).doUpdateSet(generation).where("mail_codes.created_at", "<=", sentBefore),
+        )
+        .returning("id")
+        .executeTakeFirst();
+      if (written) return { issued: true };
+      const lastSentAt = await mailCodeSentAt(db, code.subject, code.purpose);
+      return { issued: false, lastSentAt: lastSentAt ?? code.createdAt };
+    },
+
+    async withdrawMailCode(key) {
+      await db
+        .deleteFrom("mail_codes")
+        .where("subject", "=", key.subject)
+        .where("purpose", "=", key.purpose)
+        .where("id", "=", key.id)
+        .execute();
+    },
+
+    mailCodeSentAt: (subject, purpose) => mailCodeSentAt(db, subject, purpose),
+
+    async claimMailCodeTry(attempt) {
+      const row = await db
+        .updateTable("mail_codes")
+        .set((eb) => ({ tries: eb("tries", "+", 1) }))
+        .where("subject", "=", attempt.subject)
+        .where("purpose", "=", attempt.purpose)
+        .where("consumed_at", "is", null)
+        .where("expires_at", ">", attempt.now)
+        .where("tries", "<", attempt.maxTries)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        subject: row.subject,
+        purpose: row.purpose as MailCodePurpose,
+        id: row.id,
+        userId: row.user_id,
+        target: row.target,
+        origin: row.origin,
+        language: row.language,
+        codeHash: row.code_hash,
+        kid: row.kid,
+        tries: row.tries,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        consumedAt: row.consumed_at,
+      };
+    },
+
+    consumeMailCode: (spend) => consumeMailCode(db, spend),
+
+    async changeEmailWithMailCode(change) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          if (!(await consumeMailCode(trx, change))) return "invalid";
+          await trx
+            .updateTable("users")
+            .set({ email: change.newEmail, email_lower: emailKey(change.newEmail) })
+            .where("id", "=", change.userId)
+            .execute();
+          return "changed";
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) return "taken";
+        throw error;
+      }
+    },
+  };
 }

@@ -1,3 +1,24 @@
+/**
+ * Named statements for PostgreSQL: a pg client class whose `query` runs every query with values as a
+ * named statement, so that PostgreSQL parses and plans it once per connection instead of on every
+ * execution (for our short indexed statements, parsing and planning cost more than running them).
+ * Kysely and pg-pool offer no hook for this, hence a subclass of pg's Client given to the pool.
+ *
+ * What it relies on in pg, pg-pool and Kysely (test/pg-statements.test.ts checks each, and fails
+ * naming the one that changed):
+ * - pg-pool builds its clients with `new options.Client(options)`, so the pool, and Kysely through
+ *   it, use this class.
+ * - Kysely's PostgreSQL driver calls `client.query(text, values)` (a promise), and `pool.query`
+ *   calls `client.query(text, values, callback)`. Only these positional forms are named; a query
+ *   config object (as the batched reads pass, named already) or a cursor passes through untouched.
+ *   Were either to pass a config object instead, queries would silently go unnamed again.
+ * - `Client.prototype.query({ name, text, values })` sends the Parse message only the first time a
+ *   name is used on a connection: pg remembers it (`connection.parsedStatements`) until the
+ *   connection closes, and refuses a name given to a second text. So a name is never reused for
+ *   another text, and a statement whose plan went stale cannot be parsed again under its old name:
+ *   it gets a new one.
+ * - Errors carry PostgreSQL's SQLSTATE in `code` (0A000 for a stale plan).
+ */
 import pg from "pg";
 
 /** Distinct SQL texts named per pool; past this, further texts are sent unnamed (parsed every time). */
@@ -7,11 +28,9 @@ const NAMED_TEXTS_MAX = 512;
 const FEATURE_NOT_SUPPORTED = "0A000";
 
 /**
- * One name per SQL text. PostgreSQL parses, analyses and plans an unnamed statement on every
- * execution, which for our short indexed statements costs more than running them; a named one is
- * parsed once per connection and then only bound and executed. The names are shared by the pool's
- * connections and bounded: SQL texts are one per query shape, but a list of variable length makes a
- * text per length, and each name lives in every connection until it closes.
+ * One name per SQL text, shared by the pool's connections and bounded: SQL texts are one per query
+ * shape, but a list of variable length makes a text per length, and each name lives in every
+ * connection until it closes.
  */
 export class StatementNames {
   private readonly names = new Map<string, string>();

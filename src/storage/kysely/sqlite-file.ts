@@ -31,3 +31,10 @@ function tighten(file: string): void {
     if (code !== "ENOENT" && code !== "EPERM") throw error;
   }
 }
+
+/**
+ * SQLite's page cache per connection, negative: KiB (better-sqlite3's default is 16 000 KiB, and the
+ * writer and the reader each fill theirs: 32 MB of the process). Pages beyond it are read again
+ * from the operating system's file cache, which holds them anyway.
+ */
+export const PAGE_CACHE_KIB = -4000;

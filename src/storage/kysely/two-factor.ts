@@ -1,25 +1,26 @@
-import type { Kysely, Transaction, UpdateResult } from "kysely";
-import type { TotpState, TwoFactorRecord } from "../store.js";
-import { preparedReadsOf } from "./connect.js";
+import { type Kysely, type RawBuilder, sql, type Transaction, type UpdateResult } from "kysely";
+import type { MethodActivated, TwoFactorRecord, TwoFactorStore } from "../two-factor.js";
 import { lockUser } from "./locks.js";
+import type { PreparedReads, TwoFactorStateRow } from "./reads/sql.js";
 import type { Database } from "./schema.js";
 
-/** Two-factor (issue 3). Atomicity is documented on the Store interface. */
+/** Two-factor. Atomicity is documented on TwoFactorStore. */
 
-/** The last method gone turns 2FA off, and its recovery codes go with it (§3 life cycle). */
-async function dropRecoveryCodesIfLastMethod(trx: Transaction<Database>, userId: number): Promise<void> {
-  if (!(await anyMethodActive(trx, userId))) {
-    await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
-  }
+/**
+ * 2FA is on for the user: an enabled TOTP or an enabled email OTP, as an SQL condition both dialects
+ * evaluate. The one SQL form of the rule whose domain form is twoFactorEnabled() (core), which a
+ * test holds them to; the login's end and the method changes below all ask it.
+ */
+export function twoFactorOn(userId: number): RawBuilder<boolean> {
+  return sql<boolean>`(exists (select 1 from user_totp where user_id = ${userId} and enabled_at is not null)
+    or exists (select 1 from user_email_otp where user_id = ${userId} and enabled_at is not null))`;
 }
 
-/** Whether any second factor is active (the same rule as core/twofactor/state.ts), inside `trx`. */
-async function anyMethodActive(trx: Transaction<Database>, userId: number): Promise<boolean> {
-  const [totp, emailOtp] = await Promise.all([
-    trx.selectFrom("user_totp").select("enabled_at").where("user_id", "=", userId).executeTakeFirst(),
-    trx.selectFrom("user_email_otp").select("enabled_at").where("user_id", "=", userId).executeTakeFirst(),
-  ]);
-  return totp?.enabled_at != null || emailOtp?.enabled_at != null;
+/** twoFactorOn as a value, read in `db` (a transaction: under its user lock). */
+export async function isTwoFactorOn(db: Kysely<Database>, userId: number): Promise<boolean> {
+  // SQLite answers 0 or 1, PostgreSQL a boolean.
+  const { rows } = await sql<{ active: number | boolean }>`select ${twoFactorOn(userId)} as active`.execute(db);
+  return Boolean(rows[0]?.active);
 }
 
 async function writeRecoveryCodes(
@@ -37,12 +38,51 @@ async function writeRecoveryCodes(
 }
 
 /**
- * The three second-factor records of a user in one read (every login and every `GET /user/2fa`):
- * a statement prepared once per connection, and on PostgreSQL batched with the reads of other
- * requests like the session reads (see connect.ts).
+ * Turns one method on under the user lock: `activate` writes it (false when this caller lost). If
+ * no method was on before, the recovery codes are replaced by `codeHashes` in the same transaction.
  */
-export async function twoFactor(db: Kysely<Database>, userId: number): Promise<TwoFactorRecord> {
-  const row = await preparedReadsOf(db).twoFactorState(userId);
+function activateMethod(
+  db: Kysely<Database>,
+  input: { userId: number; now: number; recoveryCodeHashes: string[] },
+  activate: (trx: Transaction<Database>) => Promise<boolean>,
+): Promise<MethodActivated> {
+  return db.transaction().execute(async (trx) => {
+    if (!(await lockUser(trx, input.userId))) return { activated: false, recoveryCodesCreated: false };
+    const wasOn = await isTwoFactorOn(trx, input.userId);
+    if (!(await activate(trx))) return { activated: false, recoveryCodesCreated: false };
+    if (wasOn) return { activated: true, recoveryCodesCreated: false };
+    await writeRecoveryCodes(trx, input.userId, input.recoveryCodeHashes, input.now);
+    return { activated: true, recoveryCodesCreated: true };
+  });
+}
+
+/**
+ * Turns one method off under the user lock: `clear` is the conditional UPDATE of the method's row
+ * (only while it is active). When it changed the row and no method is left on, the recovery codes
+ * go too: the last method gone turns 2FA off (§3 life cycle).
+ */
+function deactivateMethod(
+  db: Kysely<Database>,
+  userId: number,
+  clear: (trx: Transaction<Database>) => Promise<UpdateResult>,
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    if (!(await lockUser(trx, userId))) return false;
+    if (Number((await clear(trx)).numUpdatedRows) !== 1) return false;
+    if (!(await isTwoFactorOn(trx, userId))) {
+      await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
+    }
+    return true;
+  });
+}
+
+/**
+ * The state read always returns one row per user asked (nulls and zero counts for a user with no
+ * second factor). A missing row means the read itself is broken; answering "no second factor" then
+ * would let an access token through where a sudo token is required, so it fails closed instead.
+ */
+function toTwoFactorRecord(row: TwoFactorStateRow | undefined): TwoFactorRecord {
+  if (row === undefined) throw new Error("the second-factor state read returned no row");
   const total = Number(row.codes_total);
   return {
     totp:
@@ -60,169 +100,123 @@ export async function twoFactor(db: Kysely<Database>, userId: number): Promise<T
   };
 }
 
-export async function totpState(db: Kysely<Database>, userId: number): Promise<TotpState | undefined> {
-  const row = await db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).executeTakeFirst();
-  if (!row) return undefined;
+/** Two-factor over Kysely; the state of a user is read through `reads` (reads/). */
+export function twoFactorStore(db: Kysely<Database>, reads: PreparedReads): TwoFactorStore {
   return {
-    secretEnc: row.secret_enc,
-    pendingSecretEnc: row.pending_secret_enc,
-    enabledAt: row.enabled_at,
-    lastUsedStep: row.last_used_step,
+    // Every login and every `GET /user/2fa`: a statement prepared once per connection, and on
+    // PostgreSQL batched with the reads of other requests like the session reads.
+    twoFactor: async (userId) => toTwoFactorRecord(await reads.twoFactorState(userId)),
+
+    async totpState(userId) {
+      const row = await db.selectFrom("user_totp").selectAll().where("user_id", "=", userId).executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        secretEnc: row.secret_enc,
+        pendingSecretEnc: row.pending_secret_enc,
+        enabledAt: row.enabled_at,
+        lastUsedStep: row.last_used_step,
+      };
+    },
+
+    async setPendingTotpSecret(userId, pendingSecretEnc) {
+      await db
+        .insertInto("user_totp")
+        .values({
+          user_id: userId,
+          secret_enc: null,
+          pending_secret_enc: pendingSecretEnc,
+          enabled_at: null,
+          last_used_step: null,
+        })
+        .onConflict((oc) => oc.column("user_id").doUpdateSet({ pending_secret_enc: pendingSecretEnc }))
+        .execute();
+    },
+
+    activateTotp: (activation) =>
+      activateMethod(db, activation, async (trx) => {
+        const activated = await trx
+          .updateTable("user_totp")
+          .set({
+            secret_enc: activation.pendingSecretEnc,
+            pending_secret_enc: null,
+            enabled_at: activation.now,
+            last_used_step: activation.step,
+          })
+          .where("user_id", "=", activation.userId)
+          .where("pending_secret_enc", "=", activation.pendingSecretEnc)
+          .executeTakeFirst();
+        return Number(activated.numUpdatedRows) === 1;
+      }),
+
+    async useTotpStep(use) {
+      const result = await db
+        .updateTable("user_totp")
+        .set({ last_used_step: use.step })
+        .where("user_id", "=", use.userId)
+        .where("enabled_at", "is not", null)
+        .where("secret_enc", "=", use.secretEnc)
+        .where((eb) => eb.or([eb("last_used_step", "is", null), eb("last_used_step", "<", use.step)]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    deactivateTotp: (userId) =>
+      deactivateMethod(db, userId, (trx) =>
+        trx
+          .updateTable("user_totp")
+          .set({ secret_enc: null, pending_secret_enc: null, enabled_at: null })
+          .where("user_id", "=", userId)
+          .where("enabled_at", "is not", null)
+          .executeTakeFirst(),
+      ),
+
+    async useRecoveryCode(use) {
+      if (use.codeHashes.length === 0) return false;
+      const result = await db
+        .updateTable("recovery_codes")
+        .set({ used_at: use.now })
+        .where("user_id", "=", use.userId)
+        .where("code_hash", "in", use.codeHashes)
+        .where("used_at", "is", null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
+    replaceRecoveryCodes: (replacement) =>
+      db.transaction().execute(async (trx) => {
+        if (!(await lockUser(trx, replacement.userId))) return false;
+        if (!(await isTwoFactorOn(trx, replacement.userId))) return false;
+        await writeRecoveryCodes(trx, replacement.userId, replacement.codeHashes, replacement.now);
+        return true;
+      }),
+
+    async setPendingEmailOtp(userId, email) {
+      await db
+        .insertInto("user_email_otp")
+        .values({ user_id: userId, email: null, pending_email: email, enabled_at: null })
+        .onConflict((oc) => oc.column("user_id").doUpdateSet({ pending_email: email }))
+        .execute();
+    },
+
+    activateEmailOtp: (activation) =>
+      activateMethod(db, activation, async (trx) => {
+        const active = { email: activation.email, pending_email: null, enabled_at: activation.now };
+        await trx
+          .insertInto("user_email_otp")
+          .values({ user_id: activation.userId, ...active })
+          .onConflict((oc) => oc.column("user_id").doUpdateSet(active))
+          .execute();
+        return true;
+      }),
+
+    deactivateEmailOtp: (userId) =>
+      deactivateMethod(db, userId, (trx) =>
+        trx
+          .updateTable("user_email_otp")
+          .set({ email: null, enabled_at: null })
+          .where("user_id", "=", userId)
+          .where("enabled_at", "is not", null)
+          .executeTakeFirst(),
+      ),
   };
-}
-
-export async function setPendingTotpSecret(
-  db: Kysely<Database>,
-  userId: number,
-  pendingSecretEnc: string,
-): Promise<void> {
-  await db
-    .insertInto("user_totp")
-    .values({
-      user_id: userId,
-      secret_enc: null,
-      pending_secret_enc: pendingSecretEnc,
-      enabled_at: null,
-      last_used_step: null,
-    })
-    .onConflict((oc) => oc.column("user_id").doUpdateSet({ pending_secret_enc: pendingSecretEnc }))
-    .execute();
-}
-
-export async function activateTotp(
-  db: Kysely<Database>,
-  input: { userId: number; pendingSecretEnc: string; step: number; now: number; recoveryCodeHashes: string[] },
-): Promise<{ activated: boolean; recoveryCodesCreated: boolean }> {
-  return db.transaction().execute(async (trx) => {
-    if (!(await lockUser(trx, input.userId))) return { activated: false, recoveryCodesCreated: false };
-    const wasOn = await anyMethodActive(trx, input.userId);
-    const activated = await trx
-      .updateTable("user_totp")
-      .set({
-        secret_enc: input.pendingSecretEnc,
-        pending_secret_enc: null,
-        enabled_at: input.now,
-        last_used_step: input.step,
-      })
-      .where("user_id", "=", input.userId)
-      .where("pending_secret_enc", "=", input.pendingSecretEnc)
-      .executeTakeFirst();
-    if (Number(activated.numUpdatedRows) !== 1) return { activated: false, recoveryCodesCreated: false };
-    if (wasOn) return { activated: true, recoveryCodesCreated: false };
-    await writeRecoveryCodes(trx, input.userId, input.recoveryCodeHashes, input.now);
-    return { activated: true, recoveryCodesCreated: true };
-  });
-}
-
-export async function useTotpStep(
-  db: Kysely<Database>,
-  input: { userId: number; secretEnc: string; step: number },
-): Promise<boolean> {
-  const result = await db
-    .updateTable("user_totp")
-    .set({ last_used_step: input.step })
-    .where("user_id", "=", input.userId)
-    .where("enabled_at", "is not", null)
-    .where("secret_enc", "=", input.secretEnc)
-    .where((eb) => eb.or([eb("last_used_step", "is", null), eb("last_used_step", "<", input.step)]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
-
-/**
- * Turns one method off under the user lock: `clear` is the conditional UPDATE of the method's row
- * (only while it is active). When it changed the row, the recovery codes go too if no method is left.
- */
-function deactivateMethod(
-  db: Kysely<Database>,
-  userId: number,
-  clear: (trx: Transaction<Database>) => Promise<UpdateResult>,
-): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    if (!(await lockUser(trx, userId))) return false;
-    if (Number((await clear(trx)).numUpdatedRows) !== 1) return false;
-    await dropRecoveryCodesIfLastMethod(trx, userId);
-    return true;
-  });
-}
-
-export function deactivateTotp(db: Kysely<Database>, userId: number): Promise<boolean> {
-  return deactivateMethod(db, userId, (trx) =>
-    trx
-      .updateTable("user_totp")
-      .set({ secret_enc: null, pending_secret_enc: null, enabled_at: null })
-      .where("user_id", "=", userId)
-      .where("enabled_at", "is not", null)
-      .executeTakeFirst(),
-  );
-}
-
-export async function useRecoveryCode(
-  db: Kysely<Database>,
-  input: { userId: number; codeHashes: string[]; now: number },
-): Promise<boolean> {
-  if (input.codeHashes.length === 0) return false;
-  const result = await db
-    .updateTable("recovery_codes")
-    .set({ used_at: input.now })
-    .where("user_id", "=", input.userId)
-    .where("code_hash", "in", input.codeHashes)
-    .where("used_at", "is", null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
-}
-
-export async function replaceRecoveryCodes(
-  db: Kysely<Database>,
-  input: { userId: number; codeHashes: string[]; now: number },
-): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    if (!(await lockUser(trx, input.userId))) return false;
-    if (!(await anyMethodActive(trx, input.userId))) return false;
-    await writeRecoveryCodes(trx, input.userId, input.codeHashes, input.now);
-    return true;
-  });
-}
-
-export async function partialTokenSpent(db: Kysely<Database>, jti: string): Promise<boolean> {
-  const row = await db.selectFrom("spent_partial_tokens").select("jti").where("jti", "=", jti).executeTakeFirst();
-  return row !== undefined;
-}
-
-export async function setPendingEmailOtp(db: Kysely<Database>, userId: number, email: string): Promise<void> {
-  await db
-    .insertInto("user_email_otp")
-    .values({ user_id: userId, email: null, pending_email: email, enabled_at: null })
-    .onConflict((oc) => oc.column("user_id").doUpdateSet({ pending_email: email }))
-    .execute();
-}
-
-export async function activateEmailOtp(
-  db: Kysely<Database>,
-  input: { userId: number; email: string; now: number; recoveryCodeHashes: string[] },
-): Promise<{ activated: boolean; recoveryCodesCreated: boolean }> {
-  return db.transaction().execute(async (trx) => {
-    if (!(await lockUser(trx, input.userId))) return { activated: false, recoveryCodesCreated: false };
-    const wasOn = await anyMethodActive(trx, input.userId);
-    const active = { email: input.email, pending_email: null, enabled_at: input.now };
-    await trx
-      .insertInto("user_email_otp")
-      .values({ user_id: input.userId, ...active })
-      .onConflict((oc) => oc.column("user_id").doUpdateSet(active))
-      .execute();
-    if (wasOn) return { activated: true, recoveryCodesCreated: false };
-    await writeRecoveryCodes(trx, input.userId, input.recoveryCodeHashes, input.now);
-    return { activated: true, recoveryCodesCreated: true };
-  });
-}
-
-export function deactivateEmailOtp(db: Kysely<Database>, userId: number): Promise<boolean> {
-  return deactivateMethod(db, userId, (trx) =>
-    trx
-      .updateTable("user_email_otp")
-      .set({ email: null, enabled_at: null })
-      .where("user_id", "=", userId)
-      .where("enabled_at", "is not", null)
-      .executeTakeFirst(),
-  );
 }

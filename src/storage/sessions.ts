@@ -1,0 +1,85 @@
+/** Sessions: sessions and their refresh tokens, and partial tokens completed. */
+
+export interface NewSession {
+  id: string;
+  userId: number;
+  createdAt: number;
+  expiresAt: number;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** What validating a token of a session needs: one indexed read (sessions ⋈ users by primary key). */
+export interface SessionStatus {
+  userId: number;
+  revokedAt: number | null;
+  expiresAt: number;
+  userDisabled: boolean;
+}
+
+export interface RefreshTokenStatus extends SessionStatus {
+  sessionId: string;
+  usedAt: number | null;
+}
+
+/** A refresh token added to a session. */
+export interface NewRefreshToken {
+  jti: string;
+  sessionId: string;
+  issuedAt: number;
+}
+
+/** A refresh token `jti` of `sessionId`, to be replaced by `newJti` at `now`. */
+export interface RefreshRotation {
+  jti: string;
+  newJti: string;
+  sessionId: string;
+  now: number;
+}
+
+/** The refresh token a rotation returned: its id and when it was issued (enough to sign it again, §2). */
+export interface RefreshSuccessor {
+  jti: string;
+  issuedAt: number;
+}
+
+/** A partial token's second factor passed: the token is spent and the session opened together. */
+export interface PartialTokenCompletion {
+  partial: { jti: string; userId: number; expiresAt: number; tokenGeneration: number };
+  session: NewSession;
+  refreshJti: string;
+}
+
+export interface SessionStore {
+  /** Creates the session and its first refresh token in one transaction. */
+  createSession(session: NewSession, refreshJti: string): Promise<void>;
+  sessionStatus(sessionId: string): Promise<SessionStatus | undefined>;
+  refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined>;
+  /**
+   * Marks `jti` used and replaced by `newJti` (a conditional UPDATE … WHERE used_at IS NULL) and adds
+   * `newJti` to the same session, in one transaction. Of concurrent callers exactly one adds its
+   * token; every caller gets that one back, so a session keeps one live chain (§2). Undefined only
+   * for a token used without a recorded successor.
+   */
+  rotateRefreshToken(rotation: RefreshRotation): Promise<RefreshSuccessor | undefined>;
+  /** The token that replaced a used refresh token, or undefined. */
+  refreshTokenSuccessor(jti: string): Promise<RefreshSuccessor | undefined>;
+  /** Adds a refresh token to an existing session (step-up, §2); the session's other tokens stay valid. */
+  addRefreshToken(token: NewRefreshToken): Promise<void>;
+  /** Ends an active session; false when it was already ended. */
+  revokeSession(sessionId: string, now: number): Promise<boolean>;
+  /**
+   * Ends every active session of the user except `keepSessionId` and moves the user's token
+   * generation on (partial tokens issued before stop working), in one transaction; returns how many.
+   */
+  revokeUserSessions(userId: number, now: number, keepSessionId?: string): Promise<number>;
+  /**
+   * Spends a partial token and opens its session, in one transaction: only while the user's token
+   * generation is still the token's (the user's row lock is taken, so a concurrent revocation runs
+   * before or after, never between), and INSERT … ON CONFLICT DO NOTHING on its jti, so exactly one
+   * caller wins. False, with nothing changed, otherwise. Rows of spent tokens already expired are
+   * purged on the way.
+   */
+  openSessionFromPartial(completion: PartialTokenCompletion): Promise<boolean>;
+  partialTokenSpent(jti: string): Promise<boolean>;
+}
