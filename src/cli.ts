@@ -87,41 +87,41 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
     limit: integer(values.limit, "--limit", 50, 1, 500),
   });
   await withDeps(config, async (deps) => {
-    const ctx = deps.flow;
+    const flow = deps.flow;
     switch (sub) {
       case "create": {
         if (!values.email) throw new UsageError("user create needs --email");
-        out({ userId: await adminCreateUser(ctx, { email: values.email, password: values.password }, CLI_META) });
+        out({ userId: await adminCreateUser(flow, { email: values.email, password: values.password }, CLI_META) });
         return;
       }
       case "list": {
-        const result = await adminListUsers(ctx, { email: values.email, ...page() });
+        const result = await adminListUsers(flow, { email: values.email, ...page() });
         for (const user of result.users) out(user);
         out({ total: result.total });
         return;
       }
       case "get":
-        out(await adminGetUser(ctx, await userId(deps, values)));
+        out(await adminGetUser(flow, await userId(deps, values)));
         return;
       case "delete":
-        await adminDeleteUser(ctx, await userId(deps, values));
+        await adminDeleteUser(flow, await userId(deps, values));
         out({ deleted: true });
         return;
       case "disable":
       case "enable":
-        await adminSetDisabled(ctx, await userId(deps, values), sub === "disable", CLI_META);
+        await adminSetDisabled(flow, await userId(deps, values), sub === "disable", CLI_META);
         out({ disabled: sub === "disable" });
         return;
       case "revoke-sessions":
-        await adminRevokeSessions(ctx, await userId(deps, values), CLI_META);
+        await adminRevokeSessions(flow, await userId(deps, values), CLI_META);
         out({ revoked: true });
         return;
       case "reset-2fa":
-        await adminResetTwoFactor(ctx, await userId(deps, values), CLI_META);
+        await adminResetTwoFactor(flow, await userId(deps, values), CLI_META);
         out({ reset: true });
         return;
       case "events": {
-        const result = await adminUserEvents(ctx, await userId(deps, values), page());
+        const result = await adminUserEvents(flow, await userId(deps, values), page());
         for (const event of result.events) out(event);
         out({ total: result.total });
         return;
