@@ -9,13 +9,11 @@ import { registerErrorHandling } from "./plugins/errors.js";
  * address only), which would tell a caller whether an account exists.
  */
 export async function buildMetricsApp(metrics: Metrics, logger: Logger): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: logger.child({ listener: "metrics" }) as FastifyBaseLogger,
-    // Scrapes come every few seconds: a line for each would bury the API's requests.
-    disableRequestLogging: true,
-  });
+  const app = Fastify({ loggerInstance: logger.child({ listener: "metrics" }) as FastifyBaseLogger });
   registerErrorHandling(app, () => {});
-  app.get("/metrics", async (_request, reply) => {
+  // Scrapes come every few seconds: a request line for each would bury the API's requests, so the
+  // route logs warnings and errors only.
+  app.get("/metrics", { logLevel: "warn" }, async (_request, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });
