@@ -1,20 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES, ERROR_STRINGS } from "../src/core/errors.js";
+import { ENVELOPE_ERRORS } from "./support/http.js";
 
 const read = (path: string) => readFileSync(new URL(path, import.meta.url), "utf8");
-
-/** The `error` string of each status, as the contract spells them (§1), plus Latchkey's 503. */
-const ENVELOPE_ERRORS: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  429: "Too many requests",
-  500: "Internal server error",
-  503: "Service unavailable",
-};
 
 /** Every message code the API contract names, with its status (docs/api.md §1–§5). */
 const CONTRACT_CODES: Record<string, number> = {

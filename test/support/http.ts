@@ -58,8 +58,11 @@ export function message(res: LightMyRequestResponse): string {
   return res.json().message;
 }
 
-/** The contract's `error` string for each status (§1), spelled out here rather than read from the registry. */
-const ERROR_STRINGS: Record<number, string> = {
+/**
+ * The `error` string of each status, as the contract spells them (§1), plus Latchkey's 503: spelled
+ * out here rather than read from the registry, so a test catches a registry that drifts.
+ */
+export const ENVELOPE_ERRORS: Readonly<Record<number, string>> = {
   400: "Bad Request",
   401: "Unauthorized",
   403: "Forbidden",
@@ -67,11 +70,12 @@ const ERROR_STRINGS: Record<number, string> = {
   409: "Conflict",
   429: "Too many requests",
   500: "Internal server error",
+  503: "Service unavailable",
 };
 
 /** The whole error envelope, and the Retry-After header when the answer is throttled. */
 export function expectError(res: LightMyRequestResponse, status: number, message: string, retryAfter?: number) {
-  const body: Record<string, unknown> = { statusCode: status, error: ERROR_STRINGS[status], message };
+  const body: Record<string, unknown> = { statusCode: status, error: ENVELOPE_ERRORS[status], message };
   if (retryAfter !== undefined) body.retryAfter = retryAfter;
   expect(res.statusCode).toBe(status);
   expect(res.json()).toEqual(body);
