@@ -12,6 +12,7 @@ import {
   TWO_FACTOR_ONE,
 } from "../src/storage/kysely/reads/sql.js";
 import { RowsWhileUnchanged } from "../src/storage/kysely/reads/sqlite.js";
+import { insertSession } from "../src/storage/kysely/sessions.js";
 import { type KyselyStore, kyselyStore, openKyselyStore } from "../src/storage/kysely/store.js";
 import { createTestDatabase, type TestDatabase, type TestDialect, testDialects } from "./support/harness.js";
 
@@ -40,7 +41,11 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
 
   async function session(email: string, id: string, jti: string): Promise<number> {
     const userId = await store.createUser({ email, passwordHash: null, createdAt: T0 });
-    await store.createSession({ id, userId, createdAt: T0, expiresAt: T0 + 60_000, ip: null, userAgent: null }, jti);
+    await insertSession(
+      store.db,
+      { id, userId, createdAt: T0, expiresAt: T0 + 60_000, ip: null, userAgent: null },
+      jti,
+    );
     return userId;
   }
 

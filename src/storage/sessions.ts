@@ -51,8 +51,6 @@ export interface PartialTokenCompletion {
 }
 
 export interface SessionStore {
-  /** Creates the session and its first refresh token in one transaction. */
-  createSession(session: NewSession, refreshJti: string): Promise<void>;
   sessionStatus(sessionId: string): Promise<SessionStatus | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined>;
   /**

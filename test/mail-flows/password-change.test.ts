@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { issueAccessAndSudo } from "../../src/core/flows/sessions.js";
+import { insertSession } from "../../src/storage/kysely/sessions.js";
 import { type TestApp, testDialects } from "../support/harness.js";
 import { call, expectError, expectNoContent, login, NEW_PASSWORD, PASSWORD, signIn } from "../support/http.js";
 import type { SmtpSink } from "../support/smtp.js";
@@ -92,7 +93,7 @@ describe.each(testDialects())("password change on $name", (dialect) => {
     const sessionId = t.deps.random.uuid();
     const now = t.clock.now();
     const session = { id: sessionId, userId, createdAt: now, expiresAt: now + 60_000, ip: null, userAgent: null };
-    await t.deps.store.createSession(session, t.deps.tokens.newJti());
+    await insertSession(t.db, session, t.deps.tokens.newJti());
     const { access } = await issueAccessAndSudo(t.deps.flow, userId, sessionId);
     expectError(await change(access.token, "Anything1A"), 500, "NO_PASSWORD_INFO");
   });

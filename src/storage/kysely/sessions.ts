@@ -1,6 +1,5 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import type { NewRefreshToken, NewSession, RefreshSuccessor, SessionStatus, SessionStore } from "../sessions.js";
-import type { Dialect } from "../store.js";
 import type { PreparedReads, SessionStatusRow } from "./reads/sql.js";
 import type { Database } from "./schema.js";
 
@@ -101,16 +100,8 @@ function toSessionStatus(row: SessionStatusRow): SessionStatus {
 }
 
 /** Sessions over Kysely; the status of a session or refresh token is read through `reads` (reads/). */
-export function sessionStore(db: Kysely<Database>, dialect: Dialect, reads: PreparedReads): SessionStore {
+export function sessionStore(db: Kysely<Database>, reads: PreparedReads): SessionStore {
   return {
-    async createSession(session, refreshJti) {
-      if (dialect === "postgres") {
-        await insertSessionStatement(session, refreshJti).execute(db);
-        return;
-      }
-      await db.transaction().execute((trx) => insertSession(trx, session, refreshJti));
-    },
-
     // Every access-token validation comes here: a statement prepared once.
     async sessionStatus(sessionId) {
       const row = await reads.sessionStatus(sessionId);

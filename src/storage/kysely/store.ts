@@ -28,7 +28,7 @@ export function kyselyStore({ db, dialect, reads }: Connection): KyselyStore {
     db,
     ...userStore(db),
     ...loginStore(db, dialect),
-    ...sessionStore(db, dialect, reads),
+    ...sessionStore(db, reads),
     ...throttleStore(db),
     ...twoFactorStore(db, reads),
     ...mailCodeStore(db),
