@@ -1,9 +1,11 @@
 import cookie from "@fastify/cookie";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { AppError } from "./core/errors.js";
 import type { Deps } from "./deps.js";
+import { registerPages } from "./http/pages/plugin.js";
 import { registerEdge } from "./http/plugins/edge.js";
-import { registerErrorHandling } from "./http/plugins/errors.js";
+import { registerErrorHandling, registerNotFound } from "./http/plugins/errors.js";
 import { registerRequestMetrics } from "./http/plugins/metrics.js";
 import { registerOpenApi } from "./http/plugins/openapi.js";
 import { lazyRequestLogger } from "./http/request-logger.js";
@@ -67,5 +69,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(emailRoutes(deps));
   // The admin API exists only when a token is configured (§5); otherwise /admin answers 404.
   if (deps.config.adminToken) await app.register(adminRoutes(deps, deps.config.adminToken));
+  if (deps.config.pages.enabled) {
+    const notFoundPage = await registerPages(app, deps);
+    // A browser asking for a page that is not there gets the pages' 404; API clients the envelope.
+    app.setNotFoundHandler((request, reply) => {
+      if (request.method === "GET" && request.headers.accept?.includes("text/html"))
+        return notFoundPage(request, reply);
+      return reply.code(404).type("application/json; charset=utf-8").send(new AppError("ROUTE_NOT_FOUND").toBody());
+    });
+  } else {
+    registerNotFound(app);
+  }
   return app;
 }

@@ -37,6 +37,12 @@ export interface Config {
   metrics: { host: string; port: number } | undefined;
   /** How far X-Forwarded-For is believed for the client address: no hop, a hop count, or the proxies. */
   trustProxy: TrustProxy;
+  /** The hosted pages (/login, /account …); `enabled` false → those paths answer 404. */
+  pages: {
+    enabled: boolean;
+    /** Where a finished sign-in may send the browser: absolute URLs, matched exactly. */
+    returnUrls: string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -117,6 +123,39 @@ function metricsListener(r: Reader, env: Env, apiPort: number): Config["metrics"
   return { host: r.string("LATCHKEY_METRICS_HOST", "127.0.0.1"), port };
 }
 
+/**
+ * LATCHKEY_RETURN_URLS: the comma-separated absolute http(s) URLs a sign-in on the hosted pages may
+ * return to. A return URL is used only when it equals one of them exactly (no prefix or pattern), so
+ * the pages can never be made to redirect elsewhere.
+ */
+function returnUrls(r: Reader): string[] {
+  const entries = (r.optional("LATCHKEY_RETURN_URLS") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const entry of entries) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      parsed = undefined;
+    }
+    const fine =
+      parsed !== undefined &&
+      (parsed.protocol === "https:" || parsed.protocol === "http:") &&
+      parsed.username === "" &&
+      parsed.password === "" &&
+      parsed.hash === "" &&
+      parsed.href === entry;
+    if (!fine) {
+      r.problems.push(
+        `LATCHKEY_RETURN_URLS entry "${entry}" must be an absolute http(s) URL written in full (e.g. https://app.example.com/), without credentials or #fragment`,
+      );
+    }
+  }
+  return entries;
+}
+
 export function loadConfig(env: Env): Config {
   const r = new Reader(env);
   const port = r.int("LATCHKEY_PORT", 8080, 0, 65_535);
@@ -169,6 +208,7 @@ export function loadConfig(env: Env): Config {
     rateLimit: { perMinute: 300 },
     trustProxy: false,
     metrics: undefined,
+    pages: { enabled: r.oneOf("LATCHKEY_PAGES", "on", ["on", "off"]) === "on", returnUrls: [] },
   };
   // Authenticator apps split the otpauth label at the first colon (Key Uri Format).
   if (config.totpIssuer?.includes(":")) r.problems.push("LATCHKEY_TOTP_ISSUER must not contain a colon");
@@ -193,6 +233,7 @@ export function loadConfig(env: Env): Config {
   config.rateLimit = { perMinute: r.int("LATCHKEY_RATE_LIMIT_PER_MINUTE", 300, 1, 1_000_000) };
   config.trustProxy = parseTrustProxy(env.LATCHKEY_TRUST_PROXY, r.problems);
   config.metrics = metricsListener(r, env, port);
+  config.pages.returnUrls = returnUrls(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

@@ -109,9 +109,15 @@ export class AppError extends Error {
   }
 }
 
-/** A 400 whose message is free text (validator messages, password-rule messages). */
+/**
+ * A 400 whose message is free text (validator messages, password-rule messages). `rule` names the
+ * rule broken, for faces that word it themselves (the hosted pages, in the reader's language).
+ */
 export class BadRequestError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly rule?: string,
+  ) {
     super(message);
     this.name = "BadRequestError";
   }

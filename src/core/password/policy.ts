@@ -21,13 +21,16 @@ export function isCommonPassword(password: string): boolean {
  */
 export function assertAcceptablePassword(password: string): void {
   if (password.length < PASSWORD_MIN_LENGTH) {
-    throw new BadRequestError(`Password must be at least ${PASSWORD_MIN_LENGTH} characters long`);
+    throw new BadRequestError(`Password must be at least ${PASSWORD_MIN_LENGTH} characters long`, "password-too-short");
   }
   if (password.length > PASSWORD_MAX_LENGTH) {
-    throw new BadRequestError(`Password must be at most ${PASSWORD_MAX_LENGTH} characters long`);
+    throw new BadRequestError(`Password must be at most ${PASSWORD_MAX_LENGTH} characters long`, "password-too-long");
   }
-  if (!/\p{Ll}/u.test(password)) throw new BadRequestError("Password must contain at least one lowercase character");
-  if (!/\p{Lu}/u.test(password)) throw new BadRequestError("Password must contain at least one uppercase character");
-  if (!/\p{Nd}/u.test(password)) throw new BadRequestError("Password must contain at least one number");
+  if (!/\p{Ll}/u.test(password))
+    throw new BadRequestError("Password must contain at least one lowercase character", "password-lowercase");
+  if (!/\p{Lu}/u.test(password))
+    throw new BadRequestError("Password must contain at least one uppercase character", "password-uppercase");
+  if (!/\p{Nd}/u.test(password))
+    throw new BadRequestError("Password must contain at least one number", "password-digit");
   if (isCommonPassword(password)) throw new AppError("PASSWORD_TOO_COMMON");
 }

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import type { Config } from "../../config/config.js";
 import { AppError } from "../../core/errors.js";
 import type { Metrics } from "../../observability/metrics.js";
+import { UNAUTHENTICATED_PAGE_ROUTES } from "../pages/plugin.js";
 
 /** The endpoints anyone can call without a token: the per-address limit stands in front of them (§4). */
 export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
@@ -12,6 +13,7 @@ export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
   "POST /user/password/reset/send",
   "POST /user/password/reset/validate",
   "PUT /user/password/otp",
+  ...UNAUTHENTICATED_PAGE_ROUTES,
 ]);
 
 /**

@@ -42,6 +42,9 @@ export function registerErrorHandling(app: FastifyInstance, onThrottled: (code: 
     request.log.error({ err: error }, "unexpected fault");
     return send(reply, new AppError("INTERNAL_SERVER_ERROR").toBody());
   });
+}
 
+/** The API's 404 (the hosted pages, when on, answer browsers with a page of their own instead). */
+export function registerNotFound(app: FastifyInstance): void {
   app.setNotFoundHandler((_request, reply) => send(reply, new AppError("ROUTE_NOT_FOUND").toBody()));
 }

@@ -1,0 +1,336 @@
+/**
+ * Signing in on the pages: /login (email and password), /login/second-factor (a code from the
+ * authenticator app, by email, or a recovery code), /reauth (a second factor checked again before a
+ * sensitive change: the sudo token), and POST /logout. The same flows as /auth/login and the
+ * /user/2fa/* authenticate endpoints, with the same throttles and the same answers for unknown accounts.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../../core/errors.js";
+import { login } from "../../core/flows/login.js";
+import { logout, type SessionTokens } from "../../core/flows/sessions.js";
+import { authenticateEmailOtp, challengeEmailOtp, emailOtpNextEmail } from "../../core/flows/two-factor/email-otp.js";
+import { authenticateRecoveryCode, recoveryCodeNextGuess } from "../../core/flows/two-factor/recovery-codes.js";
+import { twoFactorState } from "../../core/flows/two-factor/state.js";
+import { authenticateTotp, totpNextGuess } from "../../core/flows/two-factor/totp.js";
+import type { Principal } from "../../core/tokens/token-guard.js";
+import type { Deps } from "../../deps.js";
+import { requestMeta } from "../request-meta.js";
+import {
+  afterSignIn,
+  describeError,
+  formatWait,
+  formFields,
+  localPath,
+  type PageEnv,
+  pageContext,
+  renderPage,
+} from "./page.js";
+import {
+  clearPageCookie,
+  clearSession,
+  cookiesOf,
+  PAGE_COOKIES,
+  partialPrincipal,
+  setPageCookie,
+  signedIn,
+  storePartial,
+  storeTokens,
+  sudoPrincipal,
+} from "./session.js";
+
+export type SecondFactorMethod = "totp" | "email" | "recovery";
+const METHODS: readonly SecondFactorMethod[] = ["totp", "email", "recovery"];
+
+const FIELD = { email: 256, password: 256, code: 64, method: 16, next: 200 } as const;
+
+/** Which methods the account has on, in the order they are offered. */
+async function methodsOf(deps: Deps, userId: number): Promise<SecondFactorMethod[]> {
+  const state = await twoFactorState(deps.flow, userId);
+  const methods: SecondFactorMethod[] = [];
+  if (state.totp) methods.push("totp");
+  if (state.emailOtp) methods.push("email");
+  if (state.recoveryCodes && state.recoveryCodes.remaining > 0) methods.push("recovery");
+  return methods;
+}
+
+function chosenMethod(value: unknown, available: readonly SecondFactorMethod[]): SecondFactorMethod | undefined {
+  if (typeof value === "string" && (METHODS as readonly string[]).includes(value)) {
+    const method = value as SecondFactorMethod;
+    return available.includes(method) ? method : available[0];
+  }
+  return available[0];
+}
+
+/** Seconds before the chosen method takes a guess (or, by email, sends a new code). */
+async function waitFor(deps: Deps, principal: Principal, method: SecondFactorMethod): Promise<number> {
+  if (method === "totp") return totpNextGuess(deps.flow, principal);
+  if (method === "recovery") return recoveryCodeNextGuess(deps.flow, principal);
+  return emailOtpNextEmail(deps.flow, principal);
+}
+
+function checkSecondFactor(
+  deps: Deps,
+  principal: Principal,
+  method: SecondFactorMethod,
+  code: string,
+  request: FastifyRequest,
+): Promise<SessionTokens> {
+  const meta = requestMeta(request);
+  if (method === "totp") return authenticateTotp(deps.flow, principal, code.replace(/\s/g, ""), meta);
+  if (method === "email") return authenticateEmailOtp(deps.flow, principal, code.replace(/\s/g, ""), meta);
+  return authenticateRecoveryCode(deps.flow, principal, code.trim(), meta);
+}
+
+interface StepPage {
+  /** "login" for the sign-in's second step, "reauth" for a check before a change. */
+  step: "login" | "reauth";
+  action: string;
+  next?: string;
+}
+
+/** The second-factor form of a step, for one method, with the others offered as "try another way". */
+async function renderSecondFactor(
+  deps: Deps,
+  env: PageEnv,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal,
+  page: StepPage,
+  shown: { method?: unknown; error?: string; notice?: string; status?: number },
+): Promise<FastifyReply> {
+  const { lang } = pageContext(env, request, reply);
+  const available = await methodsOf(deps, principal.userId);
+  const method = chosenMethod(shown.method, available);
+  if (method === undefined) return reply.redirect(page.step === "login" ? "/login" : "/account", 303);
+  const wait = await waitFor(deps, principal, method);
+  const query = page.next ? `&next=${encodeURIComponent(page.next)}` : "";
+  return renderPage(
+    env,
+    request,
+    reply,
+    "second-factor",
+    {
+      title: page.step === "login" ? "login.second-factor-title" : "login.reauth-title",
+      status: shown.status ?? 200,
+      signedIn: page.step === "reauth",
+    },
+    {
+      step: page.step,
+      action: page.action,
+      next: page.next,
+      method,
+      isTotp: method === "totp",
+      isEmail: method === "email",
+      isRecovery: method === "recovery",
+      waitText:
+        wait > 0
+          ? env.views.text(lang, method === "email" ? "login.email-wait" : "login.guess-wait", {
+              wait: formatWait(lang, wait),
+            })
+          : undefined,
+      others: available
+        .filter((other) => other !== method)
+        .map((other) => ({ href: `${page.action}?method=${other}${query}`, label: `login.use-${other}` })),
+      error: shown.error,
+      notice: shown.notice,
+    },
+  );
+}
+
+function noticeOf(env: PageEnv, request: FastifyRequest, reply: FastifyReply): string | undefined {
+  const done = (request.query as Record<string, unknown>).done;
+  const notices: Record<string, string> = {
+    "signed-out": "login.signed-out",
+    "code-sent": "login.code-sent",
+    "password-reset": "login.password-reset-done",
+    expired: "errors.sign-in-expired",
+  };
+  const key = typeof done === "string" ? notices[done] : undefined;
+  return key ? env.views.text(pageContext(env, request, reply).lang, key) : undefined;
+}
+
+export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
+  const refusal = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    if (!(error instanceof AppError) || error.status >= 500) throw error;
+    if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
+    return { status: error.status, error: describeError(env, pageContext(env, request, reply).lang, error) };
+  };
+
+  return async (app) => {
+    app.get("/login", async (request, reply) => {
+      const returnTo = (request.query as Record<string, unknown>).return_to;
+      if (returnTo !== undefined) {
+        if (typeof returnTo !== "string" || !env.returnUrls.has(returnTo)) {
+          const { lang } = pageContext(env, request, reply);
+          return renderPage(
+            env,
+            request,
+            reply,
+            "error",
+            { title: "common.error-title", status: 400 },
+            {
+              message: env.views.text(lang, "errors.return-url"),
+              link: "/login",
+            },
+          );
+        }
+        setPageCookie(reply, PAGE_COOKIES.returnTo, returnTo, deps.config.tokens.partialTtlSeconds);
+      }
+      if (await signedIn(deps, request, reply)) {
+        const target = afterSignIn(env, cookiesOf(request)[PAGE_COOKIES.returnTo]);
+        clearPageCookie(reply, PAGE_COOKIES.returnTo);
+        return reply.redirect(target, 303);
+      }
+      return renderPage(
+        env,
+        request,
+        reply,
+        "login",
+        { title: "login.title" },
+        { notice: noticeOf(env, request, reply) },
+      );
+    });
+
+    app.post("/login", async (request, reply) => {
+      const form = formFields(request.body, { email: FIELD.email, password: FIELD.password });
+      let result: Awaited<ReturnType<typeof login>>;
+      try {
+        result = await login(deps.flow, { username: form.email.trim(), password: form.password }, requestMeta(request));
+      } catch (error) {
+        const shown = refusal(request, reply, error);
+        return renderPage(
+          env,
+          request,
+          reply,
+          "login",
+          { title: "login.title", status: shown.status },
+          {
+            error: shown.error,
+            email: form.email,
+          },
+        );
+      }
+      if (result.kind === "partial") {
+        storePartial(deps, reply, result.token);
+        return reply.redirect("/login/second-factor", 303);
+      }
+      storeTokens(deps, reply, { refresh: result.token });
+      const target = afterSignIn(env, cookiesOf(request)[PAGE_COOKIES.returnTo]);
+      clearPageCookie(reply, PAGE_COOKIES.returnTo);
+      return reply.redirect(target, 303);
+    });
+
+    const loginStep: StepPage = { step: "login", action: "/login/second-factor" };
+
+    app.get("/login/second-factor", async (request, reply) => {
+      const partial = await partialPrincipal(deps, request);
+      if (!partial) return reply.redirect("/login?done=expired", 303);
+      const query = request.query as Record<string, unknown>;
+      return renderSecondFactor(deps, env, request, reply, partial, loginStep, {
+        method: query.method,
+        notice: noticeOf(env, request, reply),
+      });
+    });
+
+    app.post("/login/second-factor", async (request, reply) => {
+      const form = formFields(request.body, { method: FIELD.method, code: FIELD.code });
+      const partial = await partialPrincipal(deps, request);
+      if (!partial) return reply.redirect("/login?done=expired", 303);
+      const method = chosenMethod(form.method, METHODS);
+      try {
+        const tokens = await checkSecondFactor(deps, partial, method ?? "totp", form.code, request);
+        storeTokens(deps, reply, tokens);
+      } catch (error) {
+        const shown = refusal(request, reply, error);
+        return renderSecondFactor(deps, env, request, reply, partial, loginStep, { method, ...shown });
+      }
+      const target = afterSignIn(env, cookiesOf(request)[PAGE_COOKIES.returnTo]);
+      clearPageCookie(reply, PAGE_COOKIES.returnTo);
+      return reply.redirect(target, 303);
+    });
+
+    app.post("/login/second-factor/send", async (request, reply) => {
+      const partial = await partialPrincipal(deps, request);
+      if (!partial) return reply.redirect("/login?done=expired", 303);
+      const context = pageContext(env, request, reply);
+      try {
+        await challengeEmailOtp(deps.flow, partial, { origin: context.origin.name, language: context.lang });
+      } catch (error) {
+        const shown = refusal(request, reply, error);
+        return renderSecondFactor(deps, env, request, reply, partial, loginStep, { method: "email", ...shown });
+      }
+      return reply.redirect("/login/second-factor?method=email&done=code-sent", 303);
+    });
+
+    // Re-authentication: the signed-in user checks a second factor again and gets a sudo token.
+    const reauthStep = (request: FastifyRequest): StepPage => ({
+      step: "reauth",
+      action: "/reauth",
+      next: localPath(
+        (request.query as Record<string, unknown>).next ?? (request.body as Record<string, unknown> | undefined)?.next,
+        "/account",
+      ),
+    });
+
+    app.get("/reauth", async (request, reply) => {
+      const page = reauthStep(request);
+      const access = await signedIn(deps, request, reply);
+      if (!access) return reply.redirect("/login", 303);
+      if ((await methodsOf(deps, access.userId)).length === 0 || (await sudoPrincipal(deps, request, access))) {
+        return reply.redirect(page.next ?? "/account", 303);
+      }
+      const query = request.query as Record<string, unknown>;
+      return renderSecondFactor(deps, env, request, reply, access, page, {
+        method: query.method,
+        notice: noticeOf(env, request, reply),
+      });
+    });
+
+    app.post("/reauth", async (request, reply) => {
+      const form = formFields(request.body, { method: FIELD.method, code: FIELD.code, next: FIELD.next }, ["next"]);
+      const page = reauthStep(request);
+      const access = await signedIn(deps, request, reply);
+      if (!access) return reply.redirect("/login", 303);
+      const method = chosenMethod(form.method, METHODS);
+      try {
+        storeTokens(deps, reply, await checkSecondFactor(deps, access, method ?? "totp", form.code, request));
+      } catch (error) {
+        const shown = refusal(request, reply, error);
+        return renderSecondFactor(deps, env, request, reply, access, page, { method, ...shown });
+      }
+      return reply.redirect(page.next ?? "/account", 303);
+    });
+
+    app.post("/reauth/send", async (request, reply) => {
+      const page = reauthStep(request);
+      const access = await signedIn(deps, request, reply);
+      if (!access) return reply.redirect("/login", 303);
+      const context = pageContext(env, request, reply);
+      try {
+        await challengeEmailOtp(deps.flow, access, { origin: context.origin.name, language: context.lang });
+      } catch (error) {
+        const shown = refusal(request, reply, error);
+        return renderSecondFactor(deps, env, request, reply, access, page, { method: "email", ...shown });
+      }
+      return reply.redirect(
+        `/reauth?method=email&done=code-sent&next=${encodeURIComponent(page.next ?? "/account")}`,
+        303,
+      );
+    });
+
+    app.post("/logout", async (request, reply) => {
+      const token = cookiesOf(request)[PAGE_COOKIES.session];
+      if (token) {
+        try {
+          const refresh = await deps.guard.authenticate(token, "refresh");
+          await logout(deps.flow, { ...refresh, meta: requestMeta(request) });
+        } catch (error) {
+          // A session already ended is signed out all the same.
+          if (!(error instanceof AppError && error.status === 401)) throw error;
+        }
+      }
+      clearSession(reply);
+      return reply.redirect("/login?done=signed-out", 303);
+    });
+  };
+}
