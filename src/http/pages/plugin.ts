@@ -20,6 +20,7 @@ import {
   pageContext,
   renderPage,
 } from "./page.js";
+import { passwordPages } from "./password.js";
 import { cookiesOf, PAGE_COOKIE_ATTRIBUTES, PAGE_COOKIES, ReauthNeeded, SignInNeeded, signedIn } from "./session.js";
 import { loadPageViews } from "./view.js";
 
@@ -194,6 +195,7 @@ export async function registerPages(
     );
 
     await scope.register(loginPages(deps, env));
+    await scope.register(passwordPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {

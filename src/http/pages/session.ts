@@ -20,6 +20,8 @@ export const PAGE_COOKIES = {
   sudo: "latchkey_sudo",
   partial: "latchkey_partial",
   returnTo: "latchkey_return",
+  /** The address a reset code was asked for, to fill in the reset form (never in a URL). */
+  resetEmail: "latchkey_reset_email",
   language: "latchkey_lang",
   origin: "latchkey_origin",
   csrf: "latchkey_csrf",
