@@ -21,6 +21,7 @@ import {
   renderPage,
 } from "./page.js";
 import { cookiesOf, PAGE_COOKIE_ATTRIBUTES, PAGE_COOKIES, ReauthNeeded, SignInNeeded, signedIn } from "./session.js";
+import { twoFactorPages } from "./two-factor.js";
 import { loadPageViews } from "./view.js";
 
 /** The page routes anyone can call without a session: the per-address limit stands in front of them. */
@@ -194,6 +195,7 @@ export async function registerPages(
     );
 
     await scope.register(loginPages(deps, env));
+    await scope.register(twoFactorPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {
