@@ -171,7 +171,12 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       request,
       reply,
       "two-factor-totp-setup",
-      { title: "two-factor.totp-setup-title", status: shown?.status ?? 200, signedIn: true },
+      {
+        // Without the QR code (a refused code), the page is the setup's, not "scan".
+        title: url === undefined ? "two-factor.totp-title" : "two-factor.totp-setup-title",
+        status: shown?.status ?? 200,
+        signedIn: true,
+      },
       {
         qr: url === undefined ? undefined : await qrSvg(url, env.views.text(lang, "two-factor.qr-label")),
         otpauthUrl: url,
