@@ -22,6 +22,7 @@ import {
 } from "./page.js";
 import { passwordPages } from "./password.js";
 import { cookiesOf, PAGE_COOKIE_ATTRIBUTES, PAGE_COOKIES, ReauthNeeded, SignInNeeded, signedIn } from "./session.js";
+import { twoFactorPages } from "./two-factor.js";
 import { loadPageViews } from "./view.js";
 
 /** The page routes anyone can call without a session: the per-address limit stands in front of them. */
@@ -196,6 +197,7 @@ export async function registerPages(
 
     await scope.register(loginPages(deps, env));
     await scope.register(passwordPages(deps, env));
+    await scope.register(twoFactorPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {
