@@ -105,6 +105,8 @@ async function renderSecondFactor(
   if (method === undefined) return reply.redirect(page.step === "login" ? "/login" : "/account", 303);
   const wait = await waitFor(deps, principal, method);
   const query = page.next ? `&next=${encodeURIComponent(page.next)}` : "";
+  // A mailed code is on its way: just sent, or sent within the resend wait.
+  const codeSent = method === "email" && (wait > 0 || (request.query as Record<string, unknown>).done === "code-sent");
   return renderPage(
     env,
     request,
@@ -123,8 +125,10 @@ async function renderSecondFactor(
       isTotp: method === "totp",
       isEmail: method === "email",
       isRecovery: method === "recovery",
+      codeSent,
+      // A refusal for the wait already says how long it is.
       waitText:
-        wait > 0
+        wait > 0 && shown.status !== 429
           ? env.views.text(lang, method === "email" ? "login.email-wait" : "login.guess-wait", {
               wait: formatWait(lang, wait),
             })
