@@ -236,6 +236,25 @@ describe.each(testDialects())("second factor on the pages ($name)", (dialect) =>
     expect(again.cookies.has("latchkey_session")).toBe(false);
   });
 
+  it("lets one recovery code, sent from three sign-ins at once, sign in only one of them", async () => {
+    const { recoveryCodes } = await enrolTotp(t);
+    const browsers = [new PageClient(t), new PageClient(t), new PageClient(t)];
+    for (const browser of browsers) {
+      await passwordStep(browser);
+      await browser.visit("/login/second-factor?method=recovery");
+    }
+    const answers = await Promise.all(
+      browsers.map((browser) =>
+        browser.post("/login/second-factor", { method: "recovery", code: recoveryCodes[1] ?? "" }),
+      ),
+    );
+    expect(answers.map((res) => res.statusCode).sort()).toEqual([303, 401, 401]);
+    expect(browsers.filter((browser) => browser.cookies.has("latchkey_session"))).toHaveLength(1);
+    for (const res of answers.filter((answer) => answer.statusCode === 401)) {
+      expectPage(res, 401, "That recovery code is not correct, or it was already used.");
+    }
+  });
+
   it("throttles TOTP guesses: the page gives the wait of the next-guess rule and a Retry-After header", async () => {
     const { totp } = await enrolTotp(t);
     const browser = new PageClient(t);
