@@ -105,4 +105,42 @@ describe("config", () => {
     expect(() => loadConfig({ LATCHKEY_METRICS_PORT: "70000" })).toThrow(/LATCHKEY_METRICS_PORT must be between/);
     expect(() => loadConfig({ LATCHKEY_PORT: "9464" })).toThrow(/LATCHKEY_METRICS_PORT must differ from LATCHKEY_PORT/);
   });
+
+  it("takes LATCHKEY_PAGES on or off, and the return URLs as written", () => {
+    expect(loadConfig({}).pages).toEqual({ enabled: true, returnUrls: [] });
+    expect(loadConfig({ LATCHKEY_PAGES: "off" }).pages.enabled).toBe(false);
+    expect(() => loadConfig({ LATCHKEY_PAGES: "yes" })).toThrow(/LATCHKEY_PAGES must be one of on, off, got "yes"/);
+    expect(
+      loadConfig({ LATCHKEY_RETURN_URLS: " https://app.example.com/after-login , http://localhost:3000/done?x=1 ," })
+        .pages.returnUrls,
+    ).toEqual(["https://app.example.com/after-login", "http://localhost:3000/done?x=1"]);
+  });
+
+  it("refuses every LATCHKEY_RETURN_URLS entry that is not a full http(s) URL, naming the variable", () => {
+    const junk = [
+      "app.example.com/after",
+      "/account",
+      "javascript:alert(1)",
+      "ftp://files.example.com/",
+      "https://user:secret@app.example.com/",
+      "https://app.example.com/#done",
+      "https://app.example.com",
+      "https://APP.example.com/",
+      "not a url",
+    ];
+    try {
+      loadConfig({ LATCHKEY_RETURN_URLS: ["https://good.example.com/", ...junk].join(",") });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const problems = (error as ConfigError).problems;
+      expect(problems).toHaveLength(junk.length);
+      for (const [index, entry] of junk.entries()) {
+        expect(problems[index]).toMatch(
+          /^LATCHKEY_RETURN_URLS entry ".*" must be an absolute http\(s\) URL written in full/,
+        );
+        expect(problems[index]).toContain(`"${entry}"`);
+      }
+    }
+  });
 });

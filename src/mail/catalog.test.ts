@@ -32,6 +32,7 @@ describe("loadMailCatalog", () => {
       resetUrl: undefined,
       smtpUrl: undefined,
       totpIssuer: undefined,
+      brand: { name: "Latchkey", logoUrl: undefined, accentColor: "#1f5fbf", backgroundColor: "#f3f5f8" },
     });
     expect([...(loaded?.languages.keys() ?? [])].sort()).toEqual(["de", "en", "fr", "nl"]);
     for (const templates of loaded?.languages.values() ?? []) expect(templates.size).toBe(9);

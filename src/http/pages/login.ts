@@ -31,6 +31,7 @@ import {
   cookiesOf,
   PAGE_COOKIES,
   partialPrincipal,
+  requireSignedIn,
   setPageCookie,
   signedIn,
   storePartial,
@@ -104,6 +105,8 @@ async function renderSecondFactor(
   if (method === undefined) return reply.redirect(page.step === "login" ? "/login" : "/account", 303);
   const wait = await waitFor(deps, principal, method);
   const query = page.next ? `&next=${encodeURIComponent(page.next)}` : "";
+  // A mailed code is on its way: just sent, or sent within the resend wait.
+  const codeSent = method === "email" && (wait > 0 || (request.query as Record<string, unknown>).done === "code-sent");
   return renderPage(
     env,
     request,
@@ -122,8 +125,10 @@ async function renderSecondFactor(
       isTotp: method === "totp",
       isEmail: method === "email",
       isRecovery: method === "recovery",
+      codeSent,
+      // A refusal for the wait already says how long it is.
       waitText:
-        wait > 0
+        wait > 0 && shown.status !== 429
           ? env.views.text(lang, method === "email" ? "login.email-wait" : "login.guess-wait", {
               wait: formatWait(lang, wait),
             })
@@ -274,8 +279,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
 
     app.get("/reauth", async (request, reply) => {
       const page = reauthStep(request);
-      const access = await signedIn(deps, request, reply);
-      if (!access) return reply.redirect("/login", 303);
+      const access = await requireSignedIn(deps, request, reply);
       if ((await methodsOf(deps, access.userId)).length === 0 || (await sudoPrincipal(deps, request, access))) {
         return reply.redirect(page.next ?? "/account", 303);
       }
@@ -287,10 +291,10 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
     });
 
     app.post("/reauth", async (request, reply) => {
+      // A session that ended meanwhile gets the "session ended" page before the form is looked at.
+      const access = await requireSignedIn(deps, request, reply);
       const form = formFields(request.body, { method: FIELD.method, code: FIELD.code, next: FIELD.next }, ["next"]);
       const page = reauthStep(request);
-      const access = await signedIn(deps, request, reply);
-      if (!access) return reply.redirect("/login", 303);
       const method = chosenMethod(form.method, METHODS);
       try {
         storeTokens(deps, reply, await checkSecondFactor(deps, access, method ?? "totp", form.code, request));
@@ -302,9 +306,8 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
     });
 
     app.post("/reauth/send", async (request, reply) => {
+      const access = await requireSignedIn(deps, request, reply);
       const page = reauthStep(request);
-      const access = await signedIn(deps, request, reply);
-      if (!access) return reply.redirect("/login", 303);
       const context = pageContext(env, request, reply);
       try {
         await challengeEmailOtp(deps.flow, access, { origin: context.origin.name, language: context.lang });

@@ -86,9 +86,20 @@ export function pageContext(env: PageEnv, request: FastifyRequest, reply: Fastif
   return { lang, origin };
 }
 
-/** The switcher's links: this page, in each language. */
+/**
+ * The switcher's links: this page, in each language. A page answered to a form (a refusal shown at
+ * the form's address, say /login/second-factor/send) links to the nearest page up its path that
+ * can be opened, since the form's address itself answers only POST.
+ */
 function languageLinks(request: FastifyRequest, current: PageLanguage) {
   const url = new URL(request.url, "http://page.invalid");
+  if (request.method !== "GET") {
+    let path = url.pathname;
+    while (path !== "/" && !request.server.hasRoute({ method: "GET", url: path })) {
+      path = path.slice(0, path.lastIndexOf("/")) || "/";
+    }
+    url.pathname = path;
+  }
   return PAGE_LANGUAGES.map((code) => {
     url.searchParams.set("lang", code);
     return { code, name: LANGUAGE_NAMES[code], href: `${url.pathname}${url.search}`, current: code === current };

@@ -77,12 +77,14 @@ function contentSecurityPolicy(env: PageEnv, deps: Deps): string {
   ].join("; ");
 }
 
+/** The headers of every page (the assets then allow caching for themselves). */
 function securityHeaders(reply: FastifyReply, policy: string): void {
   reply.header("content-security-policy", policy);
   reply.header("referrer-policy", "same-origin");
   reply.header("x-content-type-options", "nosniff");
   reply.header("x-frame-options", "DENY");
   reply.header("cross-origin-opener-policy", "same-origin");
+  reply.header("cache-control", "no-store");
 }
 
 /** A refusal or fault as a page in the reader's language: never a stack trace, never JSON. */
@@ -167,7 +169,6 @@ export async function registerPages(
     scope.addHook("onRequest", async (request, reply) => {
       request.cookies = cookiesOf(request) as Record<string, string>;
       securityHeaders(reply, policy);
-      reply.header("cache-control", "no-store");
     });
     // Every form is checked: a POST without the token of this browser's secret is refused.
     scope.addHook("preHandler", (request, reply, done) => {
