@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Deps } from "./deps.js";
 import { registerEdge } from "./http/plugins/edge.js";
-import { registerErrorHandling } from "./http/plugins/errors.js";
+import { answerFrameworkError, registerErrorHandling } from "./http/plugins/errors.js";
 import { registerRequestMetrics } from "./http/plugins/metrics.js";
 import { registerOpenApi } from "./http/plugins/openapi.js";
 import { lazyRequestLogger } from "./http/request-logger.js";
@@ -30,6 +30,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // proxies in front appended, so the address is the one the outermost proxy saw.
     trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
     genReqId: () => deps.random.uuid(),
+    frameworkErrors: answerFrameworkError,
     childLoggerFactory: lazyRequestLogger,
     ajv: {
       // Unknown body properties are rejected (§1), not silently dropped.
