@@ -10,6 +10,7 @@ import { AppError } from "../../core/errors.js";
 import type { Deps } from "../../deps.js";
 import { loadMailCatalog } from "../../mail/catalog.js";
 import { DEFAULT_MAIL_DIR, DEFAULT_ORIGIN } from "../../mail/index.js";
+import { accountPages } from "./account.js";
 import { loginPages } from "./login.js";
 import {
   describeError,
@@ -194,6 +195,7 @@ export async function registerPages(
     );
 
     await scope.register(loginPages(deps, env));
+    await scope.register(accountPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {
