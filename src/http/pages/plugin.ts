@@ -22,6 +22,7 @@ import {
   renderPage,
 } from "./page.js";
 import { cookiesOf, PAGE_COOKIE_ATTRIBUTES, PAGE_COOKIES, ReauthNeeded, SignInNeeded, signedIn } from "./session.js";
+import { sessionPages } from "./sessions.js";
 import { loadPageViews } from "./view.js";
 
 /** The page routes anyone can call without a session: the per-address limit stands in front of them. */
@@ -196,6 +197,7 @@ export async function registerPages(
 
     await scope.register(loginPages(deps, env));
     await scope.register(accountPages(deps, env));
+    await scope.register(sessionPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {
