@@ -57,7 +57,8 @@ export function accountPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         { title: "account.title", signedIn: true },
         {
           notice: doneNotice(env, request, reply),
-          email: user.email,
+          // Split before each "@" and ".", where a long address may wrap.
+          emailParts: user.email.split(/(?=[@.])/),
           twoFactorOn: state.enabled,
           methods,
           sessionsText: env.views.text(lang, count === 1 ? "account.sessions-one" : "account.sessions-many", {
