@@ -5,7 +5,7 @@ import { AppError } from "./core/errors.js";
 import type { Deps } from "./deps.js";
 import { registerPages } from "./http/pages/plugin.js";
 import { registerEdge } from "./http/plugins/edge.js";
-import { registerErrorHandling, registerNotFound } from "./http/plugins/errors.js";
+import { answerFrameworkError, registerErrorHandling, registerNotFound } from "./http/plugins/errors.js";
 import { registerRequestMetrics } from "./http/plugins/metrics.js";
 import { registerOpenApi } from "./http/plugins/openapi.js";
 import { lazyRequestLogger } from "./http/request-logger.js";
@@ -14,6 +14,7 @@ import { authRoutes } from "./http/routes/auth.js";
 import { emailRoutes } from "./http/routes/email.js";
 import { healthRoutes } from "./http/routes/health.js";
 import { passwordRoutes } from "./http/routes/password.js";
+import { sessionRoutes } from "./http/routes/sessions.js";
 import { emailOtpRoutes } from "./http/routes/two-factor/email-otp.js";
 import { recoveryCodeRoutes } from "./http/routes/two-factor/recovery-codes.js";
 import { twoFactorStateRoutes } from "./http/routes/two-factor/state.js";
@@ -31,6 +32,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // proxies in front appended, so the address is the one the outermost proxy saw.
     trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
     genReqId: () => deps.random.uuid(),
+    frameworkErrors: answerFrameworkError,
     childLoggerFactory: lazyRequestLogger,
     ajv: {
       // Unknown body properties are rejected (§1), not silently dropped.
@@ -67,6 +69,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(emailOtpRoutes(deps));
   await app.register(passwordRoutes(deps));
   await app.register(emailRoutes(deps));
+  await app.register(sessionRoutes(deps));
   // The admin API exists only when a token is configured (§5); otherwise /admin answers 404.
   if (deps.config.adminToken) await app.register(adminRoutes(deps, deps.config.adminToken));
   if (deps.config.pages.enabled) {

@@ -87,6 +87,23 @@ describe.each(testDialects())("bad input on $name", (dialect) => {
     expect(res.json()).toEqual({ statusCode: 404, error: "Not Found", message: "ROUTE_NOT_FOUND" });
   });
 
+  it("answers 400 INVALID_REQUEST in the envelope for a path that is not valid percent-encoding or too long", async () => {
+    const before = await snapshot(t);
+    for (const [method, url] of [
+      ["GET", "/auth/accesstoken/%E0%A4%A"],
+      ["DELETE", "/user/sessions/%E0%A4%A"],
+      ["DELETE", `/user/sessions/${"x".repeat(101)}`],
+    ] as const) {
+      const res = await t.app.inject({ method, url });
+      expect({ url, status: res.statusCode, body: res.json() }).toEqual({
+        url,
+        status: 400,
+        body: { statusCode: 400, error: "Bad Request", message: "INVALID_REQUEST" },
+      });
+    }
+    expect(await snapshot(t)).toBe(before);
+  });
+
   it("answers 400 for a cookie flag that is not a boolean", async () => {
     const res = await t.app.inject({
       method: "POST",

@@ -4,7 +4,7 @@ import { get } from "./support/http.js";
 
 type Auth = "none" | "refresh" | "access" | "accessOrPartial" | "sudo" | "sudoOrAccessIf2faOff";
 
-/** The contract's endpoint tables (§3): method, path, title, tag, auth and the statuses it lists. */
+/** The contract's endpoint tables (§3, §6): method, path, title, tag, auth and the statuses it lists. */
 const CONTRACT: [string, string, string, "Authentication" | "User", Auth, number[]][] = [
   [
     "post",
@@ -103,6 +103,17 @@ const CONTRACT: [string, string, string, "Authentication" | "User", Auth, number
     [204, 400, 403, 409, 429, 500],
   ],
   ["put", "/user/email", "Complete an email address transfer", "User", "access", [204, 401, 409]],
+  // §6, Latchkey's own: the titles are ours.
+  ["get", "/user/sessions", "List the caller's live sessions", "User", "access", [200, 401]],
+  ["delete", "/user/sessions/:sessionId", "End one of the caller's sessions", "User", "access", [204, 401, 404]],
+  [
+    "post",
+    "/user/sessions/revoke-others",
+    "End every session of the caller but the current one",
+    "User",
+    "access",
+    [204, 400, 401],
+  ],
 ];
 
 const SCHEMES: Record<Auth, string[]> = {

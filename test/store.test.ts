@@ -226,6 +226,49 @@ describe.each(testDialects())("store on $name", (dialect) => {
     expect((await store.sessionStatus("s3"))?.revokedAt).toBeNull();
   });
 
+  it("moves a session's last use on as its refresh token is used, never back, and not once ended", async () => {
+    const id = await user();
+    await session(id, "s1", "r1");
+    await session(id, "s2", "r2");
+    const lastUse = async () =>
+      Object.fromEntries((await store.listLiveSessions(id, T0)).map((s) => [s.id, s.lastUsedAt] as const));
+    expect(await lastUse()).toEqual({ s1: T0, s2: T0 });
+
+    expect(await store.refreshTokenStatusAndTouch("r1", T0 + 10)).toEqual(await store.refreshTokenStatus("r1"));
+    expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 });
+    // An earlier time (another node's clock) does not move it back.
+    await store.refreshTokenStatusAndTouch("r1", T0 + 5);
+    expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 });
+    // A rotation moves it too.
+    await store.rotateRefreshToken({ jti: "r2", newJti: "r2b", sessionId: "s2", now: T0 + 20 });
+    expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 + 20 });
+
+    // Not for a disabled user, nor a revoked session: the status is read all the same.
+    await store.setUserDisabled(id, T0);
+    expect((await store.refreshTokenStatusAndTouch("r1", T0 + 30))?.userDisabled).toBe(true);
+    await store.setUserDisabled(id, null);
+    expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 + 20 });
+    await store.revokeSession("s1", T0 + 40);
+    expect((await store.refreshTokenStatusAndTouch("r1", T0 + 50))?.revokedAt).toBe(T0 + 40);
+    const [row] = await store.db.selectFrom("sessions").select("last_used_at").where("id", "=", "s1").execute();
+    expect(row?.last_used_at).toBe(T0 + 10);
+    expect(await store.refreshTokenStatusAndTouch("nope", T0 + 60)).toBeUndefined();
+  });
+
+  it("ends a user's session only for that user, only while live, and once", async () => {
+    const id = await user();
+    const other = await user("bob@example.com");
+    await session(id, "s1", "r1");
+    expect(await store.revokeUserSession(other, "s1", T0 + 1)).toBe(false);
+    // Past its end (T0 + 1000) it is not live any more.
+    expect(await store.revokeUserSession(id, "s1", T0 + 1000)).toBe(false);
+    expect((await store.sessionStatus("s1"))?.revokedAt).toBeNull();
+    expect(await store.revokeUserSession(id, "s1", T0 + 2)).toBe(true);
+    expect(await store.revokeUserSession(id, "s1", T0 + 3)).toBe(false);
+    expect((await store.sessionStatus("s1"))?.revokedAt).toBe(T0 + 2);
+    expect(await store.listLiveSessions(id, T0)).toEqual([]);
+  });
+
   it("rotates a refresh token: of many concurrent callers one adds its successor, and all get that one", async () => {
     const id = await user();
     await session(id);

@@ -64,7 +64,7 @@ export async function seedSqlite(
       "insert into users (id, email, email_lower, password_hash, disabled_at, created_at) values (?, ?, ?, ?, null, ?)",
     );
     const insertSession = db.prepare(
-      "insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent) values (?, ?, ?, ?, null, '127.0.0.1', 'bench')",
+      "insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent, last_used_at) values (?, ?, ?, ?, null, '127.0.0.1', 'bench', ?)",
     );
     const insertRefresh = db.prepare(
       "insert into refresh_tokens (jti, session_id, issued_at, used_at) values (?, ?, ?, null)",
@@ -87,7 +87,7 @@ export async function seedSqlite(
         const mail = email(i);
         insertUser.run(i, mail, mail, hash, now);
         const sid = sessionId(i);
-        insertSession.run(sid, i, now, now + SESSION_TTL_MS);
+        insertSession.run(sid, i, now, now + SESSION_TTL_MS, now);
         if (spec.refreshTokens) insertRefresh.run(refreshJti(i), sid, now);
         if (i > spec.plainUsers) {
           insertTotp.run(i, keyring.encrypt(totpSecret(i), totpAad(i), secureRandom), now);
@@ -157,8 +157,8 @@ export async function seedPostgres(
     );
     await client.query("select setval(pg_get_serial_sequence('users', 'id'), $1::bigint)", [total]);
     await client.query(
-      `insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
-       select md5('bench-session-' || i)::uuid::text, i, $1, $2, null, '127.0.0.1', 'bench'
+      `insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent, last_used_at)
+       select md5('bench-session-' || i)::uuid::text, i, $1, $2, null, '127.0.0.1', 'bench', $1
        from generate_series(1, $3::bigint) as i`,
       [now, now + SESSION_TTL_MS, total],
     );

@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   TOO_MANY_RESET_MAIL_ATTEMPTS: { status: 429, description: "A reset mail was sent too recently; see retryAfter." },
   TOO_MANY_TRANSFER_ATTEMPTS: { status: 429, description: "A transfer mail was sent too recently; see retryAfter." },
   NEW_EMAIL_ALREADY_IN_USE: { status: 409, description: "Another account uses that address." },
+  // The user's sessions (§6)
+  SESSION_NOT_FOUND: { status: 404, description: "The caller has no live session with that id." },
   // Operator surface
   TOO_MANY_REQUESTS: { status: 429, description: "Per-client request limit reached; see retryAfter." },
   ADMIN_TOKEN_INVALID: { status: 401, description: "Missing or wrong admin token." },

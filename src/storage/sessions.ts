@@ -43,6 +43,15 @@ export interface RefreshSuccessor {
   issuedAt: number;
 }
 
+/** A session as its user's list shows it (§6). */
+export interface SessionRecord {
+  id: string;
+  createdAt: number;
+  lastUsedAt: number;
+  ip: string | null;
+  userAgent: string | null;
+}
+
 /** A partial token's second factor passed: the token is spent and the session opened together. */
 export interface PartialTokenCompletion {
   partial: { jti: string; userId: number; expiresAt: number; tokenGeneration: number };
@@ -54,10 +63,17 @@ export interface SessionStore {
   sessionStatus(sessionId: string): Promise<SessionStatus | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined>;
   /**
+   * What refreshTokenStatus reads, for a token about to be used (an access token issued from it):
+   * while its session is not revoked and its user not disabled, the session's last use moves on to
+   * `now` (never back). On PostgreSQL one statement, read and write; on SQLite the read, then the
+   * UPDATE. Validations use refreshTokenStatus, which never writes.
+   */
+  refreshTokenStatusAndTouch(jti: string, now: number): Promise<RefreshTokenStatus | undefined>;
+  /**
    * Marks `jti` used and replaced by `newJti` (a conditional UPDATE … WHERE used_at IS NULL) and adds
-   * `newJti` to the same session, in one transaction. Of concurrent callers exactly one adds its
-   * token; every caller gets that one back, so a session keeps one live chain (§2). Undefined only
-   * for a token used without a recorded successor.
+   * `newJti` to the same session, moving the session's last use on to `now`, in one transaction. Of
+   * concurrent callers exactly one adds its token; every caller gets that one back, so a session
+   * keeps one live chain (§2). Undefined only for a token used without a recorded successor.
    */
   rotateRefreshToken(rotation: RefreshRotation): Promise<RefreshSuccessor | undefined>;
   /** The token that replaced a used refresh token, or undefined. */
@@ -66,6 +82,13 @@ export interface SessionStore {
   addRefreshToken(token: NewRefreshToken): Promise<void>;
   /** Ends an active session; false when it was already ended. */
   revokeSession(sessionId: string, now: number): Promise<boolean>;
+  /** The user's sessions neither revoked nor past their end at `now`, newest first. */
+  listLiveSessions(userId: number, now: number): Promise<SessionRecord[]>;
+  /**
+   * Ends `sessionId` if it is the user's, not revoked and not past its end at `now` (one conditional
+   * UPDATE, so of concurrent callers exactly one gets true); false otherwise, with nothing changed.
+   */
+  revokeUserSession(userId: number, sessionId: string, now: number): Promise<boolean>;
   /**
    * Ends every active session of the user except `keepSessionId` and moves the user's token
    * generation on (partial tokens issued before stop working), in one transaction; returns how many.

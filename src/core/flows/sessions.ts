@@ -111,16 +111,25 @@ interface LiveRefreshToken {
 /**
  * Checks a verified refresh token against its row: the session must be live, and a token already
  * rotated is accepted only within the grace period. Past the grace it is reuse: the whole session
- * is revoked (§2, OAuth 2.0 Security BCP §4.14).
+ * is revoked (§2, OAuth 2.0 Security BCP §4.14). `use` (an access token about to be issued) also
+ * moves the session's last use on, in the statement that reads the row (§6); a check alone never
+ * writes.
  */
-async function liveRefreshToken(flow: FlowContext, principal: Principal): Promise<LiveRefreshToken> {
+async function liveRefreshToken(
+  flow: FlowContext,
+  principal: Principal,
+  purpose: "use" | "check",
+): Promise<LiveRefreshToken> {
   const claims = principal.claims;
-  const status = await flow.store.refreshTokenStatus(claims.jti);
+  const now = flow.clock.now();
+  const status =
+    purpose === "use"
+      ? await flow.store.refreshTokenStatusAndTouch(claims.jti, now)
+      : await flow.store.refreshTokenStatus(claims.jti);
   if (!status) throw new AppError("TOKEN_REVOKED");
   if (status.sessionId !== claims.sid || status.userId !== claims.sub) throw new AppError("INVALID_TOKEN");
   if (status.revokedAt !== null) throw new AppError("TOKEN_REVOKED");
   if (status.userDisabled) throw new AppError("ACCOUNT_DISABLED");
-  const now = flow.clock.now();
   if (status.usedAt !== null && now - status.usedAt > flow.settings.tokens.refreshGraceSeconds * 1000) {
     await flow.store.revokeSession(status.sessionId, now);
     await audit(flow, "refresh_token.reused", status.userId, principal.meta, { sessionId: status.sessionId });
@@ -133,10 +142,11 @@ async function liveRefreshToken(flow: FlowContext, principal: Principal): Promis
  * `GET /auth/refreshtoken`: rotation. The first rotation of a token decides its successor; a copy
  * presented within the grace, or a concurrent caller, gets that same successor, signed again from
  * its row (same jti and issue time, so the same token under the same key): a session keeps one live
- * chain, and a copied token cannot start a second one (§2).
+ * chain, and a copied token cannot start a second one (§2). The rotation moves the session's last
+ * use on (§6).
  */
 export async function rotateRefreshToken(flow: FlowContext, principal: Principal): Promise<IssuedToken> {
-  const live = await liveRefreshToken(flow, principal);
+  const live = await liveRefreshToken(flow, principal, "check");
   const jti = principal.claims.jti;
   const successor =
     live.usedAt === null
@@ -153,21 +163,21 @@ export async function rotateRefreshToken(flow: FlowContext, principal: Principal
   return flow.tokens.issue("refresh", subject, live.expiresAt, successor.jti, successor.issuedAt);
 }
 
-/** `GET /auth/accesstoken`. */
+/** `GET /auth/accesstoken`: the session's last use moves on (§6). */
 export async function accessTokenFor(flow: FlowContext, principal: Principal): Promise<IssuedToken> {
-  const live = await liveRefreshToken(flow, principal);
+  const live = await liveRefreshToken(flow, principal, "use");
   const expiresAt = flow.clock.now() + flow.settings.tokens.accessTtlSeconds * 1000;
   return flow.tokens.issue("access", { userId: live.userId, sessionId: live.sessionId }, expiresAt);
 }
 
 /** `GET /auth/refreshtoken/validate`. */
 export async function validateRefreshToken(flow: FlowContext, principal: Principal): Promise<number> {
-  return (await liveRefreshToken(flow, principal)).userId;
+  return (await liveRefreshToken(flow, principal, "check")).userId;
 }
 
 /** `POST /auth/logout`: ends the session; every token of it stops working at once. */
 export async function logout(flow: FlowContext, principal: Principal): Promise<void> {
-  const live = await liveRefreshToken(flow, principal);
+  const live = await liveRefreshToken(flow, principal, "check");
   const ended = await flow.store.revokeSession(live.sessionId, flow.clock.now());
   if (!ended) throw new AppError("TOKEN_REVOKED");
   await audit(flow, "session.revoked", live.userId, principal.meta, { reason: "logout", sessionId: live.sessionId });

@@ -10,6 +10,7 @@ import { AppError } from "../../core/errors.js";
 import type { Deps } from "../../deps.js";
 import { loadMailCatalog } from "../../mail/catalog.js";
 import { DEFAULT_MAIL_DIR, DEFAULT_ORIGIN } from "../../mail/index.js";
+import { accountPages } from "./account.js";
 import { loginPages } from "./login.js";
 import {
   describeError,
@@ -22,6 +23,7 @@ import {
 } from "./page.js";
 import { passwordPages } from "./password.js";
 import { cookiesOf, PAGE_COOKIE_ATTRIBUTES, PAGE_COOKIES, ReauthNeeded, SignInNeeded, signedIn } from "./session.js";
+import { sessionPages } from "./sessions.js";
 import { twoFactorPages } from "./two-factor.js";
 import { loadPageViews } from "./view.js";
 
@@ -198,7 +200,9 @@ export async function registerPages(
 
     await scope.register(loginPages(deps, env));
     await scope.register(passwordPages(deps, env));
+    await scope.register(accountPages(deps, env));
     await scope.register(twoFactorPages(deps, env));
+    await scope.register(sessionPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, BadRequestError, type ErrorBody, type ErrorCode } from "../../core/errors.js";
 
 /** Fastify's own request-shape errors, mapped onto registry codes. */
@@ -13,6 +13,15 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 function send(reply: FastifyReply, body: ErrorBody): FastifyReply {
   if (body.retryAfter !== undefined) reply.header("retry-after", String(body.retryAfter));
   return reply.code(body.statusCode).type("application/json; charset=utf-8").send(body);
+}
+
+/**
+ * What Fastify answers before any route or hook is found (its `frameworkErrors`): a path that is not
+ * valid percent-encoding, or with a parameter over the router's 100 characters. Without this they
+ * would leave in a shape of Fastify's own (the second as 414); they are 400 INVALID_REQUEST.
+ */
+export function answerFrameworkError(_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  send(reply, new AppError("INVALID_REQUEST").toBody());
 }
 
 /**

@@ -12,7 +12,7 @@ export async function registerOpenApi(app: FastifyInstance, config: Config): Pro
       servers: [{ url: config.issuer }],
       tags: [
         { name: "Authentication", description: "Login, token rotation and validation." },
-        { name: "User", description: "Two-factor methods, password and email." },
+        { name: "User", description: "Two-factor methods, password and email, and the user's own sessions." },
         { name: "Discovery", description: "Public keys for offline verification." },
         { name: "Operations", description: "Health and readiness." },
         { name: "Admin", description: "User administration (Bearer LATCHKEY_ADMIN_TOKEN)." },

@@ -1,4 +1,12 @@
-import { type DatabaseIntrospector, type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import {
+  type DatabaseIntrospector,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+  Migrator,
+  sql,
+} from "kysely";
 import type { Dialect } from "../store.js";
 
 /**
@@ -174,6 +182,18 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.alterTable("signing_keys").renameColumn("private_pem", "private_key_enc").execute();
     },
   }),
+  "2026-12-03-001-session-last-use": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      // When a session was last used (§6): its start, then each rotation and each access token issued
+      // from its refresh token. The sessions already stored were last seen, as far as anyone knows, then.
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .alterTable("sessions")
+        .addColumn("last_used_at", int64, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`update sessions set last_used_at = created_at`.execute(db);
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {
@@ -183,20 +203,35 @@ class CodeMigrationProvider implements MigrationProvider {
   }
 }
 
-/** Applies every pending migration; safe to run from several nodes at once (Kysely takes a lock). */
-export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+async function migrator(db: Kysely<unknown>, dialect: Dialect): Promise<Migrator> {
   // Kysely looks for its bookkeeping tables in every schema unless told which one: with several
   // schemas in one database (one per test suite, or per tenant) it would find another schema's table
   // and skip creating its own. Pin them to the connection's current schema.
   const migrationTableSchema = dialect === "postgres" ? await currentSchema(db) : undefined;
-  const migrator = new Migrator({
+  return new Migrator({
     db: migrationTableSchema ? withCurrentSchemaIntrospection(db, migrationTableSchema) : db,
     provider: new CodeMigrationProvider(dialect),
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+}
+
+function applied({ error, results }: MigrationResultSet): string[] {
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** Applies every pending migration; safe to run from several nodes at once (Kysely takes a lock). */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+  return applied(await (await migrator(db, dialect)).migrateToLatest());
+}
+
+/**
+ * Applies the pending migrations up to and including `name`, and none after it: a database as an
+ * earlier version left it, for the tests of a migration's handling of the rows already stored.
+ */
+export async function migrateUpTo(db: Kysely<unknown>, dialect: Dialect, name: string): Promise<string[]> {
+  if (!(name in migrations)) throw new Error(`no migration named ${name}`);
+  return applied(await (await migrator(db, dialect)).migrateTo(name));
 }
 
 /**

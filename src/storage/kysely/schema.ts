@@ -30,6 +30,8 @@ export interface SessionsTable {
   revoked_at: number | null;
   ip: string | null;
   user_agent: string | null;
+  /** The session's start, then each rotation and access token issued from it (migration 2026-12-03-001, §6). */
+  last_used_at: number;
 }
 
 export interface RefreshTokensTable {

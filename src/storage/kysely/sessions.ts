@@ -1,6 +1,12 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import type { NewRefreshToken, NewSession, RefreshSuccessor, SessionStatus, SessionStore } from "../sessions.js";
-import type { PreparedReads, SessionStatusRow } from "./reads/sql.js";
+import type { Dialect } from "../store.js";
+import {
+  type PreparedReads,
+  REFRESH_TOKEN_STATUS_SELECT,
+  type RefreshTokenStatusRow,
+  type SessionStatusRow,
+} from "./reads/sql.js";
 import type { Database } from "./schema.js";
 
 /** Sessions and their refresh tokens. Atomicity is documented on SessionStore. */
@@ -18,9 +24,9 @@ export function insertSessionStatement(
   return sql<{ jti: string }>`
       with ${parts.before ?? sql``}
       s as (
-        insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
+        insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent, last_used_at)
         select ${session.id}, ${session.userId}, ${session.createdAt}, ${session.expiresAt}, null,
-               ${session.ip}, ${session.userAgent}
+               ${session.ip}, ${session.userAgent}, ${session.createdAt}
         where ${parts.condition ?? sql<boolean>`true`}
         returning id)
       ${parts.after ?? sql``}
@@ -41,6 +47,7 @@ export async function insertSession(trx: Kysely<Database>, session: NewSession, 
       revoked_at: null,
       ip: session.ip,
       user_agent: session.userAgent,
+      last_used_at: session.createdAt,
     })
     .execute();
   await addRefreshToken(trx, { jti: refreshJti, sessionId: session.id, issuedAt: session.createdAt });
@@ -48,6 +55,34 @@ export async function insertSession(trx: Kysely<Database>, session: NewSession, 
 
 async function addRefreshToken(db: Kysely<Database>, token: NewRefreshToken): Promise<void> {
   await db
+    .insertInto("refresh_tokens")
+    .values({ jti: token.jti, session_id: token.sessionId, issued_at: token.issuedAt, used_at: null })
+    .execute();
+}
+
+/** Moves the session's last use on to `now` (never back) while it is not revoked. */
+function touchSession(db: Kysely<Database>, sessionId: string, now: number) {
+  return db
+    .updateTable("sessions")
+    .set({ last_used_at: now })
+    .where("id", "=", sessionId)
+    .where("revoked_at", "is", null)
+    .where("last_used_at", "<", now);
+}
+
+/**
+ * A rotation's successor, added to its session with the session's last use moved on: on PostgreSQL
+ * one statement (the touch a CTE of the insert), on SQLite two.
+ */
+async function addRotatedRefreshToken(trx: Kysely<Database>, dialect: Dialect, token: NewRefreshToken): Promise<void> {
+  const touch = touchSession(trx, token.sessionId, token.issuedAt);
+  if (dialect === "sqlite") {
+    await touch.execute();
+    await addRefreshToken(trx, token);
+    return;
+  }
+  await trx
+    .with("touched", () => touch)
     .insertInto("refresh_tokens")
     .values({ jti: token.jti, session_id: token.sessionId, issued_at: token.issuedAt, used_at: null })
     .execute();
@@ -99,8 +134,31 @@ function toSessionStatus(row: SessionStatusRow): SessionStatus {
   };
 }
 
+function toRefreshTokenStatus(row: RefreshTokenStatusRow) {
+  return { sessionId: row.session_id, usedAt: row.used_at, ...toSessionStatus(row) };
+}
+
+/**
+ * PostgreSQL: a refresh token's status read with its user, and its session's last use moved on while
+ * the session is live, in one statement (the read's round trip carries the write).
+ */
+async function refreshTokenStatusAndTouchPostgres(
+  db: Kysely<Database>,
+  jti: string,
+  now: number,
+): Promise<RefreshTokenStatusRow | undefined> {
+  const { rows } = await sql<RefreshTokenStatusRow>`
+      with st as (${sql.raw(REFRESH_TOKEN_STATUS_SELECT)} = ${jti}),
+      touched as (
+        update sessions set last_used_at = ${now}
+        where id = (select session_id from st where disabled_at is null)
+          and revoked_at is null and last_used_at < ${now})
+      select session_id, used_at, user_id, revoked_at, expires_at, disabled_at from st`.execute(db);
+  return rows[0];
+}
+
 /** Sessions over Kysely; the status of a session or refresh token is read through `reads` (reads/). */
-export function sessionStore(db: Kysely<Database>, reads: PreparedReads): SessionStore {
+export function sessionStore(db: Kysely<Database>, reads: PreparedReads, dialect: Dialect): SessionStore {
   return {
     // Every access-token validation comes here: a statement prepared once.
     async sessionStatus(sessionId) {
@@ -110,7 +168,19 @@ export function sessionStore(db: Kysely<Database>, reads: PreparedReads): Sessio
 
     async refreshTokenStatus(jti) {
       const row = await reads.refreshTokenStatus(jti);
-      return row && { sessionId: row.session_id, usedAt: row.used_at, ...toSessionStatus(row) };
+      return row && toRefreshTokenStatus(row);
+    },
+
+    async refreshTokenStatusAndTouch(jti, now) {
+      if (dialect === "postgres") {
+        const row = await refreshTokenStatusAndTouchPostgres(db, jti, now);
+        return row && toRefreshTokenStatus(row);
+      }
+      const row = await reads.refreshTokenStatus(jti);
+      if (row && row.revoked_at === null && row.disabled_at === null) {
+        await touchSession(db, row.session_id, now).execute();
+      }
+      return row && toRefreshTokenStatus(row);
     },
 
     // Only the caller whose conditional UPDATE marked `jti` adds its token. Every other caller gets
@@ -124,7 +194,8 @@ export function sessionStore(db: Kysely<Database>, reads: PreparedReads): Sessio
           .where("used_at", "is", null)
           .executeTakeFirst();
         if (Number(marked.numUpdatedRows) !== 1) return refreshTokenSuccessor(trx, rotation.jti);
-        await addRefreshToken(trx, { jti: rotation.newJti, sessionId: rotation.sessionId, issuedAt: rotation.now });
+        const successor = { jti: rotation.newJti, sessionId: rotation.sessionId, issuedAt: rotation.now };
+        await addRotatedRefreshToken(trx, dialect, successor);
         return { jti: rotation.newJti, issuedAt: rotation.now };
       }),
 
@@ -138,6 +209,37 @@ export function sessionStore(db: Kysely<Database>, reads: PreparedReads): Sessio
         .set({ revoked_at: now })
         .where("id", "=", sessionId)
         .where("revoked_at", "is", null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async listLiveSessions(userId, now) {
+      const rows = await db
+        .selectFrom("sessions")
+        .select(["id", "created_at", "last_used_at", "ip", "user_agent"])
+        .where("user_id", "=", userId)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+        ip: row.ip,
+        userAgent: row.user_agent,
+      }));
+    },
+
+    async revokeUserSession(userId, sessionId, now) {
+      const result = await db
+        .updateTable("sessions")
+        .set({ revoked_at: now })
+        .where("id", "=", sessionId)
+        .where("user_id", "=", userId)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },

@@ -28,7 +28,7 @@ export function kyselyStore({ db, dialect, reads }: Connection): KyselyStore {
     db,
     ...userStore(db),
     ...loginStore(db, dialect),
-    ...sessionStore(db, reads),
+    ...sessionStore(db, reads, dialect),
     ...throttleStore(db),
     ...twoFactorStore(db, reads),
     ...mailCodeStore(db),
