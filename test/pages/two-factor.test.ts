@@ -125,6 +125,9 @@ describe.each(testDialects())("two-factor pages ($name)", (dialect) => {
     const wrong = await browser.post("/account/two-factor/totp/enable", { code: wrongCodeAt(app, t.clock.now()) });
     expectPage(wrong, 401, "That code is not correct");
     expect(codesOn(wrong.body)).toEqual([]);
+    // The same pending secret is shown again, so the user can scan it if the app did not take it.
+    expect(wrong.body).toMatch(/<svg role="img"/);
+    expect(keyOf(wrong.body)).toBe(key);
     let record = await twoFactorOf(t, userId);
     expect(record.totp?.enabledAt ?? null).toBeNull();
     expect(record.recoveryCodes).toBeUndefined();
@@ -263,6 +266,34 @@ describe.each(testDialects())("two-factor pages ($name)", (dialect) => {
     expect(record.emailOtp?.email).toBe(EMAIL);
     expect(record.emailOtp?.enabledAt).not.toBeNull();
     expectPage(await browser.visit("/account/two-factor"), 200, "Die Codes gehen an alice@example.com.");
+  });
+
+  it("with 2FA on, a wrong code shows the pending key again only while the sudo token lasts", async () => {
+    await t.createUser(EMAIL);
+    const browser = new PageClient(t);
+    await signIn(t, browser);
+    const { app } = await enrolOnPages(t, browser);
+    t.clock.advanceSeconds(30);
+    // Replacing the app: /reauth first, then a new secret is pending.
+    await browser.get("/reauth?next=/account/two-factor/totp");
+    await browser.post("/reauth", {
+      method: "totp",
+      code: codeAt(app, t.clock.now()),
+      next: "/account/two-factor/totp",
+    });
+    await browser.visit("/account/two-factor/totp");
+    const setup = await browser.post("/account/two-factor/totp/setup");
+    const key = keyOf(setup.body);
+    const pending = appFromKey(key);
+    const wrong = await browser.post("/account/two-factor/totp/enable", { code: wrongCodeAt(pending, t.clock.now()) });
+    expectPage(wrong, 401, "That code is not correct");
+    expect(keyOf(wrong.body)).toBe(key);
+    // Past the sudo token's lifetime the access token alone may confirm, but not read the secret back.
+    t.clock.advanceSeconds(t.config.tokens.sudoTtlSeconds + 1);
+    const late = await browser.post("/account/two-factor/totp/enable", { code: wrongCodeAt(pending, t.clock.now()) });
+    expectPage(late, 401, "That code is not correct");
+    expect(late.body).not.toContain(`${key.slice(0, 4)}</span>`);
+    expect(late.body).not.toMatch(/<svg|otpauth:/);
   });
 
   it("a second method goes on without new codes; turning one of two off keeps 2FA on", async () => {

@@ -19,12 +19,12 @@ import {
 } from "../../core/flows/two-factor/email-otp.js";
 import { resetRecoveryCodes } from "../../core/flows/two-factor/recovery-codes.js";
 import { type TwoFactorState, twoFactorState } from "../../core/flows/two-factor/state.js";
-import { disableTotp, enableTotp, setupTotp } from "../../core/flows/two-factor/totp.js";
+import { disableTotp, enableTotp, pendingTotpUrl, setupTotp } from "../../core/flows/two-factor/totp.js";
 import { RECOVERY_CODE_COUNT } from "../../core/recovery/recovery.js";
 import type { Principal } from "../../core/tokens/token-guard.js";
 import type { Deps } from "../../deps.js";
 import { describeError, formatTime, formatWait, formFields, type PageEnv, pageContext, renderPage } from "./page.js";
-import { principalFor, requireSignedIn } from "./session.js";
+import { principalFor, ReauthNeeded, requireSignedIn } from "./session.js";
 import type { PageLanguage } from "./view.js";
 
 const BASE = "/account/two-factor";
@@ -157,6 +157,19 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
     return reply.redirect(`${BASE}?done=${state.enabled ? `${method}-off` : "two-factor-off"}`, 303);
   };
 
+  /**
+   * The pending secret's URL, to show the QR code again after a wrong code: only to a caller who could
+   * have made it (setup's requirement), never on the access token alone while 2FA is on.
+   */
+  const pendingUrlFor = async (request: FastifyRequest, reply: FastifyReply): Promise<string | undefined> => {
+    try {
+      return await pendingTotpUrl(deps.flow, await principalFor(deps, request, reply, "sudoOrAccessIf2faOff"));
+    } catch (error) {
+      if (error instanceof ReauthNeeded) return undefined;
+      throw error;
+    }
+  };
+
   /** The second step of the authenticator app's setup: the QR code and key (on setup), the code field. */
   const renderTotpConfirm = async (
     request: FastifyRequest,
@@ -172,7 +185,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       reply,
       "two-factor-totp-setup",
       {
-        // Without the QR code (a refused code), the page is the setup's, not "scan".
+        // Without the QR code (no setup pending, or no right to see it again), the page is the setup's.
         title: url === undefined ? "two-factor.totp-title" : "two-factor.totp-setup-title",
         status: shown?.status ?? 200,
         signedIn: true,
@@ -288,7 +301,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         codes = await enableTotp(deps.flow, principal, form.code.replace(/\s/g, ""));
       } catch (error) {
         const shown = refusal(request, reply, error, { TOTP_UNINITIALIZED: "two-factor.totp-no-pending" });
-        return renderTotpConfirm(request, reply, undefined, shown);
+        return renderTotpConfirm(request, reply, await pendingUrlFor(request, reply), shown);
       }
       return afterEnable(request, reply, principal, codes, "totp");
     });

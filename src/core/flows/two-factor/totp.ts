@@ -53,6 +53,18 @@ export async function setupTotp(flow: FlowContext, principal: Principal): Promis
 }
 
 /**
+ * The otpauth URL of the secret waiting for activation, or undefined when none is. For a face that
+ * shows the QR code again after a wrong confirmation code: the caller must hold what setup needed.
+ */
+export async function pendingTotpUrl(flow: FlowContext, principal: Principal): Promise<string | undefined> {
+  const user = await flow.store.findUserById(principal.userId);
+  const pending = user ? ((await flow.store.totpState(user.id))?.pendingSecretEnc ?? null) : null;
+  if (!user || pending === null) return undefined;
+  const secret = openSecret(flow.keyring, pending, user.id);
+  return totpUrl({ secret, issuer: totpIssuer(flow), account: user.email });
+}
+
+/**
  * `POST /user/2fa/totp/enable`: checks a code of the pending secret and activates it. The first
  * active method creates the recovery codes, returned this once; otherwise the answer is `[]`.
  */
