@@ -59,7 +59,7 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
       },
       refreshTokenStatus: async (jti) => {
         asked.push(`refresh token ${jti}`);
-        return { ...status, session_id: "known", used_at: T0 + 1 };
+        return { ...status, session_id: "known", used_at: T0 + 1, last_used_at: T0 };
       },
       twoFactorState: async (userId) => {
         asked.push(`two-factor ${userId}`);
@@ -203,6 +203,38 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
     expect(after.filter((row) => row?.revokedAt !== null)).toHaveLength(1);
     expect(await store.refreshTokenStatus("cr7")).toMatchObject({ revokedAt: T0 + 9 });
     await Promise.all(before);
+  });
+
+  it("moves the last use of many sessions with concurrent reads of their refresh tokens, each by its own touch", async () => {
+    const users: number[] = [];
+    for (let i = 0; i < 30; i++) users.push(await session(`user${i}@example.com`, `t${i}`, `tr${i}`));
+    await store.revokeSession("t3", T0);
+    await store.setUserDisabled(users[4] ?? 0, T0);
+    const lastUse = async (i: number) => {
+      const [row] = await store.db.selectFrom("sessions").select("last_used_at").where("id", "=", `t${i}`).execute();
+      return row?.last_used_at;
+    };
+    // Each session at its own time; session 5 asked twice at once (the later time wins); session 6 only
+    // if last used 100 ms before: not so.
+    const touches = users.map((_, i) => ({ jti: `tr${i}`, at: T0 + 1000 + i, ifLastUsedBy: T0 + 999 + i }));
+    touches.push(
+      { jti: "tr5", at: T0 + 5000, ifLastUsedBy: T0 + 4999 },
+      { jti: "missing", at: T0 + 1, ifLastUsedBy: T0 },
+    );
+    const six = touches[6];
+    if (six) six.ifLastUsedBy = T0 - 100;
+    const answers = await Promise.all(
+      touches.map(({ jti, at, ifLastUsedBy }) => store.refreshTokenStatusAndTouch(jti, { at, ifLastUsedBy })),
+    );
+    answers.forEach((answer, n) => {
+      const i = n < users.length ? n : n === users.length ? 5 : -1;
+      if (i < 0) expect(answer).toBeUndefined();
+      else expect(answer).toMatchObject({ sessionId: `t${i}`, userId: users[i], revokedAt: i === 3 ? T0 : null });
+    });
+    for (let i = 0; i < users.length; i++) {
+      const expected = i === 5 ? T0 + 5000 : [3, 4, 6].includes(i) ? T0 : T0 + 1000 + i;
+      expect({ i, lastUse: await lastUse(i) }).toEqual({ i, lastUse: expected });
+    }
   });
 
   it("answers concurrent second-factor state reads with each user's own state, and sees a change at once", async () => {
