@@ -324,6 +324,39 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
       }
     });
 
+  // PostgreSQL: the touch rides in the batched read, and a session row another transaction holds is
+  // skipped rather than waited for (on SQLite every write waits for the one writer anyway).
+  if (dialect.name === "postgres")
+    it("reads a refresh token without waiting for a transaction that holds its session, and skips the touch", async () => {
+      await session("fay@example.com", "s6", "r7");
+      const lastUse = async () =>
+        (await store.db.selectFrom("sessions").select("last_used_at").where("id", "=", "s6").executeTakeFirst())
+          ?.last_used_at;
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let locked: () => void = () => {};
+      const isLocked = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const transaction = store.db.transaction().execute(async (trx) => {
+        await trx.updateTable("sessions").set({ ip: "10.0.0.1" }).where("id", "=", "s6").execute();
+        locked();
+        await held;
+      });
+      await isLocked;
+      expect(await store.refreshTokenStatusAndTouch("r7", { at: T0 + 100, ifLastUsedBy: T0 + 50 })).toMatchObject({
+        sessionId: "s6",
+        revokedAt: null,
+      });
+      release();
+      await transaction;
+      expect(await lastUse()).toBe(T0);
+      await store.refreshTokenStatusAndTouch("r7", { at: T0 + 200, ifLastUsedBy: T0 + 150 });
+      expect(await lastUse()).toBe(T0 + 200);
+    });
+
   it("reads committed rows while another transaction holds the connection, and sees its commit", async () => {
     await session("bob@example.com", "s2", "r3");
     let release: () => void = () => {};

@@ -35,13 +35,19 @@ function batchedRead<Row>(pool: pg.Pool, name: string, text: string): ReadBatche
  * The refresh-token status read that also moves the sessions' last use (an access token being
  * issued, §6): the read of many keys with, for each, the time to set and the last use at or before
  * which to set it. One statement per batch, so the write costs no round trip of its own and a busy
- * node commits once per batch, not once per request.
+ * node commits once per batch, not once per request. A session row another transaction holds (a
+ * revocation, a rotation, another batch's touch) is skipped, not waited for: the read never blocks
+ * and batches cannot deadlock over rows taken in different orders, and the holder has either made
+ * the last use current or ended the session.
  */
 const REFRESH_TOKEN_STATUS_TOUCH_MANY = `with st as (${REFRESH_TOKEN_STATUS_SELECT} = any($1::text[])),
-  touched as (
-    update sessions s set last_used_at = k.at
-    from st inner join unnest($1::text[], $2::bigint[], $3::bigint[]) as k(jti, at, due) on k.jti = st.key
-    where s.id = st.session_id and st.disabled_at is null and s.revoked_at is null and s.last_used_at <= k.due)
+  due as (
+    select s.id, k.at from sessions s
+    inner join st on st.session_id = s.id
+    inner join unnest($1::text[], $2::bigint[], $3::bigint[]) as k(jti, at, due) on k.jti = st.key
+    where st.disabled_at is null and s.revoked_at is null and s.last_used_at <= k.due
+    for update of s skip locked),
+  touched as (update sessions s set last_used_at = due.at from due where s.id = due.id)
   select * from st`;
 
 /**
