@@ -59,7 +59,7 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
       },
       refreshTokenStatus: async (jti) => {
         asked.push(`refresh token ${jti}`);
-        return { ...status, session_id: "known", used_at: T0 + 1 };
+        return { ...status, session_id: "known", used_at: T0 + 1, last_used_at: T0 };
       },
       twoFactorState: async (userId) => {
         asked.push(`two-factor ${userId}`);
@@ -205,6 +205,38 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
     await Promise.all(before);
   });
 
+  it("moves the last use of many sessions with concurrent reads of their refresh tokens, each by its own touch", async () => {
+    const users: number[] = [];
+    for (let i = 0; i < 30; i++) users.push(await session(`user${i}@example.com`, `t${i}`, `tr${i}`));
+    await store.revokeSession("t3", T0);
+    await store.setUserDisabled(users[4] ?? 0, T0);
+    const lastUse = async (i: number) => {
+      const [row] = await store.db.selectFrom("sessions").select("last_used_at").where("id", "=", `t${i}`).execute();
+      return row?.last_used_at;
+    };
+    // Each session at its own time; session 5 asked twice at once (the later time wins); session 6 only
+    // if last used 100 ms before: not so.
+    const touches = users.map((_, i) => ({ jti: `tr${i}`, at: T0 + 1000 + i, ifLastUsedBy: T0 + 999 + i }));
+    touches.push(
+      { jti: "tr5", at: T0 + 5000, ifLastUsedBy: T0 + 4999 },
+      { jti: "missing", at: T0 + 1, ifLastUsedBy: T0 },
+    );
+    const six = touches[6];
+    if (six) six.ifLastUsedBy = T0 - 100;
+    const answers = await Promise.all(
+      touches.map(({ jti, at, ifLastUsedBy }) => store.refreshTokenStatusAndTouch(jti, { at, ifLastUsedBy })),
+    );
+    answers.forEach((answer, n) => {
+      const i = n < users.length ? n : n === users.length ? 5 : -1;
+      if (i < 0) expect(answer).toBeUndefined();
+      else expect(answer).toMatchObject({ sessionId: `t${i}`, userId: users[i], revokedAt: i === 3 ? T0 : null });
+    });
+    for (let i = 0; i < users.length; i++) {
+      const expected = i === 5 ? T0 + 5000 : [3, 4, 6].includes(i) ? T0 : T0 + 1000 + i;
+      expect({ i, lastUse: await lastUse(i) }).toEqual({ i, lastUse: expected });
+    }
+  });
+
   it("answers concurrent second-factor state reads with each user's own state, and sees a change at once", async () => {
     const none = { totp: undefined, emailOtp: undefined, recoveryCodes: undefined };
     const plain = await session("plain@example.com", "p1", "pr1");
@@ -290,6 +322,39 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
       } finally {
         other.close();
       }
+    });
+
+  // PostgreSQL: the touch rides in the batched read, and a session row another transaction holds is
+  // skipped rather than waited for (on SQLite every write waits for the one writer anyway).
+  if (dialect.name === "postgres")
+    it("reads a refresh token without waiting for a transaction that holds its session, and skips the touch", async () => {
+      await session("fay@example.com", "s6", "r7");
+      const lastUse = async () =>
+        (await store.db.selectFrom("sessions").select("last_used_at").where("id", "=", "s6").executeTakeFirst())
+          ?.last_used_at;
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let locked: () => void = () => {};
+      const isLocked = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const transaction = store.db.transaction().execute(async (trx) => {
+        await trx.updateTable("sessions").set({ ip: "10.0.0.1" }).where("id", "=", "s6").execute();
+        locked();
+        await held;
+      });
+      await isLocked;
+      expect(await store.refreshTokenStatusAndTouch("r7", { at: T0 + 100, ifLastUsedBy: T0 + 50 })).toMatchObject({
+        sessionId: "s6",
+        revokedAt: null,
+      });
+      release();
+      await transaction;
+      expect(await lastUse()).toBe(T0);
+      await store.refreshTokenStatusAndTouch("r7", { at: T0 + 200, ifLastUsedBy: T0 + 150 });
+      expect(await lastUse()).toBe(T0 + 200);
     });
 
   it("reads committed rows while another transaction holds the connection, and sees its commit", async () => {

@@ -234,25 +234,32 @@ describe.each(testDialects())("store on $name", (dialect) => {
       Object.fromEntries((await store.listLiveSessions(id, T0)).map((s) => [s.id, s.lastUsedAt] as const));
     expect(await lastUse()).toEqual({ s1: T0, s2: T0 });
 
-    expect(await store.refreshTokenStatusAndTouch("r1", T0 + 10)).toEqual(await store.refreshTokenStatus("r1"));
+    const touch = (jti: string, at: number, step = 1) =>
+      store.refreshTokenStatusAndTouch(jti, { at, ifLastUsedBy: at - step });
+    expect(await touch("r1", T0 + 10)).toEqual(await store.refreshTokenStatus("r1"));
     expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 });
     // An earlier time (another node's clock) does not move it back.
-    await store.refreshTokenStatusAndTouch("r1", T0 + 5);
+    await touch("r1", T0 + 5);
     expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 });
+    // Nor does a use sooner than the step asked for.
+    await touch("r1", T0 + 14, 5);
+    expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 });
+    await touch("r1", T0 + 15, 5);
+    expect(await lastUse()).toEqual({ s1: T0 + 15, s2: T0 });
     // A rotation moves it too.
     await store.rotateRefreshToken({ jti: "r2", newJti: "r2b", sessionId: "s2", now: T0 + 20 });
-    expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 + 20 });
+    expect(await lastUse()).toEqual({ s1: T0 + 15, s2: T0 + 20 });
 
     // Not for a disabled user, nor a revoked session: the status is read all the same.
     await store.setUserDisabled(id, T0);
-    expect((await store.refreshTokenStatusAndTouch("r1", T0 + 30))?.userDisabled).toBe(true);
+    expect((await touch("r1", T0 + 30))?.userDisabled).toBe(true);
     await store.setUserDisabled(id, null);
-    expect(await lastUse()).toEqual({ s1: T0 + 10, s2: T0 + 20 });
+    expect(await lastUse()).toEqual({ s1: T0 + 15, s2: T0 + 20 });
     await store.revokeSession("s1", T0 + 40);
-    expect((await store.refreshTokenStatusAndTouch("r1", T0 + 50))?.revokedAt).toBe(T0 + 40);
+    expect((await touch("r1", T0 + 50))?.revokedAt).toBe(T0 + 40);
     const [row] = await store.db.selectFrom("sessions").select("last_used_at").where("id", "=", "s1").execute();
-    expect(row?.last_used_at).toBe(T0 + 10);
-    expect(await store.refreshTokenStatusAndTouch("nope", T0 + 60)).toBeUndefined();
+    expect(row?.last_used_at).toBe(T0 + 15);
+    expect(await touch("nope", T0 + 60)).toBeUndefined();
   });
 
   it("ends a user's session only for that user, only while live, and once", async () => {

@@ -103,8 +103,8 @@ describe.each(testDialects())("the user's own sessions (§6) on $name", (dialect
     const start = t.clock.now();
     t.clock.advanceSeconds(60);
     const phone = await signInFrom("Phone/2.0");
-    const lastUse = async () =>
-      Object.fromEntries((await list(phone.access)).map((s) => [s.userAgent, s.lastUsedAt] as const));
+    const lastUse = async (access = phone.access) =>
+      Object.fromEntries((await list(access)).map((s) => [s.userAgent, s.lastUsedAt] as const));
     expect(await lastUse()).toEqual({ "Laptop/1.0": iso(start), "Phone/2.0": iso(start + 60_000) });
 
     // A rotation of the laptop's refresh token.
@@ -136,8 +136,20 @@ describe.each(testDialects())("the user's own sessions (§6) on $name", (dialect
 
     // The rotated token's successor, used in turn, moves it on again.
     t.clock.advanceSeconds(60);
+    const laptopAccess = await accessFor(t, rotated.body);
+    expect((await lastUse(laptopAccess))["Laptop/1.0"]).toBe(iso(start + 300_000));
+
+    // An access token moves it a minute at a time (a client asking in a loop writes once a minute);
+    // a rotation at once.
+    t.clock.advanceSeconds(59);
     await accessFor(t, rotated.body);
-    expect((await lastUse())["Laptop/1.0"]).toBe(iso(start + 300_000));
+    expect((await lastUse(laptopAccess))["Laptop/1.0"]).toBe(iso(start + 300_000));
+    t.clock.advanceSeconds(1);
+    await accessFor(t, rotated.body);
+    expect((await lastUse(laptopAccess))["Laptop/1.0"]).toBe(iso(start + 360_000));
+    t.clock.advanceSeconds(1);
+    expect((await get(t, "/auth/refreshtoken", rotated.body)).statusCode).toBe(200);
+    expect((await lastUse(laptopAccess))["Laptop/1.0"]).toBe(iso(start + 361_000));
   });
 
   it("leaves out sessions logged out, revoked or past their end", async () => {

@@ -43,6 +43,12 @@ export interface RefreshSuccessor {
   issuedAt: number;
 }
 
+/** The session's last use becomes `at` if it is at or before `ifLastUsedBy` (earlier than `at`). */
+export interface SessionTouch {
+  at: number;
+  ifLastUsedBy: number;
+}
+
 /** A session as its user's list shows it (§6). */
 export interface SessionRecord {
   id: string;
@@ -63,12 +69,12 @@ export interface SessionStore {
   sessionStatus(sessionId: string): Promise<SessionStatus | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined>;
   /**
-   * What refreshTokenStatus reads, for a token about to be used (an access token issued from it):
-   * while its session is not revoked and its user not disabled, the session's last use moves on to
-   * `now` (never back). On PostgreSQL one statement, read and write; on SQLite the read, then the
+   * What refreshTokenStatus reads, for a token about to be used (an access token issued from it),
+   * and, while its session is not revoked and its user not disabled, the session's last use moved
+   * as `touch` says. On PostgreSQL one statement, read and write; on SQLite the read, then the
    * UPDATE. Validations use refreshTokenStatus, which never writes.
    */
-  refreshTokenStatusAndTouch(jti: string, now: number): Promise<RefreshTokenStatus | undefined>;
+  refreshTokenStatusAndTouch(jti: string, touch: SessionTouch): Promise<RefreshTokenStatus | undefined>;
   /**
    * Marks `jti` used and replaced by `newJti` (a conditional UPDATE … WHERE used_at IS NULL) and adds
    * `newJti` to the same session, moving the session's last use on to `now`, in one transaction. Of

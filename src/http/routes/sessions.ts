@@ -15,7 +15,8 @@ const UserSession = Type.Object(
     createdAt: Type.String({ format: "date-time" }),
     lastUsedAt: Type.String({
       format: "date-time",
-      description: "The login, then each refresh-token rotation and each access token issued (§6).",
+      description:
+        "The login, then each refresh-token rotation, and each access token issued once a minute has passed (§6).",
     }),
     ip: NullableText,
     userAgent: NullableText,

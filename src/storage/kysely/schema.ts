@@ -30,7 +30,7 @@ export interface SessionsTable {
   revoked_at: number | null;
   ip: string | null;
   user_agent: string | null;
-  /** The session's start, then each rotation and access token issued from it (migration 2026-12-03-001, §6). */
+  /** The session's start, moved on by rotations and access tokens issued from it (migration 2026-12-03-001, §6). */
   last_used_at: number;
 }
 

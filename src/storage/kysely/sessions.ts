@@ -1,12 +1,14 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
-import type { NewRefreshToken, NewSession, RefreshSuccessor, SessionStatus, SessionStore } from "../sessions.js";
+import type {
+  NewRefreshToken,
+  NewSession,
+  RefreshSuccessor,
+  SessionStatus,
+  SessionStore,
+  SessionTouch,
+} from "../sessions.js";
 import type { Dialect } from "../store.js";
-import {
-  type PreparedReads,
-  REFRESH_TOKEN_STATUS_SELECT,
-  type RefreshTokenStatusRow,
-  type SessionStatusRow,
-} from "./reads/sql.js";
+import type { PreparedReads, RefreshTokenStatusRow, SessionStatusRow } from "./reads/sql.js";
 import type { Database } from "./schema.js";
 
 /** Sessions and their refresh tokens. Atomicity is documented on SessionStore. */
@@ -60,14 +62,14 @@ async function addRefreshToken(db: Kysely<Database>, token: NewRefreshToken): Pr
     .execute();
 }
 
-/** Moves the session's last use on to `now` (never back) while it is not revoked. */
-function touchSession(db: Kysely<Database>, sessionId: string, now: number) {
+/** Moves the session's last use as `touch` says (never back), while the session is not revoked. */
+function touchSession(db: Kysely<Database>, sessionId: string, touch: SessionTouch) {
   return db
     .updateTable("sessions")
-    .set({ last_used_at: now })
+    .set({ last_used_at: touch.at })
     .where("id", "=", sessionId)
     .where("revoked_at", "is", null)
-    .where("last_used_at", "<", now);
+    .where("last_used_at", "<=", touch.ifLastUsedBy);
 }
 
 /**
@@ -75,7 +77,7 @@ function touchSession(db: Kysely<Database>, sessionId: string, now: number) {
  * one statement (the touch a CTE of the insert), on SQLite two.
  */
 async function addRotatedRefreshToken(trx: Kysely<Database>, dialect: Dialect, token: NewRefreshToken): Promise<void> {
-  const touch = touchSession(trx, token.sessionId, token.issuedAt);
+  const touch = touchSession(trx, token.sessionId, { at: token.issuedAt, ifLastUsedBy: token.issuedAt - 1 });
   if (dialect === "sqlite") {
     await touch.execute();
     await addRefreshToken(trx, token);
@@ -138,25 +140,6 @@ function toRefreshTokenStatus(row: RefreshTokenStatusRow) {
   return { sessionId: row.session_id, usedAt: row.used_at, ...toSessionStatus(row) };
 }
 
-/**
- * PostgreSQL: a refresh token's status read with its user, and its session's last use moved on while
- * the session is live, in one statement (the read's round trip carries the write).
- */
-async function refreshTokenStatusAndTouchPostgres(
-  db: Kysely<Database>,
-  jti: string,
-  now: number,
-): Promise<RefreshTokenStatusRow | undefined> {
-  const { rows } = await sql<RefreshTokenStatusRow>`
-      with st as (${sql.raw(REFRESH_TOKEN_STATUS_SELECT)} = ${jti}),
-      touched as (
-        update sessions set last_used_at = ${now}
-        where id = (select session_id from st where disabled_at is null)
-          and revoked_at is null and last_used_at < ${now})
-      select session_id, used_at, user_id, revoked_at, expires_at, disabled_at from st`.execute(db);
-  return rows[0];
-}
-
 /** Sessions over Kysely; the status of a session or refresh token is read through `reads` (reads/). */
 export function sessionStore(db: Kysely<Database>, reads: PreparedReads, dialect: Dialect): SessionStore {
   return {
@@ -171,14 +154,17 @@ export function sessionStore(db: Kysely<Database>, reads: PreparedReads, dialect
       return row && toRefreshTokenStatus(row);
     },
 
-    async refreshTokenStatusAndTouch(jti, now) {
-      if (dialect === "postgres") {
-        const row = await refreshTokenStatusAndTouchPostgres(db, jti, now);
+    async refreshTokenStatusAndTouch(jti, touch) {
+      if (reads.refreshTokenStatusAndTouch) {
+        const row = await reads.refreshTokenStatusAndTouch(jti, touch);
         return row && toRefreshTokenStatus(row);
       }
+      // SQLite: the read (its reader cannot write), then, when the touch is due, the UPDATE on the
+      // writer, with no round trip to save. A kept row is never older than the last commit (reads/),
+      // so its last use is the stored one.
       const row = await reads.refreshTokenStatus(jti);
-      if (row && row.revoked_at === null && row.disabled_at === null) {
-        await touchSession(db, row.session_id, now).execute();
+      if (row && row.revoked_at === null && row.disabled_at === null && row.last_used_at <= touch.ifLastUsedBy) {
+        await touchSession(db, row.session_id, touch).execute();
       }
       return row && toRefreshTokenStatus(row);
     },

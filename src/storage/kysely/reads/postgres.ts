@@ -1,4 +1,5 @@
 import type pg from "pg";
+import type { SessionTouch } from "../../sessions.js";
 import { ReadBatcher } from "./read-batcher.js";
 import {
   type PreparedReads,
@@ -31,6 +32,58 @@ function batchedRead<Row>(pool: pg.Pool, name: string, text: string): ReadBatche
 }
 
 /**
+ * The refresh-token status read that also moves the sessions' last use (an access token being
+ * issued, §6): the read of many keys with, for each, the time to set and the last use at or before
+ * which to set it. One statement per batch, so the write costs no round trip of its own and a busy
+ * node commits once per batch, not once per request. A session row another transaction holds (a
+ * revocation, a rotation, another batch's touch) is skipped, not waited for: the read never blocks
+ * and batches cannot deadlock over rows taken in different orders, and the holder has either made
+ * the last use current or ended the session.
+ */
+const REFRESH_TOKEN_STATUS_TOUCH_MANY = `with st as (${REFRESH_TOKEN_STATUS_SELECT} = any($1::text[])),
+  due as (
+    select s.id, k.at from sessions s
+    inner join st on st.session_id = s.id
+    inner join unnest($1::text[], $2::bigint[], $3::bigint[]) as k(jti, at, due) on k.jti = st.key
+    where st.disabled_at is null and s.revoked_at is null and s.last_used_at <= k.due
+    for update of s skip locked),
+  touched as (update sessions s set last_used_at = due.at from due where s.id = due.id)
+  select * from st`;
+
+/**
+ * refreshTokenStatusAndTouch, batched: each key's touch waits beside the batcher and goes with the
+ * batch that takes the key (the latest one asked, when a key is asked again before its batch is sent).
+ */
+function touchingRead(pool: pg.Pool): NonNullable<PreparedReads["refreshTokenStatusAndTouch"]> {
+  const touches = new Map<string, SessionTouch>();
+  const batcher = new ReadBatcher<RefreshTokenStatusRow>(
+    // The touches are taken before the first await: when the batch is sent, with its keys.
+    async (keys) => {
+      const at: (number | null)[] = [];
+      const due: (number | null)[] = [];
+      for (const key of keys) {
+        const touch = touches.get(key);
+        touches.delete(key);
+        at.push(touch?.at ?? null);
+        due.push(touch?.ifLastUsedBy ?? null);
+      }
+      const result = await pool.query<RefreshTokenStatusRow & { key: string }>({
+        name: "latchkey_refresh_token_status_touch_many",
+        text: REFRESH_TOKEN_STATUS_TOUCH_MANY,
+        values: [keys, at, due],
+      });
+      return new Map(result.rows.map(({ key, ...row }) => [key, row]));
+    },
+    { maxInFlight: READ_BATCHES_IN_FLIGHT, maxBatch: READ_BATCH_SIZE },
+  );
+  return (jti, touch) => {
+    const earlier = touches.get(jti);
+    if (earlier === undefined || earlier.at < touch.at) touches.set(jti, touch);
+    return batcher.load(jti);
+  };
+}
+
+/**
  * PostgreSQL: named statements (parsed and planned once per pooled connection), and concurrent
  * reads coalesced into one query per batch. Each batch is sent after the requests it answers
  * arrived, so it sees every commit made before them (see ReadBatcher).
@@ -50,6 +103,7 @@ export function postgresReads(pool: pg.Pool): PreparedReads {
   return {
     sessionStatus: (sessionId) => sessions.load(sessionId),
     refreshTokenStatus: (jti) => refreshTokens.load(jti),
+    refreshTokenStatusAndTouch: touchingRead(pool),
     twoFactorState: (userId) => twoFactorStates.load(String(userId)),
     // The pool is the database's own: closing the database ends it.
     close() {},

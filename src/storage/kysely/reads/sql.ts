@@ -5,6 +5,8 @@
  * the reads of its connection when it is built (kysely/store.ts).
  */
 
+import type { SessionTouch } from "../../sessions.js";
+
 /** The row of the session-status read: the session joined with its user by primary key. */
 export interface SessionStatusRow {
   user_id: number;
@@ -17,6 +19,8 @@ export interface SessionStatusRow {
 export interface RefreshTokenStatusRow extends SessionStatusRow {
   session_id: string;
   used_at: number | null;
+  /** The session's last use (§6), as read: before a touch made by the same statement. */
+  last_used_at: number;
 }
 
 /** The row of the second-factor state read: a user's TOTP and email OTP rows and recovery-code counts. */
@@ -41,6 +45,12 @@ export interface TwoFactorStateRow {
 export interface PreparedReads {
   sessionStatus(sessionId: string): Promise<SessionStatusRow | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatusRow | undefined>;
+  /**
+   * What refreshTokenStatus reads, with the session's last use moved as `touch` says (while the
+   * session is not revoked and its user not disabled) by the same statement. Only where a read can
+   * write (PostgreSQL); without it the store reads, then updates.
+   */
+  refreshTokenStatusAndTouch?(jti: string, touch: SessionTouch): Promise<RefreshTokenStatusRow | undefined>;
   /** Always one row per user, even with no second factor: undefined means the read itself is broken. */
   twoFactorState(userId: number): Promise<TwoFactorStateRow | undefined>;
   /** Releases what the reads hold of their own (SQLite's reader connection); the database is closed apart. */
@@ -52,7 +62,7 @@ export interface PreparedReads {
 export const SESSION_STATUS_SELECT = `select s.id as key, s.user_id, s.revoked_at, s.expires_at, u.disabled_at
   from sessions s inner join users u on u.id = s.user_id where s.id`;
 export const REFRESH_TOKEN_STATUS_SELECT = `select r.jti as key, r.session_id, r.used_at, s.user_id, s.revoked_at,
-  s.expires_at, u.disabled_at
+  s.expires_at, s.last_used_at, u.disabled_at
   from refresh_tokens r inner join sessions s on s.id = r.session_id inner join users u on u.id = s.user_id
   where r.jti`;
 
