@@ -170,6 +170,27 @@ describe.each(testDialects())("login pages ($name)", (dialect) => {
     expect(validate.json().message).toBe("TOKEN_REVOKED");
   });
 
+  it("ignores a ?done= word it does not know, names of the object prototype included", async () => {
+    await t.createUser("alice@example.com");
+    const browser = new PageClient(t);
+    for (const word of ["constructor", "__proto__", "toString", "hasOwnProperty", "nonsense"]) {
+      const res = await browser.get(`/login?done=${word}`);
+      expect(res.statusCode).toBe(200);
+      expect(res.body).not.toMatch(/class="alert/);
+    }
+    await browser.post("/login", { email: "alice@example.com", password: PASSWORD });
+    for (const path of [
+      "/account",
+      "/account/two-factor",
+      "/account/sessions",
+      "/account/password",
+      "/account/email",
+    ]) {
+      const res = await browser.get(`${path}?done=constructor`);
+      expect(res.statusCode, path).toBe(200);
+    }
+  });
+
   it("shows the 404 page to browsers and the envelope to API clients", async () => {
     const browser = new PageClient(t, { "accept-language": "fr" });
     expectPage(await browser.get("/no/such/page"), 404, "Il n’y a pas de page à cette adresse.");

@@ -17,12 +17,13 @@ import type { Deps } from "../../deps.js";
 import { requestMeta } from "../request-meta.js";
 import {
   afterSignIn,
-  describeError,
   formatWait,
   formFields,
   localPath,
+  noticeOf,
   type PageEnv,
   pageContext,
+  refusal,
   renderPage,
 } from "./page.js";
 import {
@@ -142,24 +143,16 @@ async function renderSecondFactor(
   );
 }
 
-function noticeOf(env: PageEnv, request: FastifyRequest, reply: FastifyReply): string | undefined {
-  const done = (request.query as Record<string, unknown>).done;
-  const notices: Record<string, string> = {
-    "signed-out": "login.signed-out",
-    "code-sent": "login.code-sent",
-    "password-reset": "login.password-reset-done",
-    expired: "errors.sign-in-expired",
-  };
-  const key = typeof done === "string" ? notices[done] : undefined;
-  return key ? env.views.text(pageContext(env, request, reply).lang, key) : undefined;
-}
+/** The notices of the sign-in pages after a redirect (`?done=`). */
+const NOTICES: Readonly<Record<string, string>> = {
+  "signed-out": "login.signed-out",
+  "code-sent": "login.code-sent",
+  "password-reset": "login.password-reset-done",
+  expired: "errors.sign-in-expired",
+};
 
 export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
-  const refusal = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    if (!(error instanceof AppError) || error.status >= 500) throw error;
-    if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
-    return { status: error.status, error: describeError(env, pageContext(env, request, reply).lang, error) };
-  };
+  const refused = (request: FastifyRequest, reply: FastifyReply, error: unknown) => refusal(env, request, reply, error);
 
   return async (app) => {
     app.get("/login", async (request, reply) => {
@@ -192,7 +185,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         reply,
         "login",
         { title: "login.title" },
-        { notice: noticeOf(env, request, reply) },
+        { notice: noticeOf(env, request, reply, NOTICES) },
       );
     });
 
@@ -202,7 +195,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         result = await login(deps.flow, { username: form.email.trim(), password: form.password }, requestMeta(request));
       } catch (error) {
-        const shown = refusal(request, reply, error);
+        const shown = refused(request, reply, error);
         return renderPage(
           env,
           request,
@@ -233,7 +226,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       const query = request.query as Record<string, unknown>;
       return renderSecondFactor(deps, env, request, reply, partial, loginStep, {
         method: query.method,
-        notice: noticeOf(env, request, reply),
+        notice: noticeOf(env, request, reply, NOTICES),
       });
     });
 
@@ -246,7 +239,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         const tokens = await checkSecondFactor(deps, partial, method ?? "totp", form.code, request);
         storeTokens(deps, reply, tokens);
       } catch (error) {
-        const shown = refusal(request, reply, error);
+        const shown = refused(request, reply, error);
         return renderSecondFactor(deps, env, request, reply, partial, loginStep, { method, ...shown });
       }
       const target = afterSignIn(env, cookiesOf(request)[PAGE_COOKIES.returnTo]);
@@ -261,7 +254,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         await challengeEmailOtp(deps.flow, partial, { origin: context.origin.name, language: context.lang });
       } catch (error) {
-        const shown = refusal(request, reply, error);
+        const shown = refused(request, reply, error);
         return renderSecondFactor(deps, env, request, reply, partial, loginStep, { method: "email", ...shown });
       }
       return reply.redirect("/login/second-factor?method=email&done=code-sent", 303);
@@ -286,7 +279,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       const query = request.query as Record<string, unknown>;
       return renderSecondFactor(deps, env, request, reply, access, page, {
         method: query.method,
-        notice: noticeOf(env, request, reply),
+        notice: noticeOf(env, request, reply, NOTICES),
       });
     });
 
@@ -299,7 +292,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         storeTokens(deps, reply, await checkSecondFactor(deps, access, method ?? "totp", form.code, request));
       } catch (error) {
-        const shown = refusal(request, reply, error);
+        const shown = refused(request, reply, error);
         return renderSecondFactor(deps, env, request, reply, access, page, { method, ...shown });
       }
       return reply.redirect(page.next ?? "/account", 303);
@@ -312,7 +305,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         await challengeEmailOtp(deps.flow, access, { origin: context.origin.name, language: context.lang });
       } catch (error) {
-        const shown = refusal(request, reply, error);
+        const shown = refused(request, reply, error);
         return renderSecondFactor(deps, env, request, reply, access, page, { method: "email", ...shown });
       }
       return reply.redirect(

@@ -171,6 +171,46 @@ export function describeError(env: PageEnv, lang: PageLanguage, error: unknown):
   return message;
 }
 
+/** What a page shows for a refusal: its status and its words. */
+export interface Shown {
+  status: number;
+  error: string;
+}
+
+/**
+ * A refusal of a flow as a form shows it: the reader's words (`words` replaces a code's usual
+ * sentence) and the wait of a 429 as a Retry-After header. Faults (5xx) are thrown on to the error
+ * page, except the codes listed in `shownAsRefusal`.
+ */
+export function refusal(
+  env: PageEnv,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+  options: { words?: Partial<Record<string, string>>; shownAsRefusal?: readonly string[] } = {},
+): Shown {
+  const lang = pageContext(env, request, reply).lang;
+  if (error instanceof BadRequestError) return { status: 400, error: describeError(env, lang, error) };
+  if (!(error instanceof AppError)) throw error;
+  if (error.status >= 500 && !options.shownAsRefusal?.includes(error.code)) throw error;
+  if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
+  const key = options.words && Object.hasOwn(options.words, error.code) ? options.words[error.code] : undefined;
+  return { status: error.status, error: key ? env.views.text(lang, key) : describeError(env, lang, error) };
+}
+
+/** The notice of a `?done=<word>` the page knows (`notices`: word → string key), in the reader's words. */
+export function noticeOf(
+  env: PageEnv,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  notices: Readonly<Record<string, string>>,
+  values?: Record<string, unknown>,
+): string | undefined {
+  const done = (request.query as Record<string, unknown> | undefined)?.done;
+  const key = typeof done === "string" && Object.hasOwn(notices, done) ? notices[done] : undefined;
+  return key ? env.views.text(pageContext(env, request, reply).lang, key, values) : undefined;
+}
+
 /** A date and time in the reader's language, in UTC (the server does not know the reader's zone). */
 export function formatTime(lang: PageLanguage, ms: number): string {
   return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(ms);

@@ -13,7 +13,16 @@ import { changePassword, resetPasswordWithCode, sendPasswordReset } from "../../
 import { isSingleAddress } from "../../core/mail/single-address.js";
 import type { Deps } from "../../deps.js";
 import { requestMeta } from "../request-meta.js";
-import { describeError, formFields, type PageEnv, pageContext, type RenderOptions, renderPage } from "./page.js";
+import {
+  formFields,
+  noticeOf,
+  type PageEnv,
+  pageContext,
+  type RenderOptions,
+  refusal,
+  renderPage,
+  type Shown,
+} from "./page.js";
 import {
   clearPageCookie,
   clearSession,
@@ -33,12 +42,6 @@ const FIELD = { email: 256, code: 64, password: 256, newPassword: 1024 } as cons
 /** The change endpoints' requirement (PUT /user/password/old-password, POST /user/email/initiate). */
 const CHANGE_REQUIREMENT = "sudoOrAccessIf2faOff";
 
-/** What a page shows for a refusal: its status and its words. */
-interface Shown {
-  status: number;
-  error: string;
-}
-
 /** A mailed code as typed: spaces dropped (mails and phones group the digits). */
 function typedCode(value: string): string {
   return value.replace(/\s/g, "");
@@ -55,40 +58,20 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
     return { origin: context.origin.name, language: context.lang };
   };
 
-  /**
-   * A refusal of the flow in the reader's words, with the wait of a 429. Faults (5xx) go on to the
-   * error page, except those listed in `shownAsRefusal`; `words` replaces a code's usual sentence.
-   */
-  const refusal = (
+  /** A refusal of the flow in the reader's words (see `refusal`). */
+  const refused = (
     request: FastifyRequest,
     reply: FastifyReply,
     error: unknown,
     words: Partial<Record<ErrorCode, string>> = {},
     shownAsRefusal: readonly ErrorCode[] = [],
-  ): Shown => {
-    if (error instanceof BadRequestError)
-      return { status: 400, error: describeError(env, langOf(request, reply), error) };
-    if (!(error instanceof AppError) || (error.status >= 500 && !shownAsRefusal.includes(error.code))) throw error;
-    if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
-    const key = words[error.code];
-    return {
-      status: error.status,
-      error: key ? text(request, reply, key) : describeError(env, langOf(request, reply), error),
-    };
-  };
+  ): Shown => refusal(env, request, reply, error, { words, shownAsRefusal });
 
   /** A form's own check (before any flow): a 400 with the form again, nothing done. */
   const invalid = (request: FastifyRequest, reply: FastifyReply, key: string): Shown => ({
     status: 400,
     error: text(request, reply, key),
   });
-
-  /** The notice of a `?done=` word this page knows, in the reader's language. */
-  const noticeOf = (request: FastifyRequest, reply: FastifyReply, notices: Record<string, string>) => {
-    const done = (request.query as Record<string, unknown>).done;
-    const key = typeof done === "string" && Object.hasOwn(notices, done) ? notices[done] : undefined;
-    return key ? text(request, reply, key) : undefined;
-  };
 
   const page = (
     request: FastifyRequest,
@@ -126,7 +109,7 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         // the same redirect, the same cookie, the same notice.
         await sendPasswordReset(deps.flow, email, mailOptions(request, reply));
       } catch (error) {
-        return forgotPage(request, reply, form.email, refusal(request, reply, error));
+        return forgotPage(request, reply, form.email, refused(request, reply, error));
       }
       // The address goes to the next page in an HttpOnly cookie, for as long as the code lives.
       setPageCookie(reply, PAGE_COOKIES.resetEmail, email, deps.config.codes.ttlSeconds);
@@ -145,7 +128,7 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         reply,
         "password-reset",
         { title: "password.reset-title" },
-        { ...values, notice: shown ? undefined : noticeOf(request, reply, { sent: "password.code-sent" }) },
+        { ...values, notice: shown ? undefined : noticeOf(env, request, reply, { sent: "password.code-sent" }) },
         shown,
       );
 
@@ -170,7 +153,7 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
           requestMeta(request),
         );
       } catch (error) {
-        const shown = refusal(request, reply, error);
+        const shown = refused(request, reply, error);
         // The password rules are checked before the code, which then stays good: keep it in the form.
         const keepCode =
           error instanceof BadRequestError || (error instanceof AppError && error.code === "PASSWORD_TOO_COMMON");
@@ -200,7 +183,7 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         return changePage(
           request,
           reply,
-          refusal(request, reply, error, { PASSWORD_INCORRECT: "password.current-incorrect" }, ["NO_PASSWORD_INFO"]),
+          refused(request, reply, error, { PASSWORD_INCORRECT: "password.current-incorrect" }, ["NO_PASSWORD_INFO"]),
         );
       }
       // The flow kept this session (its refresh, access and sudo tokens) and ended the others.
@@ -247,7 +230,7 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         await initiateEmailTransfer(deps.flow, principal, email, mailOptions(request, reply));
       } catch (error) {
-        return emailPage(request, reply, principal.userId, form.email, refusal(request, reply, error));
+        return emailPage(request, reply, principal.userId, form.email, refused(request, reply, error));
       }
       return reply.redirect("/account/email/confirm?done=sent", 303);
     });
@@ -258,7 +241,7 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         reply,
         "email-confirm",
         { title: "password.confirm-title", signedIn: true },
-        { notice: shown ? undefined : noticeOf(request, reply, { sent: "password.transfer-sent" }) },
+        { notice: shown ? undefined : noticeOf(env, request, reply, { sent: "password.transfer-sent" }) },
         shown,
       );
 
@@ -276,7 +259,7 @@ export function passwordPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         await completeEmailTransfer(deps.flow, principal, code);
       } catch (error) {
-        return confirmPage(request, reply, refusal(request, reply, error));
+        return confirmPage(request, reply, refused(request, reply, error));
       }
       return reply.redirect("/account?done=email-changed", 303);
     });

@@ -23,7 +23,17 @@ import { disableTotp, enableTotp, pendingTotpUrl, setupTotp } from "../../core/f
 import { RECOVERY_CODE_COUNT } from "../../core/recovery/recovery.js";
 import type { Principal } from "../../core/tokens/token-guard.js";
 import type { Deps } from "../../deps.js";
-import { describeError, formatTime, formatWait, formFields, type PageEnv, pageContext, renderPage } from "./page.js";
+import {
+  formatTime,
+  formatWait,
+  formFields,
+  noticeOf,
+  type PageEnv,
+  pageContext,
+  refusal,
+  renderPage,
+  type Shown,
+} from "./page.js";
 import { principalFor, ReauthNeeded, requireSignedIn } from "./session.js";
 import type { PageLanguage } from "./view.js";
 
@@ -39,12 +49,6 @@ const NOTICES: Record<string, string> = {
   "two-factor-off": "two-factor.done-two-factor-off",
   "code-sent": "two-factor.email-sent",
 };
-
-/** Where a refusal is shown, and with which words. */
-interface Shown {
-  status: number;
-  error: string;
-}
 
 /** A page asking before a change: its title and words (keys or text, as named), the form and its button. */
 interface ConfirmPage {
@@ -91,19 +95,11 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
   const langOf = (request: FastifyRequest, reply: FastifyReply) => pageContext(env, request, reply).lang;
 
   /** A refusal of a flow in the reader's words; faults of the service go to the error handler. */
-  const refusal = (request: FastifyRequest, reply: FastifyReply, error: unknown, words?: Record<string, string>) => {
-    if (!(error instanceof AppError) || error.status >= 500) throw error;
-    if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
-    const lang = langOf(request, reply);
-    const own = words?.[error.code];
-    return { status: error.status, error: own ? env.views.text(lang, own) : describeError(env, lang, error) };
-  };
+  const refused = (request: FastifyRequest, reply: FastifyReply, error: unknown, words?: Record<string, string>) =>
+    refusal(env, request, reply, error, words ? { words } : {});
 
-  const noticeOf = (request: FastifyRequest, reply: FastifyReply, values: Record<string, unknown> = {}) => {
-    const done = (request.query as Record<string, unknown>).done;
-    const key = typeof done === "string" ? NOTICES[done] : undefined;
-    return key ? env.views.text(langOf(request, reply), key, values) : undefined;
-  };
+  const notice = (request: FastifyRequest, reply: FastifyReply, values: Record<string, unknown> = {}) =>
+    noticeOf(env, request, reply, NOTICES, values);
 
   const accountEmail = async (principal: Principal): Promise<string> => {
     const user = await deps.store.findUserById(principal.userId);
@@ -218,7 +214,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         waitText:
           wait > 0 ? env.views.text(lang, "two-factor.email-wait", { wait: formatWait(lang, wait) }) : undefined,
         error: shown?.error,
-        notice: shown ? undefined : noticeOf(request, reply, { email: pending ?? email }),
+        notice: shown ? undefined : notice(request, reply, { email: pending ?? email }),
       },
     );
   };
@@ -266,7 +262,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
           recoveryCodes: state.recoveryCodes
             ? { remaining: state.recoveryCodes.remaining, total: RECOVERY_CODE_COUNT }
             : undefined,
-          notice: noticeOf(request, reply),
+          notice: notice(request, reply),
         },
       );
     });
@@ -300,7 +296,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         codes = await enableTotp(deps.flow, principal, form.code.replace(/\s/g, ""));
       } catch (error) {
-        const shown = refusal(request, reply, error, { TOTP_UNINITIALIZED: "two-factor.totp-no-pending" });
+        const shown = refused(request, reply, error, { TOTP_UNINITIALIZED: "two-factor.totp-no-pending" });
         return renderTotpConfirm(request, reply, await pendingUrlFor(request, reply), shown);
       }
       return afterEnable(request, reply, principal, codes, "totp");
@@ -321,7 +317,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
           language: context.lang,
         });
       } catch (error) {
-        return renderEmail(request, reply, principal, refusal(request, reply, error));
+        return renderEmail(request, reply, principal, refused(request, reply, error));
       }
       return reply.redirect(`${BASE}/email?done=code-sent`, 303);
     });
@@ -333,7 +329,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       try {
         codes = await enableEmailOtp(deps.flow, principal, form.code.replace(/\s/g, ""));
       } catch (error) {
-        const shown = refusal(request, reply, error, { EMAIL_OTP_UNINITIALIZED: "two-factor.email-no-pending" });
+        const shown = refused(request, reply, error, { EMAIL_OTP_UNINITIALIZED: "two-factor.email-no-pending" });
         return renderEmail(request, reply, principal, shown);
       }
       return afterEnable(request, reply, principal, codes, "email");
