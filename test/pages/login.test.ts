@@ -782,3 +782,40 @@ describe("words of the pages", () => {
     }
   });
 });
+
+describe.each(testDialects())("pages turned off ($name)", (dialect) => {
+  it("answers every page path with the API's 404 envelope, and the API works as before", async () => {
+    const t = await createTestApp(dialect, { env: { LATCHKEY_PAGES: "off" } });
+    try {
+      await t.createUser("alice@example.com");
+      for (const path of [
+        "/",
+        "/login",
+        "/account",
+        "/account/sessions",
+        "/password/forgot",
+        "/pages/assets/latchkey.css",
+      ]) {
+        const res = await t.app.inject({ method: "GET", url: path, headers: { accept: "text/html" } });
+        expect(res.statusCode, path).toBe(404);
+        expect(res.json()).toEqual({ statusCode: 404, error: "Not Found", message: "ROUTE_NOT_FOUND" });
+      }
+      const form = await t.app.inject({
+        method: "POST",
+        url: "/login",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: "email=alice%40example.com&password=Correct7Horse",
+      });
+      expect(form.statusCode).toBe(404);
+      expect(form.json().message).toBe("ROUTE_NOT_FOUND");
+      const api = await t.app.inject({
+        method: "POST",
+        url: "/auth/login",
+        payload: { username: "alice@example.com", password: PASSWORD },
+      });
+      expect(api.statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
