@@ -1,6 +1,9 @@
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { runCli } from "../src/cli.js";
+import { adminCreateUser } from "../src/core/flows/admin.js";
+import { sendInvitation } from "../src/core/flows/invitations.js";
+import type { MailOptions } from "../src/core/flows/mail-codes.js";
 import { type MailApp, mailCodes, otherThan, startMailApp } from "./mail-flows/fixture.js";
 import { TEST_ENCRYPTION_KEYS, type TestApp, testDialects } from "./support/harness.js";
 import {
@@ -273,6 +276,26 @@ describe.each(testDialects())("invitations on $name", (dialect) => {
       500,
       "UNABLE_TO_FIND_MAIL_TEMPLATE",
     );
+    expect(await snapshot(t)).toBe(before);
+    expect(smtp.pending()).toEqual([]);
+  });
+
+  it("the mail layer itself refuses CR/LF in the address, origin and language, past the HTTP schemas", async () => {
+    const flow = t.deps.flow;
+    const meta = { ip: null, userAgent: null };
+    // An address stored behind the API's back: the send refuses it before storing or mailing anything.
+    const stored = await t.createUser("kim@example.com\r\nBcc: x@evil.example", null);
+    const before = await snapshot(t);
+    expect((await admin("POST", `/admin/users/${stored}/invitation`, {})).statusCode).toBe(400);
+    await expect(sendInvitation(flow, stored, {}, meta)).rejects.toThrow("Invalid email address");
+    const created = (invite: MailOptions) => adminCreateUser(flow, { email: "kim@example.com", invite }, meta);
+    await expect(created({ origin: "default\r\nBcc: x@evil.example" })).rejects.toMatchObject({
+      code: "UNABLE_TO_FIND_MAIL_TEMPLATE",
+    });
+    await expect(created({ language: "en\r\n" })).rejects.toMatchObject({ code: "UNABLE_TO_FIND_MAIL_TEMPLATE" });
+    await expect(
+      adminCreateUser(flow, { email: "kim@example.com\nBcc: x@evil.example", invite: {} }, meta),
+    ).rejects.toThrow("Invalid email address");
     expect(await snapshot(t)).toBe(before);
     expect(smtp.pending()).toEqual([]);
   });
