@@ -13,6 +13,7 @@ import { adminRoutes } from "./http/routes/admin.js";
 import { authRoutes } from "./http/routes/auth.js";
 import { emailRoutes } from "./http/routes/email.js";
 import { healthRoutes } from "./http/routes/health.js";
+import { invitationRoutes } from "./http/routes/invitations.js";
 import { passwordRoutes } from "./http/routes/password.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { emailOtpRoutes } from "./http/routes/two-factor/email-otp.js";
@@ -69,6 +70,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(emailOtpRoutes(deps));
   await app.register(passwordRoutes(deps));
   await app.register(emailRoutes(deps));
+  await app.register(invitationRoutes(deps));
   await app.register(sessionRoutes(deps));
   // The admin API exists only when a token is configured (§5); otherwise /admin answers 404.
   if (deps.config.adminToken) await app.register(adminRoutes(deps, deps.config.adminToken));

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -104,6 +104,43 @@ describe("latchkey command line", () => {
     expect(lastLine()).toEqual({ total: 5 });
     expect(await runCli(["user", "get", "--id", "99"], env)).toBe(2);
     expect(stderr.join("")).toContain("USER_NOT_FOUND");
+  });
+
+  it("invites a user (the mail in the outbox, in the language asked for), resends, and refuses bad usage", async () => {
+    const outbox = join(dir, "outbox");
+    const mails = () => (existsSync(outbox) ? readdirSync(outbox) : []);
+    expect(await runCli(["user", "create", "--email", "ann@example.com", "--invite", "--language", "nl"], env)).toBe(0);
+    expect(lastLine()).toEqual({ userId: 1 });
+    expect(mails()).toHaveLength(1);
+    const first = readFileSync(join(outbox, mails()[0] ?? ""), "utf8");
+    expect(first).toContain("ann@example.com");
+    expect(first).toMatch(/Subject: Je Latchkey-account staat klaar/);
+    expect(await runCli(["user", "get", "--id", "1"], env)).toBe(0);
+    expect(lastLine().invitation).toMatchObject({ pending: true });
+    expect(await runCli(["user", "invite", "--id", "1"], env)).toBe(0);
+    expect(lastLine()).toEqual({ invited: true });
+    expect(mails()).toHaveLength(2);
+    stdout.length = 0;
+    expect(await runCli(["user", "events", "--id", "1"], env)).toBe(0);
+    expect(stdout.join("").match(/"invitation\.sent"/g)).toHaveLength(2);
+
+    const refusals: string[][] = [
+      ["user", "create", "--email", "bo@example.com", "--invite", "--password", "Correct7Horse"],
+      ["user", "create", "--email", "bo@example.com", "--language", "nl"],
+      ["user", "create", "--email", "bo@example.com", "--invite", "--language", "nl\r\n"],
+      ["user", "create", "--email", "bo@example.com", "--invite", "--origin", "../etc"],
+      ["user", "create", "--email", "bo@example.com\r\nBcc: x@evil.example", "--invite"],
+      ["user", "create", "--email", "bo@example.com", "--invite", "--origin", "nowhere"],
+      ["user", "invite", "--id", "99"],
+    ];
+    for (const args of refusals) expect(await runCli(args, env), args.join(" ")).toBe(2);
+    expect(await runCli(["user", "create", "--email", "cy@example.com", "--password", "Correct7Horse"], env)).toBe(0);
+    expect(await runCli(["user", "invite", "--email", "cy@example.com"], env)).toBe(2);
+    expect(stderr.join("")).toContain("INVITATION_NOT_NEEDED");
+    expect(stderr.join("")).not.toMatch(/\n\s+at /);
+    expect(mails()).toHaveLength(2);
+    expect(await runCli(["user", "list"], env)).toBe(0);
+    expect(lastLine()).toEqual({ total: 2 });
   });
 
   it("re-encrypts TOTP secrets and signing keys under the active key", async () => {

@@ -49,6 +49,9 @@ const CONTRACT_CODES: Record<string, number> = {
   ACCOUNT_DISABLED: 401,
   EMAIL_ALREADY_IN_USE: 409,
   USER_NOT_FOUND: 404,
+  INVITATION_NOT_NEEDED: 409,
+  // §3 User: invitation [ours]
+  INVITATION_INVALID: 401,
   // §6 The user's own sessions
   SESSION_NOT_FOUND: 404,
 };

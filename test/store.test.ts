@@ -153,6 +153,7 @@ describe.each(testDialects())("store on $name", (dialect) => {
           expiresAt: at + TTL,
         },
         at - RESEND,
+        at - RESEND,
       );
     await issue("old@example.com", T0);
     await issue("paced@example.com", T0 + 200_000);

@@ -25,7 +25,7 @@ export interface Config {
   encryptionKeys: string | undefined;
   totpIssuer: string | undefined;
   mail: { dir: string | undefined; smtpUrl: string | undefined; outboxDir: string };
-  codes: { ttlSeconds: number; maxTries: number; resendSeconds: number };
+  codes: { ttlSeconds: number; maxTries: number; resendSeconds: number; invitationTtlSeconds: number };
   /** Bearer token of the admin API; undefined → the admin API is off. */
   adminToken: string | undefined;
   /** Origins allowed by CORS; empty → no CORS headers. */
@@ -201,6 +201,7 @@ export function loadConfig(env: Env): Config {
       ttlSeconds: r.int("LATCHKEY_CODE_TTL_SECONDS", 600, 60, DAY_SECONDS),
       maxTries: r.int("LATCHKEY_CODE_MAX_TRIES", 5, 1, 100),
       resendSeconds: r.int("LATCHKEY_MAIL_RESEND_SECONDS", 60, 0, DAY_SECONDS),
+      invitationTtlSeconds: r.int("LATCHKEY_INVITATION_TTL_SECONDS", 7 * DAY_SECONDS, 3600, 30 * DAY_SECONDS),
     },
     adminToken: undefined,
     corsOrigins: [],

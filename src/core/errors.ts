@@ -76,6 +76,12 @@ export const ERROR_CODES = {
   ADMIN_TOKEN_INVALID: { status: 401, description: "Missing or wrong admin token." },
   EMAIL_ALREADY_IN_USE: { status: 409, description: "An account with that address exists." },
   USER_NOT_FOUND: { status: 404, description: "No such user." },
+  // Invitations
+  INVITATION_INVALID: {
+    status: 401,
+    description: "The invitation's code is wrong, expired, used or replaced, or the address has none.",
+  },
+  INVITATION_NOT_NEEDED: { status: 409, description: "The account has a password already: nothing to invite to." },
   // Faults
   INTERNAL_SERVER_ERROR: { status: 500, description: "An unexpected fault; details are in the server log." },
   SERVICE_UNAVAILABLE: { status: 503, description: "A dependency (the database) does not answer." },

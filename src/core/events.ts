@@ -20,6 +20,8 @@ export const AUDIT_EVENT_TYPES = [
   "user.created",
   "user.disabled",
   "user.enabled",
+  "invitation.sent",
+  "invitation.accepted",
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

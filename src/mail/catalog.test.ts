@@ -30,12 +30,13 @@ describe("loadMailCatalog", () => {
       from: "no-reply@latchkey.local",
       fromName: "Latchkey",
       resetUrl: undefined,
+      inviteUrl: undefined,
       smtpUrl: undefined,
       totpIssuer: undefined,
       brand: { name: "Latchkey", logoUrl: undefined, accentColor: "#1f5fbf", backgroundColor: "#f3f5f8" },
     });
     expect([...(loaded?.languages.keys() ?? [])].sort()).toEqual(["de", "en", "fr", "nl"]);
-    for (const templates of loaded?.languages.values() ?? []) expect(templates.size).toBe(9);
+    for (const templates of loaded?.languages.values() ?? []) expect(templates.size).toBe(10);
   });
 
   it.each([
@@ -46,6 +47,7 @@ describe("loadMailCatalog", () => {
     ["two senders", { ...GOOD, from: "a@example.com, b@example.com" }, /"from"/],
     ["a CR/LF in fromName", { ...GOOD, fromName: "Evil\r\nBcc: x@y.z" }, /fromName/],
     ["a javascript: resetUrl", { ...GOOD, resetUrl: "javascript:alert(1)" }, /resetUrl/],
+    ["a javascript: inviteUrl", { ...GOOD, inviteUrl: "javascript:alert(1)" }, /inviteUrl/],
     ["an http smtpUrl", { ...GOOD, smtpUrl: "http://mail.example.com" }, /smtpUrl/],
   ])("refuses an origin.json with %s, naming the file", (_label, json, pattern) => {
     const file = origin("broken", json);

@@ -10,6 +10,7 @@ export const OriginFileSchema = Type.Object(
     fromName: Type.String({ minLength: 1, maxLength: 100 }),
     defaultLanguage: Type.String({ pattern: "^[A-Za-z]{2}$" }),
     resetUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+    inviteUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
     smtpUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
     totpIssuer: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     brand: Type.Optional(
@@ -64,6 +65,7 @@ export interface OriginConfig {
   fromName: string;
   defaultLanguage: string;
   resetUrl: string | undefined;
+  inviteUrl: string | undefined;
   smtpUrl: string | undefined;
   totpIssuer: string | undefined;
   brand: Brand;
@@ -82,7 +84,7 @@ export function assertSmtpUrl(url: string, label: string): void {
   }
 }
 
-/** Substitutes URL-encoded email and code into a resetUrl pattern ({{email}}, {{code}}). */
+/** Substitutes URL-encoded email and code into a resetUrl or inviteUrl pattern ({{email}}, {{code}}). */
 export function buildResetLink(pattern: string, email: string, code: string): string {
   return pattern.replaceAll("{{email}}", encodeURIComponent(email)).replaceAll("{{code}}", encodeURIComponent(code));
 }
@@ -135,15 +137,17 @@ export function parseOriginConfig(json: unknown, file: string): OriginConfig {
       throw new Error(`Invalid mail origin file ${file}: "${key}" must not contain control characters`);
     }
   }
-  if (json.resetUrl !== undefined) {
+  for (const key of ["resetUrl", "inviteUrl"] as const) {
+    const pattern = json[key];
+    if (pattern === undefined) continue;
     let parsed: URL | undefined;
     try {
-      parsed = new URL(buildResetLink(json.resetUrl, "user@example.com", "000000"));
+      parsed = new URL(buildResetLink(pattern, "user@example.com", "000000"));
     } catch {
       parsed = undefined;
     }
     if (parsed === undefined || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) {
-      throw new Error(`Invalid mail origin file ${file}: "resetUrl" must be an http(s) URL`);
+      throw new Error(`Invalid mail origin file ${file}: "${key}" must be an http(s) URL`);
     }
   }
   if (json.smtpUrl !== undefined) assertSmtpUrl(json.smtpUrl, `Invalid mail origin file ${file}`);
@@ -154,6 +158,7 @@ export function parseOriginConfig(json: unknown, file: string): OriginConfig {
     fromName: json.fromName,
     defaultLanguage: json.defaultLanguage.toLowerCase(),
     resetUrl: json.resetUrl,
+    inviteUrl: json.inviteUrl,
     smtpUrl: json.smtpUrl,
     totpIssuer: json.totpIssuer,
   };

@@ -34,6 +34,7 @@ function makeMailDir(): string {
       fromName: "Example Shop",
       defaultLanguage: "nl",
       resetUrl: "https://shop.example.com/reset?email={{email}}&code={{code}}",
+      inviteUrl: "https://shop.example.com/invitation?email={{email}}&code={{code}}",
       totpIssuer: "Example Shop",
     }),
   );
@@ -50,7 +51,7 @@ describe("render with the shipped templates", () => {
           to: "user@example.com",
           template,
           language,
-          vars: { code: "314159", expiresMinutes: 15, method: "totp", newEmail: "john@example.org" },
+          vars: { code: "314159", expiresMinutes: 15, expiresDays: 15, method: "totp", newEmail: "john@example.org" },
         });
         expect(mail.language).toBe(language);
         expect(mail.origin).toBe("default");
@@ -172,6 +173,27 @@ describe("render with a second origin", () => {
     expect(plain.text).not.toContain("https://");
     expect(plain.html).not.toContain("<a ");
     expect(plain.text).toContain("042042");
+  });
+
+  it("adds the invitation link only when the origin has inviteUrl, and only to the invitation", () => {
+    const invite = (origin?: string) =>
+      mailer.render({
+        to: "ann+shop@example.com",
+        template: "invitation",
+        language: "en",
+        vars: { code: "042042", expiresDays: 1 },
+        ...(origin === undefined ? {} : { origin }),
+      });
+    const shop = invite("shop");
+    expect(shop.text).toContain("https://shop.example.com/invitation?email=ann%2Bshop%40example.com&code=042042");
+    expect(shop.text).toContain("1 day");
+    expect(shop.text).not.toContain("1 days");
+    const plain = invite();
+    expect(plain.text).not.toContain("https://");
+    expect(plain.html).not.toContain("<a ");
+    expect(plain.text).toContain("042042");
+    // The reset mail of the same origin keeps its own link.
+    expect(mailer.render(reset("shop")).text).not.toContain("/invitation");
   });
 
   it("falls back to the origin's own default language", () => {

@@ -9,6 +9,9 @@ export interface TemplateVars {
   email: string;
   link: string | undefined;
   expiresMinutes: number | undefined;
+  expiresDays: number | undefined;
+  /** True when `expiresDays` is 1, for the languages' singular. */
+  expiresOneDay: boolean;
   method: string | undefined;
   methodTotp: boolean;
   methodEmail: boolean;
@@ -36,15 +39,16 @@ export function renderMail(catalog: MailCatalog, req: MailRequest): RenderedMail
   const email = req.vars.email ?? req.to;
   const code = req.vars.code;
   const kind = methodKind(req.vars.method);
-  const link =
-    req.template === "password-reset" && config.resetUrl !== undefined && code !== undefined
-      ? buildResetLink(config.resetUrl, email, code)
-      : undefined;
+  const linkPattern =
+    req.template === "password-reset" ? config.resetUrl : req.template === "invitation" ? config.inviteUrl : undefined;
+  const link = linkPattern !== undefined && code !== undefined ? buildResetLink(linkPattern, email, code) : undefined;
   const vars: TemplateVars = {
     code,
     email,
     link,
     expiresMinutes: req.vars.expiresMinutes,
+    expiresDays: req.vars.expiresDays,
+    expiresOneDay: req.vars.expiresDays === 1,
     method: req.vars.method,
     methodTotp: kind === "totp",
     methodEmail: kind === "email",

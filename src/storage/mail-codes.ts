@@ -5,7 +5,12 @@
  */
 
 /** What a mailed code is for; each is also the name of the mail template that carries it. */
-export type MailCodePurpose = "email-otp-setup" | "email-otp-challenge" | "password-reset" | "email-transfer";
+export type MailCodePurpose =
+  | "email-otp-setup"
+  | "email-otp-challenge"
+  | "password-reset"
+  | "email-transfer"
+  | "invitation";
 
 /** One generation of a code: `id` changes with every send, so a replaced code can no longer be spent. */
 export interface MailCodeKey {
@@ -65,17 +70,30 @@ export interface EmailChange extends MailCodeSpend {
 
 export type EmailChangeResult = "changed" | "invalid" | "taken";
 
+/** A live code: not spent, not expired, tries left. */
+export interface LiveMailCode {
+  userId: number | null;
+  expiresAt: number;
+}
+
 export interface MailCodeStore {
   /**
    * Stores `code`, replacing the subject's previous code of the purpose, in one statement:
    * INSERT … ON CONFLICT (subject, purpose) DO UPDATE … WHERE created_at <= :sentBefore. So of two
    * concurrent sends inside the resend window exactly one is stored. When the window is not over,
    * nothing changes and the last send's time is returned. Rows of every subject that are both
-   * expired and past the resend window are deleted on the way.
+   * expired and sent at or before `staleBefore` (the end of the usual resend window) are deleted on the way.
    */
-  issueMailCode(code: NewMailCode, sentBefore: number): Promise<IssueMailCodeResult>;
+  issueMailCode(code: NewMailCode, sentBefore: number, staleBefore: number): Promise<IssueMailCodeResult>;
   /** Deletes the code if it is still the generation `key.id` (an undelivered send leaves no code behind). */
   withdrawMailCode(key: MailCodeKey): Promise<void>;
+  /** The subject's live code of the purpose (unspent, unexpired, fewer than `maxTries` tries), if any. Reads only. */
+  liveMailCode(
+    subject: string,
+    purpose: MailCodePurpose,
+    now: number,
+    maxTries: number,
+  ): Promise<LiveMailCode | undefined>;
   /** When the current code of the purpose was sent (the resend clock), or undefined. */
   mailCodeSentAt(subject: string, purpose: MailCodePurpose): Promise<number | undefined>;
   /**

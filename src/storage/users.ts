@@ -1,5 +1,6 @@
 import type { AuditEventRecord } from "./admin.js";
 import type { MailCodeCheck } from "./mail-codes.js";
+import type { NewSession } from "./sessions.js";
 import type { ThrottleKey } from "./throttles.js";
 
 /** Users: accounts by email or id, and their passwords. */
@@ -46,6 +47,20 @@ export interface PasswordResetWithCode extends PasswordChange {
   clearThrottle: ThrottleKey;
 }
 
+/**
+ * An invitation accepted: its code spent, the first password set (only where the account has none),
+ * the session opened with its first refresh token and `events` recorded.
+ */
+export interface InvitationAcceptance {
+  code: MailCodeCheck;
+  userId: number;
+  passwordHash: string;
+  now: number;
+  session: NewSession;
+  refreshJti: string;
+  events: AuditEventRecord[];
+}
+
 export class EmailTakenError extends Error {
   constructor() {
     super("email already in use");
@@ -72,4 +87,11 @@ export interface UserStore {
    * by this caller.
    */
   resetPasswordWithMailCode(reset: PasswordResetWithCode): Promise<boolean>;
+  /**
+   * Spends the invitation's code (as consumeMailCode), sets the password by
+   * UPDATE … WHERE id AND password_hash IS NULL, opens the session and records the events, in one
+   * transaction. Sessions and the token generation are left as they are. False, with nothing
+   * changed, when the code was not spent by this caller or the account has a password already.
+   */
+  acceptInvitation(acceptance: InvitationAcceptance): Promise<boolean>;
 }

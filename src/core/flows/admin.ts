@@ -1,10 +1,12 @@
 import { EmailTakenError } from "../../storage/store.js";
-import { AppError } from "../errors.js";
+import { AppError, BadRequestError } from "../errors.js";
 import { iso } from "../iso-time.js";
 import { assertAcceptablePassword } from "../password/policy.js";
 import type { RequestMeta } from "../request-meta.js";
 import { audit } from "./audit.js";
 import type { FlowContext } from "./context.js";
+import { assertInvitationMailable, type InvitationState, invitationState, sendInvitation } from "./invitations.js";
+import type { MailOptions } from "./mail-codes.js";
 import { type TwoFactorState, twoFactorState } from "./two-factor/state.js";
 
 /** The admin API of §5: operators act on accounts; every change lands in the user's audit trail. */
@@ -19,6 +21,8 @@ export interface AdminUser {
 export interface AdminUserDetail extends AdminUser {
   twoFactor: TwoFactorState;
   sessions: number;
+  /** Present while an invitation can still be accepted. */
+  invitation?: InvitationState;
 }
 
 async function existing(flow: FlowContext, userId: number) {
@@ -27,21 +31,32 @@ async function existing(flow: FlowContext, userId: number) {
   return user;
 }
 
+/**
+ * Creates an account, with a password or, with `invite`, without one and with an invitation mailed
+ * to it (invitations.ts). The invitation mail is rendered before the account is made, so an unknown
+ * origin creates nothing; a mail that cannot be delivered leaves the account, which can be invited again.
+ */
 export async function adminCreateUser(
   flow: FlowContext,
-  input: { email: string; password?: string | undefined },
+  input: { email: string; password?: string | undefined; invite?: MailOptions | undefined },
   meta: RequestMeta,
 ): Promise<number> {
+  if (input.invite !== undefined) {
+    if (input.password !== undefined) throw new BadRequestError("password and invite cannot be used together");
+    assertInvitationMailable(flow, input.email, input.invite);
+  }
   if (input.password !== undefined) assertAcceptablePassword(input.password);
   const passwordHash = input.password === undefined ? null : await flow.hasher.hash(input.password);
+  let userId: number;
   try {
-    const userId = await flow.store.createUser({ email: input.email, passwordHash, createdAt: flow.clock.now() });
-    await audit(flow, "user.created", userId, meta, { by: "admin" });
-    return userId;
+    userId = await flow.store.createUser({ email: input.email, passwordHash, createdAt: flow.clock.now() });
   } catch (error) {
     if (error instanceof EmailTakenError) throw new AppError("EMAIL_ALREADY_IN_USE");
     throw error;
   }
+  await audit(flow, "user.created", userId, meta, { by: "admin" });
+  if (input.invite !== undefined) await sendInvitation(flow, userId, input.invite, meta);
+  return userId;
 }
 
 export async function adminListUsers(
@@ -66,9 +81,10 @@ export async function adminListUsers(
 
 export async function adminGetUser(flow: FlowContext, userId: number): Promise<AdminUserDetail> {
   const user = await existing(flow, userId);
-  const [twoFactor, sessions] = await Promise.all([
+  const [twoFactor, sessions, invitation] = await Promise.all([
     twoFactorState(flow, userId),
     flow.store.countLiveSessions(userId, flow.clock.now()),
+    invitationState(flow, user),
   ]);
   return {
     userId: user.id,
@@ -77,6 +93,7 @@ export async function adminGetUser(flow: FlowContext, userId: number): Promise<A
     disabled: user.disabledAt !== null,
     twoFactor,
     sessions,
+    ...(invitation ? { invitation } : {}),
   };
 }
 

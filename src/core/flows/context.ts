@@ -23,8 +23,11 @@ export interface FlowSettings {
     partialTtlSeconds: number;
     refreshGraceSeconds: number;
   };
-  /** Mailed codes (§4): lifetime and wait between two sends in seconds, tries per code. */
-  codes: { ttlSeconds: number; maxTries: number; resendSeconds: number };
+  /**
+   * Mailed codes (§4): lifetime and wait between two sends in seconds, tries per code; an invitation's
+   * code has a lifetime of its own.
+   */
+  codes: { ttlSeconds: number; maxTries: number; resendSeconds: number; invitationTtlSeconds: number };
   /** The service's issuer URL: the TOTP issuer's fallback is its host name. */
   issuer: string;
   /** The issuer authenticator apps show, when configured. */

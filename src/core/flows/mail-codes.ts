@@ -46,6 +46,11 @@ export interface SendCodeInput {
   throttled: ErrorCode;
   /** False for a reset to an unknown address: the same work, without the delivery (§3). */
   deliver: boolean;
+  /**
+   * An invitation's code: its own lifetime (`codes.invitationTtlSeconds`, stated in days in the mail)
+   * and no resend window, since only an operator sends one and a new one replaces the old at once.
+   */
+  invitation?: boolean;
 }
 
 function mailRequest(to: string, template: MailRequest["template"], mail: MailOptions, vars: MailVars): MailRequest {
@@ -69,12 +74,18 @@ async function storeCode(
   // The schema's email format allows a little more than one deliverable bare address (e.g. 256 chars).
   if (!isSingleAddress(input.to)) throw new BadRequestError("Invalid email address");
   const now = flow.clock.now();
-  const { ttlSeconds, resendSeconds } = flow.settings.codes;
+  const { codes } = flow.settings;
+  const ttlSeconds = input.invitation ? codes.invitationTtlSeconds : codes.ttlSeconds;
+  const resendSeconds = input.invitation ? 0 : codes.resendSeconds;
   const code = generateMailCode(flow.random);
-  const request = mailRequest(input.to, input.purpose, input.mail, {
-    code,
-    expiresMinutes: Math.ceil(ttlSeconds / 60),
-  });
+  const request = mailRequest(
+    input.to,
+    input.purpose,
+    input.mail,
+    input.invitation
+      ? { code, expiresDays: Math.max(1, Math.round(ttlSeconds / 86_400)) }
+      : { code, expiresMinutes: Math.ceil(ttlSeconds / 60) },
+  );
   flow.mailer.render(request);
 
   const mac = flow.keyring.macKey(MAIL_CODE_KEY_PURPOSE);
@@ -92,6 +103,8 @@ async function storeCode(
       expiresAt: now + ttlSeconds * 1000,
     },
     now - resendSeconds * 1000,
+    // Other subjects' rows are dropped only past the usual resend window, whatever this send's.
+    now - codes.resendSeconds * 1000,
   );
   if (!issued.issued) {
     const waitMs = issued.lastSentAt + resendSeconds * 1000 - now;

@@ -14,6 +14,7 @@ export const MAIL_TEMPLATES = [
   "notice-email-transferred",
   "notice-2fa-disabled",
   "notice-recovery-codes-reset",
+  "invitation",
 ] as const;
 
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
@@ -23,6 +24,8 @@ export interface MailVars {
   code?: string;
   /** Minutes until the code expires. */
   expiresMinutes?: number;
+  /** For `invitation`: whole days until its code expires (at least 1). */
+  expiresDays?: number;
   /** For `notice-2fa-disabled`: "totp" / "TOTP", or "email" / "email codes". */
   method?: string;
   /** For `notice-email-transferred`: the new address; the mailer masks it (j***@example.com). */

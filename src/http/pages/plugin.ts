@@ -11,6 +11,7 @@ import type { Deps } from "../../deps.js";
 import { loadMailCatalog } from "../../mail/catalog.js";
 import { DEFAULT_MAIL_DIR, DEFAULT_ORIGIN } from "../../mail/index.js";
 import { accountPages } from "./account.js";
+import { invitationPages } from "./invitation.js";
 import { loginPages } from "./login.js";
 import {
   describeError,
@@ -34,6 +35,7 @@ export const UNAUTHENTICATED_PAGE_ROUTES = [
   "POST /login/second-factor/send",
   "POST /password/forgot",
   "POST /password/reset",
+  "POST /invitation",
 ] as const;
 
 const ASSET_TYPES: Record<string, string> = {
@@ -203,6 +205,7 @@ export async function registerPages(
     await scope.register(accountPages(deps, env));
     await scope.register(twoFactorPages(deps, env));
     await scope.register(sessionPages(deps, env));
+    await scope.register(invitationPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {

@@ -13,6 +13,7 @@ export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
   "POST /user/password/reset/send",
   "POST /user/password/reset/validate",
   "PUT /user/password/otp",
+  "POST /user/invitation/accept",
   ...UNAUTHENTICATED_PAGE_ROUTES,
 ]);
 

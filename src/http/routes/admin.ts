@@ -10,11 +10,12 @@ import {
   adminSetDisabled,
   adminUserEvents,
 } from "../../core/flows/admin.js";
+import { sendInvitation } from "../../core/flows/invitations.js";
 import type { Deps } from "../../deps.js";
 import { requireAdminToken } from "../plugins/admin-auth.js";
 import { requestMeta } from "../request-meta.js";
 import { errors, NoContent } from "../schemas/common.js";
-import { EmailAddress } from "../schemas/mail.js";
+import { EmailAddress, MailQuery } from "../schemas/mail.js";
 
 const tags = ["Admin"];
 const security = [{ adminToken: [] }];
@@ -39,8 +40,19 @@ const AdminUserDetail = Type.Composite([
       recoveryCodes: Type.Optional(Type.Object({ completedAt: Type.String(), remaining: Type.Integer() })),
     }),
     sessions: Type.Integer({ description: "Live sessions." }),
+    invitation: Type.Optional(
+      Type.Object(
+        { pending: Type.Literal(true), expiresAt: Type.String({ format: "date-time" }) },
+        { description: "Present while an invitation can still be accepted." },
+      ),
+    ),
   }),
 ]);
+/** Where and in which language an invitation is mailed: the mail query of §1, as a JSON object. */
+const InviteOptions = Type.Object(MailQuery.properties, {
+  additionalProperties: false,
+  description: "Mail an invitation (origin and language as the mail query of §1); needs no password.",
+});
 const AuditEvent = Type.Object({
   type: Type.String(),
   at: Type.String({ format: "date-time" }),
@@ -63,10 +75,14 @@ export function adminRoutes(deps: Deps, adminToken: string): FastifyPluginAsyncT
           tags,
           security,
           body: Type.Object(
-            { email: EmailAddress, password: Type.Optional(Type.String({ maxLength: 256 })) },
+            {
+              email: EmailAddress,
+              password: Type.Optional(Type.String({ maxLength: 256 })),
+              invite: Type.Optional(InviteOptions),
+            },
             { additionalProperties: false },
           ),
-          response: { 201: Type.Object({ userId: Type.Integer() }), ...errors(400, 401, 409) },
+          response: { 201: Type.Object({ userId: Type.Integer() }), ...errors(400, 401, 409, 500) },
         },
       },
       async (request, reply) => {
@@ -104,6 +120,24 @@ export function adminRoutes(deps: Deps, adminToken: string): FastifyPluginAsyncT
         },
       },
       async (request) => adminGetUser(flow, request.params.userId),
+    );
+
+    app.post(
+      "/admin/users/:userId/invitation",
+      {
+        schema: {
+          summary: "Mail the user a new invitation (the previous code stops working)",
+          tags,
+          security,
+          params: UserParams,
+          body: InviteOptions,
+          response: { 204: NoContent, ...errors(400, 401, 404, 409, 500) },
+        },
+      },
+      async (request, reply) => {
+        await sendInvitation(flow, request.params.userId, request.body, requestMeta(request));
+        return reply.code(204).send(null);
+      },
     );
 
     app.delete(

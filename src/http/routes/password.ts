@@ -14,7 +14,7 @@ import { EmailAddress, EmailBody, MailQuery, Otp } from "../schemas/mail.js";
 import { SECURITY } from "../schemas/two-factor.js";
 
 /** The password rules (§1) answer with a sentence naming the rule broken, so the schema only bounds the size. */
-const NewPassword = Type.String({
+export const NewPassword = Type.String({
   maxLength: 1024,
   description: "8–256 characters with a lower-case letter, an upper-case letter and a digit; not a common password.",
 });

@@ -41,7 +41,7 @@ async function mailCodeSentAt(
 /** Mail codes over Kysely. */
 export function mailCodeStore(db: Kysely<Database>): MailCodeStore {
   return {
-    async issueMailCode(code, sentBefore) {
+    async issueMailCode(code, sentBefore, staleBefore) {
       const generation = {
         id: code.id,
         user_id: code.userId,
@@ -60,7 +60,7 @@ export function mailCodeStore(db: Kysely<Database>): MailCodeStore {
       await db
         .deleteFrom("mail_codes")
         .where("expires_at", "<=", code.createdAt)
-        .where("created_at", "<=", sentBefore)
+        .where("created_at", "<=", staleBefore)
         .execute();
       const written = await db
         .insertInto("mail_codes")
@@ -85,6 +85,19 @@ export function mailCodeStore(db: Kysely<Database>): MailCodeStore {
     },
 
     mailCodeSentAt: (subject, purpose) => mailCodeSentAt(db, subject, purpose),
+
+    async liveMailCode(subject, purpose, now, maxTries) {
+      const row = await db
+        .selectFrom("mail_codes")
+        .select(["user_id", "expires_at"])
+        .where("subject", "=", subject)
+        .where("purpose", "=", purpose)
+        .where("consumed_at", "is", null)
+        .where("expires_at", ">", now)
+        .where("tries", "<", maxTries)
+        .executeTakeFirst();
+      return row && { userId: row.user_id, expiresAt: row.expires_at };
+    },
 
     async claimMailCodeTry(attempt) {
       const row = await db

@@ -4,7 +4,7 @@ import { recordAuditEvent } from "./admin.js";
 import { isUniqueViolation } from "./errors.js";
 import { consumeMailCode } from "./mail-codes.js";
 import { type Database, emailKey, type UsersTable } from "./schema.js";
-import { revokeUserSessionsIn } from "./sessions.js";
+import { insertSession, revokeUserSessionsIn } from "./sessions.js";
 import { resetThrottle } from "./throttles.js";
 
 /** A users row as read (ids and generations are numbers on both dialects). */
@@ -33,6 +33,9 @@ async function setPasswordIn(trx: Transaction<Database>, change: PasswordChange)
   await revokeUserSessionsIn(trx, change.userId, change.now, change.keepSessionId);
   await recordAuditEvent(trx, change.event);
 }
+
+/** Thrown inside a transaction to roll it back when a condition fails after the first write. */
+class RolledBack extends Error {}
 
 /** Users over Kysely. */
 export function userStore(db: Kysely<Database>): UserStore {
@@ -95,5 +98,27 @@ export function userStore(db: Kysely<Database>): UserStore {
         await resetThrottle(trx, reset.clearThrottle.subject, reset.clearThrottle.kind);
         return true;
       }),
+
+    async acceptInvitation(acceptance) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          if (!(await consumeMailCode(trx, { ...acceptance.code, now: acceptance.now }))) return false;
+          const set = await trx
+            .updateTable("users")
+            .set({ password_hash: acceptance.passwordHash })
+            .where("id", "=", acceptance.userId)
+            .where("password_hash", "is", null)
+            .executeTakeFirst();
+          // The code is spent above; a password set meanwhile (a reset) must leave it unspent too.
+          if (Number(set.numUpdatedRows) !== 1) throw new RolledBack();
+          await insertSession(trx, acceptance.session, acceptance.refreshJti);
+          for (const event of acceptance.events) await recordAuditEvent(trx, event);
+          return true;
+        });
+      } catch (error) {
+        if (error instanceof RolledBack) return false;
+        throw error;
+      }
+    },
   };
 }
