@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type MailApp, mailCodes, otherThan, startMailApp } from "./mail-flows/fixture.js";
+import { type MailApp, mailCodes, otherThan, startAppWithSmtpDown, startMailApp } from "./mail-flows/fixture.js";
 import { type TestApp, type TestDialect, testDialects } from "./support/harness.js";
 import { call, expectError, expectNoContent, login, NEW_PASSWORD, PASSWORD, signIn, tokensOf } from "./support/http.js";
 import { codeOf, type ReceivedMail, type SmtpSink } from "./support/smtp.js";
@@ -377,6 +377,30 @@ describe.each(testDialects())("sign-up on $name", (dialect: TestDialect) => {
       expect(await snapshot(t)).toBe(before);
       expect(smtp.received).toEqual([]);
     });
+  });
+
+  it("with the mail server down, answers MAIL_DELIVERY_FAILED alike for both kinds of address and keeps nothing", async () => {
+    const down = await startAppWithSmtpDown(dialect, { LATCHKEY_SIGNUP: "open" });
+    try {
+      await down.t.createUser("alice@example.com");
+      const before = await snapshot(down.t);
+      const known = await call(down.t, "POST", SIGNUP, undefined, { email: "alice@example.com", password: PASSWORD });
+      const fresh = await call(down.t, "POST", SIGNUP, undefined, { email: "new@example.com", password: PASSWORD });
+      expectError(known, 500, "MAIL_DELIVERY_FAILED");
+      expect(fresh.body).toBe(known.body);
+      expect(await snapshot(down.t)).toBe(before);
+
+      // Nothing was charged: with the server back, both go out at once.
+      const sink = await down.smtpUp();
+      expectNoContent(
+        await call(down.t, "POST", SIGNUP, undefined, { email: "alice@example.com", password: PASSWORD }),
+      );
+      expectNoContent(await call(down.t, "POST", SIGNUP, undefined, { email: "new@example.com", password: PASSWORD }));
+      expect((await sink.next()).subject).toBe(NOTICE_SUBJECT);
+      expect((await sink.next()).subject).toBe(CONFIRM_SUBJECT);
+    } finally {
+      await down.close();
+    }
   });
 
   it("signs in the new account like any other: its password works on /auth/login and it has no second factor", async () => {
