@@ -207,8 +207,8 @@ export async function checkCode(
   const kid = record?.kid ?? flow.keyring.activeKid;
   if (!flow.keyring.kids().includes(kid)) return undefined;
   const codeHash = hashMailCode(flow.keyring.macKey(MAIL_CODE_KEY_PURPOSE, kid).key, { purpose, subject }, code);
-  // A code bound to no account was never mailed to anyone who may use it (an unknown reset address,
-  // a taken transfer address).
+  // A code that can never be spent was never mailed to anyone who may use it (an unknown reset
+  // address, a taken transfer address, a sign-up with an address an account has).
   if (!record || !spendable(record) || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
   await flow.throttle.succeed(subject, codeGuessKind(purpose));
   return { record, codeHash };
