@@ -16,6 +16,7 @@ import { healthRoutes } from "./http/routes/health.js";
 import { invitationRoutes } from "./http/routes/invitations.js";
 import { passwordRoutes } from "./http/routes/password.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
+import { signupRoutes } from "./http/routes/signup.js";
 import { emailOtpRoutes } from "./http/routes/two-factor/email-otp.js";
 import { recoveryCodeRoutes } from "./http/routes/two-factor/recovery-codes.js";
 import { twoFactorStateRoutes } from "./http/routes/two-factor/state.js";
@@ -72,6 +73,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(emailRoutes(deps));
   await app.register(invitationRoutes(deps));
   await app.register(sessionRoutes(deps));
+  await app.register(signupRoutes(deps));
   // The admin API exists only when a token is configured (§5); otherwise /admin answers 404.
   if (deps.config.adminToken) await app.register(adminRoutes(deps, deps.config.adminToken));
   if (deps.config.pages.enabled) {

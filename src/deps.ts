@@ -165,5 +165,11 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
 
 /** What flows may know of the configuration (lifetimes and limits), and nothing else. */
 function flowSettings(config: Config): FlowSettings {
-  return { tokens: config.tokens, codes: config.codes, issuer: config.issuer, totpIssuer: config.totpIssuer };
+  return {
+    tokens: config.tokens,
+    codes: config.codes,
+    issuer: config.issuer,
+    totpIssuer: config.totpIssuer,
+    signup: config.signup,
+  };
 }

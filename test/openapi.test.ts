@@ -114,6 +114,23 @@ const CONTRACT: [string, string, string, "Authentication" | "User", Auth, number
     "access",
     [204, 400, 401],
   ],
+  // Sign-up, Latchkey's own (404 while it is off).
+  [
+    "post",
+    "/user/signup",
+    "Sign up: mail a code to confirm the address",
+    "User",
+    "none",
+    [204, 400, 403, 404, 429, 500],
+  ],
+  [
+    "post",
+    "/user/signup/confirm",
+    "Confirm a sign-up with the mailed code: the account is made and signed in",
+    "User",
+    "none",
+    [200, 400, 401, 404, 409, 429],
+  ],
 ];
 
 const SCHEMES: Record<Auth, string[]> = {
@@ -173,6 +190,7 @@ describe("OpenAPI document", () => {
     ["post", "/user/password/reset/validate"],
     ["put", "/user/password/otp"],
     ["put", "/user/email"],
+    ["post", "/user/signup/confirm"],
   ])("documents 429 for the mailed-code check %s %s", (method, path) => {
     expect(Object.keys(doc.paths[path]?.[method]?.responses ?? {})).toContain("429");
   });

@@ -143,4 +143,40 @@ describe("config", () => {
       }
     }
   });
+
+  it("takes LATCHKEY_SIGNUP as off (the default), open, or domains:<list>", () => {
+    expect(loadConfig({}).signup).toEqual({ mode: "off" });
+    expect(loadConfig({ LATCHKEY_SIGNUP: "off" }).signup).toEqual({ mode: "off" });
+    expect(loadConfig({ LATCHKEY_SIGNUP: "open" }).signup).toEqual({ mode: "open" });
+    expect(loadConfig({ LATCHKEY_SIGNUP: "domains: Example.COM, example.org., example.com" }).signup).toEqual({
+      mode: "domains",
+      domains: ["example.com", "example.org"],
+    });
+  });
+
+  it("refuses junk in LATCHKEY_SIGNUP at start, naming the variable", () => {
+    const refusals: [string, RegExp][] = [
+      ["yes", /^LATCHKEY_SIGNUP must be off, open or domains:<comma-separated domain names>, got "yes"$/],
+      ["OPEN", /^LATCHKEY_SIGNUP must be off, open or domains/],
+      ["domains:", /^LATCHKEY_SIGNUP=domains: must list at least one domain name/],
+      ["domains: , ", /^LATCHKEY_SIGNUP=domains: must list at least one domain name/],
+      ["domains:example.com,*.example.org", /^LATCHKEY_SIGNUP lists "\*\.example\.org", which is not a domain name/],
+      ["domains:localhost", /^LATCHKEY_SIGNUP lists "localhost", which is not a domain name/],
+      ["domains:a@example.com,ex ample.com", /^LATCHKEY_SIGNUP lists "a@example.com", "ex ample.com", which are not/],
+      ["domains:example.com,,example.org", /^LATCHKEY_SIGNUP lists "", which is not a domain name/],
+      ["domains:-bad.example.com", /^LATCHKEY_SIGNUP lists "-bad.example.com"/],
+      ["domains:example.com\r\nBcc: x@example.org", /^LATCHKEY_SIGNUP lists/],
+    ];
+    for (const [value, expected] of refusals) {
+      try {
+        loadConfig({ LATCHKEY_SIGNUP: value });
+        expect.unreachable(value);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        const problems = (error as ConfigError).problems;
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(expected);
+      }
+    }
+  });
 });

@@ -43,6 +43,8 @@ export interface Config {
     /** Where a finished sign-in may send the browser: absolute URLs, matched exactly. */
     returnUrls: string[];
   };
+  /** Who may make an account with POST /user/signup and /signup (LATCHKEY_SIGNUP); off by default. */
+  signup: SignupPolicy;
 }
 
 export class ConfigError extends Error {
@@ -156,6 +158,41 @@ function returnUrls(r: Reader): string[] {
   return entries;
 }
 
+/** Who may sign up; the flows' settings take it as it is (core's SignupPolicy). */
+export type SignupPolicy = { mode: "off" } | { mode: "open" } | { mode: "domains"; domains: readonly string[] };
+
+/** A domain name as DNS writes it: two or more labels of letters, digits and inner hyphens. */
+const DOMAIN_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * LATCHKEY_SIGNUP: `off` (the default), `open`, or `domains:<comma-separated domain names>`
+ * (addresses of exactly those domains; a subdomain must be listed itself).
+ */
+function signupPolicy(r: Reader): SignupPolicy {
+  const raw = (r.optional("LATCHKEY_SIGNUP") ?? "off").trim();
+  if (raw === "off") return { mode: "off" };
+  if (raw === "open") return { mode: "open" };
+  if (raw.startsWith("domains:")) {
+    const domains = raw
+      .slice("domains:".length)
+      .split(",")
+      .map((entry) => entry.trim().toLowerCase().replace(/\.$/, ""));
+    const bad = domains.filter((domain) => !DOMAIN_NAME.test(domain));
+    if (domains.every((domain) => domain === "")) {
+      r.problems.push("LATCHKEY_SIGNUP=domains: must list at least one domain name (e.g. domains:example.com)");
+    } else if (bad.length > 0) {
+      r.problems.push(
+        `LATCHKEY_SIGNUP lists ${bad.map((domain) => `"${domain}"`).join(", ")}, which ${bad.length === 1 ? "is not a domain name" : "are not domain names"} (e.g. domains:example.com,example.org)`,
+      );
+    } else {
+      return { mode: "domains", domains: [...new Set(domains)] };
+    }
+    return { mode: "off" };
+  }
+  r.problems.push(`LATCHKEY_SIGNUP must be off, open or domains:<comma-separated domain names>, got "${raw}"`);
+  return { mode: "off" };
+}
+
 export function loadConfig(env: Env): Config {
   const r = new Reader(env);
   const port = r.int("LATCHKEY_PORT", 8080, 0, 65_535);
@@ -210,6 +247,7 @@ export function loadConfig(env: Env): Config {
     trustProxy: false,
     metrics: undefined,
     pages: { enabled: r.oneOf("LATCHKEY_PAGES", "on", ["on", "off"]) === "on", returnUrls: [] },
+    signup: { mode: "off" },
   };
   // Authenticator apps split the otpauth label at the first colon (Key Uri Format).
   if (config.totpIssuer?.includes(":")) r.problems.push("LATCHKEY_TOTP_ISSUER must not contain a colon");
@@ -235,6 +273,7 @@ export function loadConfig(env: Env): Config {
   config.trustProxy = parseTrustProxy(env.LATCHKEY_TRUST_PROXY, r.problems);
   config.metrics = metricsListener(r, env, port);
   config.pages.returnUrls = returnUrls(r);
+  config.signup = signupPolicy(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

@@ -69,6 +69,9 @@ export const ERROR_CODES = {
   TOO_MANY_RESET_MAIL_ATTEMPTS: { status: 429, description: "A reset mail was sent too recently; see retryAfter." },
   TOO_MANY_TRANSFER_ATTEMPTS: { status: 429, description: "A transfer mail was sent too recently; see retryAfter." },
   NEW_EMAIL_ALREADY_IN_USE: { status: 409, description: "Another account uses that address." },
+  // Sign-up
+  SIGNUP_DOMAIN_NOT_ALLOWED: { status: 403, description: "Sign-up is not open to addresses of this domain." },
+  TOO_MANY_SIGNUP_ATTEMPTS: { status: 429, description: "A sign-up mail was sent too recently; see retryAfter." },
   // The user's sessions (§6)
   SESSION_NOT_FOUND: { status: 404, description: "The caller has no live session with that id." },
   // Operator surface

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAIL_TEMPLATES } from "../core/mail/port.js";
 import { loadMailCatalog } from "./catalog.js";
 import { DEFAULT_MAIL_DIR, maskEmail } from "./index.js";
 
@@ -36,7 +37,7 @@ describe("loadMailCatalog", () => {
       brand: { name: "Latchkey", logoUrl: undefined, accentColor: "#1f5fbf", backgroundColor: "#f3f5f8" },
     });
     expect([...(loaded?.languages.keys() ?? [])].sort()).toEqual(["de", "en", "fr", "nl"]);
-    for (const templates of loaded?.languages.values() ?? []) expect(templates.size).toBe(10);
+    for (const templates of loaded?.languages.values() ?? []) expect(templates.size).toBe(MAIL_TEMPLATES.length);
   });
 
   it.each([

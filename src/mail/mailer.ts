@@ -14,6 +14,7 @@ const CODE_TEMPLATES: ReadonlySet<MailTemplate> = new Set([
   "email-otp-challenge",
   "password-reset",
   "email-transfer",
+  "signup-confirm",
 ]);
 
 export interface MailerOptions {

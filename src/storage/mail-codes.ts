@@ -4,13 +4,17 @@
  * UPDATEs: `claimMailCodeTry` counts the try before the hash is compared, `consumeMailCode` spends it.
  */
 
-/** What a mailed code is for; each is also the name of the mail template that carries it. */
+/**
+ * What a mailed code is for; each is also the name of the mail template that carries it, but for
+ * `signup`, whose code goes out in `signup-confirm`.
+ */
 export type MailCodePurpose =
   | "email-otp-setup"
   | "email-otp-challenge"
   | "password-reset"
   | "email-transfer"
-  | "invitation";
+  | "invitation"
+  | "signup";
 
 /** One generation of a code: `id` changes with every send, so a replaced code can no longer be spent. */
 export interface MailCodeKey {
@@ -34,9 +38,16 @@ export interface NewMailCode extends MailCodeKey {
   kid: string;
   createdAt: number;
   expiresAt: number;
+  /**
+   * A sign-up's chosen password (argon2id), kept with its code until the code is spent or replaced:
+   * the row is the pending sign-up. Null for every other purpose, and for the unmailed code that
+   * paces a sign-up with an address an account already has (such a code can never be spent).
+   */
+  passwordHash?: string | null;
 }
 
 export interface MailCodeRecord extends NewMailCode {
+  passwordHash: string | null;
   tries: number;
   consumedAt: number | null;
 }

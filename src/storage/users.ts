@@ -1,5 +1,5 @@
 import type { AuditEventRecord } from "./admin.js";
-import type { MailCodeCheck } from "./mail-codes.js";
+import type { MailCodeCheck, MailCodeSpend } from "./mail-codes.js";
 import type { NewSession } from "./sessions.js";
 import type { ThrottleKey } from "./throttles.js";
 
@@ -61,6 +61,16 @@ export interface InvitationAcceptance {
   events: AuditEventRecord[];
 }
 
+/** A confirmed sign-up: the code is spent and the account made, with its `user.created` event. */
+export interface SignupCompletion {
+  code: MailCodeSpend;
+  user: NewUser & { passwordHash: string };
+  /** Recorded with the new account's id. */
+  event: Omit<AuditEventRecord, "userId">;
+}
+
+export type SignupCompletionResult = { outcome: "created"; userId: number } | { outcome: "invalid" | "taken" };
+
 export class EmailTakenError extends Error {
   constructor() {
     super("email already in use");
@@ -94,4 +104,11 @@ export interface UserStore {
    * changed, when the code was not spent by this caller or the account has a password already.
    */
   acceptInvitation(acceptance: InvitationAcceptance): Promise<boolean>;
+  /**
+   * Spends the sign-up code (as consumeMailCode), creates the account and records `event`, in one
+   * transaction. "invalid" when the code was not spent by this caller; "taken" when the unique index
+   * on the lower-cased email refuses the address (rolled back: the code stays unspent). Of concurrent
+   * completions for one address at most one creates an account.
+   */
+  createUserWithMailCode(completion: SignupCompletion): Promise<SignupCompletionResult>;
 }

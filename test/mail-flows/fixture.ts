@@ -24,9 +24,10 @@ export async function startMailApp(dialect: TestDialect, env: Record<string, str
 /** The app pointed at a loopback port nobody listens on (yet): `smtpUp()` starts a server there. */
 export async function startAppWithSmtpDown(
   dialect: TestDialect,
+  env: Record<string, string> = {},
 ): Promise<{ t: TestApp; smtpUp(): Promise<SmtpSink>; close(): Promise<void> }> {
   const port = await closedPort();
-  const t = await createTestApp(dialect, { env: { LATCHKEY_SMTP_URL: `smtp://127.0.0.1:${port}` } });
+  const t = await createTestApp(dialect, { env: { LATCHKEY_SMTP_URL: `smtp://127.0.0.1:${port}`, ...env } });
   let smtp: SmtpSink | undefined;
   return {
     t,

@@ -11,6 +11,12 @@ import type { GuessThrottle } from "../throttle/guess-throttle.js";
 import type { TokenService } from "../tokens/tokens.js";
 
 /**
+ * Who may make an account with `POST /user/signup` (LATCHKEY_SIGNUP): nobody (the endpoint answers
+ * 404), anyone, or addresses of the listed domains only (lower-cased, matched exactly).
+ */
+export type SignupPolicy = { mode: "off" } | { mode: "open" } | { mode: "domains"; domains: readonly string[] };
+
+/**
  * The settings flows decide with: lifetimes and limits. Only these, not the whole configuration, so
  * no flow can reach the admin token, the database URL or anything else about how the service runs.
  */
@@ -32,6 +38,8 @@ export interface FlowSettings {
   issuer: string;
   /** The issuer authenticator apps show, when configured. */
   totpIssuer: string | undefined;
+  /** Sign-up by the people themselves. */
+  signup: SignupPolicy;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Mailed one-time codes (§4), shared by email OTP, password reset and email transfer.
+ * Mailed one-time codes (§4), shared by email OTP, password reset, email transfer and sign-up.
  *
  * Sending, in this order: render the mail (an unknown origin or missing template is 500
  * UNABLE_TO_FIND_MAIL_TEMPLATE before anything is stored); store the code, which is also the resend
@@ -14,7 +14,7 @@
 import { constantTimeEqual } from "../../platform/crypto.js";
 import type { MailCodeKey, MailCodePurpose, MailCodeRecord } from "../../storage/store.js";
 import { AppError, BadRequestError, type ErrorCode } from "../errors.js";
-import type { MailRequest, MailVars } from "../mail/port.js";
+import type { MailRequest, MailTemplate, MailVars } from "../mail/port.js";
 import { isSingleAddress } from "../mail/single-address.js";
 import { generateMailCode, hashMailCode, MAIL_CODE_KEY_PURPOSE } from "../otp/codes.js";
 import type { MailCodeGuessKind } from "../throttle/guess-throttle.js";
@@ -35,6 +35,16 @@ export function addressCodeSubject(email: string): string {
   return `email:${email.toLowerCase()}`;
 }
 
+/** The template that carries each purpose's code. */
+const CODE_TEMPLATE: Readonly<Record<MailCodePurpose, MailTemplate>> = {
+  "email-otp-setup": "email-otp-setup",
+  "email-otp-challenge": "email-otp-challenge",
+  "password-reset": "password-reset",
+  "email-transfer": "email-transfer",
+  signup: "signup-confirm",
+  invitation: "invitation",
+};
+
 export interface SendCodeInput {
   purpose: MailCodePurpose;
   subject: string;
@@ -51,6 +61,13 @@ export interface SendCodeInput {
    * and no resend window, since only an operator sends one and a new one replaces the old at once.
    */
   invitation?: boolean;
+  /** A sign-up's chosen password (argon2id), kept with the code; see NewMailCode. */
+  passwordHash?: string | null;
+  /**
+   * Mailed in place of the code (which is then stored bound to nothing, so it can never be spent):
+   * a sign-up with an address an account has gets a notice, with the same work and pacing.
+   */
+  noticeInstead?: MailTemplate;
 }
 
 function mailRequest(to: string, template: MailRequest["template"], mail: MailOptions, vars: MailVars): MailRequest {
@@ -80,7 +97,7 @@ async function storeCode(
   const code = generateMailCode(flow.random);
   const request = mailRequest(
     input.to,
-    input.purpose,
+    CODE_TEMPLATE[input.purpose],
     input.mail,
     input.invitation
       ? { code, expiresDays: Math.max(1, Math.round(ttlSeconds / 86_400)) }
@@ -101,6 +118,7 @@ async function storeCode(
       kid: mac.kid,
       createdAt: now,
       expiresAt: now + ttlSeconds * 1000,
+      passwordHash: input.passwordHash ?? null,
     },
     now - resendSeconds * 1000,
     // Other subjects' rows are dropped only past the usual resend window, whatever this send's.
@@ -126,12 +144,16 @@ export async function chargeUnmailedSend(
 }
 
 export async function sendCode(flow: FlowContext, input: SendCodeInput): Promise<void> {
-  const { request, key } = await storeCode(flow, input);
+  // The notice is rendered before anything is stored, as the code's mail is.
+  const notice =
+    input.noticeInstead === undefined ? undefined : mailRequest(input.to, input.noticeInstead, input.mail, {});
+  if (notice) flow.mailer.render(notice);
+  const { request, key } = await storeCode(flow, notice ? { ...input, userId: null, passwordHash: null } : input);
   const sendStartedAt = flow.clock.now();
   try {
     // A reset for an unknown address checks the mail server instead of sending, so that with the
     // server down it fails exactly as a known address does.
-    await (input.deliver ? flow.mailer.send(request) : flow.mailer.probe(request));
+    await (input.deliver ? flow.mailer.send(notice ?? request) : flow.mailer.probe(request));
   } catch (error) {
     await flow.store.withdrawMailCode(key);
     throw error;
@@ -167,10 +189,18 @@ export function codeGuessKind(purpose: MailCodePurpose): MailCodeGuessKind {
 }
 
 /**
+ * Whether a stored code may ever be spent: one bound to an account, or a sign-up's that holds the
+ * chosen password. Neither the unmailed codes that pace answers nor a reset to an unknown address are.
+ */
+function spendable(record: MailCodeRecord): boolean {
+  return record.purpose === "signup" ? record.passwordHash !== null : record.userId !== null;
+}
+
+/**
  * Claims one guess on the subject's throttle of the purpose (429 TOO_MANY_OTP_CHECKS while it must
  * wait, checking nothing), then counts one try on its live code and compares in constant time. A
  * match clears the throttle. Undefined when there is no live code (none, expired, used, replaced,
- * out of tries), it is bound to no account, or it differs.
+ * out of tries), it can never be spent (see `spendable`), or it differs.
  */
 export async function checkCode(
   flow: FlowContext,
@@ -191,9 +221,9 @@ export async function checkCode(
   const kid = record?.kid ?? flow.keyring.activeKid;
   if (!flow.keyring.kids().includes(kid)) return undefined;
   const codeHash = hashMailCode(flow.keyring.macKey(MAIL_CODE_KEY_PURPOSE, kid).key, { purpose, subject }, code);
-  // A code bound to no account was never mailed to anyone who may use it (an unknown reset address,
-  // a taken transfer address).
-  if (!record || record.userId === null || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
+  // A code that can never be spent was never mailed to anyone who may use it (an unknown reset
+  // address, a taken transfer address, a sign-up with an address an account has).
+  if (!record || !spendable(record) || !constantTimeEqual(codeHash, record.codeHash)) return undefined;
   await flow.throttle.succeed(subject, codeGuessKind(purpose));
   return { record, codeHash };
 }

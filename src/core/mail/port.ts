@@ -9,12 +9,14 @@ export const MAIL_TEMPLATES = [
   "email-otp-challenge",
   "password-reset",
   "email-transfer",
+  "signup-confirm",
   "notice-password-changed",
   "notice-password-reset",
   "notice-email-transferred",
   "notice-2fa-disabled",
   "notice-recovery-codes-reset",
   "invitation",
+  "notice-signup-existing",
 ] as const;
 
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];

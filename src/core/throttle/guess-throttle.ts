@@ -23,6 +23,7 @@ const REFUSAL: Record<GuessKind, ErrorCode> = {
   "otp:password-reset": "TOO_MANY_OTP_CHECKS",
   "otp:email-transfer": "TOO_MANY_OTP_CHECKS",
   "otp:invitation": "TOO_MANY_OTP_CHECKS",
+  "otp:signup": "TOO_MANY_OTP_CHECKS",
 };
 
 /** A known account's throttles are its own: `user:<id>` (also written in SQL by the login's start). */

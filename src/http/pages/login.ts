@@ -8,6 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../core/errors.js";
 import { login } from "../../core/flows/login.js";
 import { logout, type SessionTokens } from "../../core/flows/sessions.js";
+import { signupOpen } from "../../core/flows/signup.js";
 import { authenticateEmailOtp, challengeEmailOtp, emailOtpNextEmail } from "../../core/flows/two-factor/email-otp.js";
 import { authenticateRecoveryCode, recoveryCodeNextGuess } from "../../core/flows/two-factor/recovery-codes.js";
 import { twoFactorState } from "../../core/flows/two-factor/state.js";
@@ -185,7 +186,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         reply,
         "login",
         { title: "login.title" },
-        { notice: noticeOf(env, request, reply, NOTICES) },
+        { notice: noticeOf(env, request, reply, NOTICES), signupOn: signupOpen(deps.flow.settings.signup) },
       );
     });
 
@@ -205,6 +206,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
           {
             error: shown.error,
             email: form.email,
+            signupOn: signupOpen(deps.flow.settings.signup),
           },
         );
       }

@@ -25,6 +25,7 @@ import {
 import { passwordPages } from "./password.js";
 import { cookiesOf, PAGE_COOKIE_ATTRIBUTES, PAGE_COOKIES, ReauthNeeded, SignInNeeded, signedIn } from "./session.js";
 import { sessionPages } from "./sessions.js";
+import { signupPages } from "./signup.js";
 import { twoFactorPages } from "./two-factor.js";
 import { loadPageViews } from "./view.js";
 
@@ -36,6 +37,8 @@ export const UNAUTHENTICATED_PAGE_ROUTES = [
   "POST /password/forgot",
   "POST /password/reset",
   "POST /invitation",
+  "POST /signup",
+  "POST /signup/confirm",
 ] as const;
 
 const ASSET_TYPES: Record<string, string> = {
@@ -206,6 +209,7 @@ export async function registerPages(
     await scope.register(twoFactorPages(deps, env));
     await scope.register(sessionPages(deps, env));
     await scope.register(invitationPages(deps, env));
+    await scope.register(signupPages(deps, env));
   };
   await app.register(pages);
   return (request, reply) => {

@@ -22,6 +22,8 @@ export const PAGE_COOKIES = {
   returnTo: "latchkey_return",
   /** The address a reset code was asked for, to fill in the reset form (never in a URL). */
   resetEmail: "latchkey_reset_email",
+  /** The address a sign-up's code went to, to fill in the confirmation form (never in a URL). */
+  signupEmail: "latchkey_signup_email",
   language: "latchkey_lang",
   origin: "latchkey_origin",
   csrf: "latchkey_csrf",

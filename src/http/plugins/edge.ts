@@ -14,6 +14,8 @@ export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
   "POST /user/password/reset/validate",
   "PUT /user/password/otp",
   "POST /user/invitation/accept",
+  "POST /user/signup",
+  "POST /user/signup/confirm",
   ...UNAUTHENTICATED_PAGE_ROUTES,
 ]);
 

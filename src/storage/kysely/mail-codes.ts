@@ -54,6 +54,7 @@ export function mailCodeStore(db: Kysely<Database>): MailCodeStore {
         created_at: code.createdAt,
         expires_at: code.expiresAt,
         consumed_at: null,
+        password_hash: code.passwordHash ?? null,
       };
       // Rows past both their expiry and the resend window serve nothing (no code to check, no pacing
       // left): dropped on the way, so addresses that never became accounts do not pile up.
@@ -125,6 +126,7 @@ export function mailCodeStore(db: Kysely<Database>): MailCodeStore {
         createdAt: row.created_at,
         expiresAt: row.expires_at,
         consumedAt: row.consumed_at,
+        passwordHash: row.password_hash,
       };
     },
 

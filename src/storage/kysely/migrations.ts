@@ -194,6 +194,13 @@ const migrations: Record<string, DialectMigration> = {
       await sql`update sessions set last_used_at = created_at`.execute(db);
     },
   }),
+  "2026-12-04-002-signup": () => ({
+    async up(db: Kysely<unknown>) {
+      // A pending sign-up is its confirmation code's row (purpose "signup", subject the address): the
+      // chosen password's hash waits there, and goes with the row when the code is replaced or purged.
+      await db.schema.alterTable("mail_codes").addColumn("password_hash", "text").execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -115,6 +115,8 @@ export interface MailCodesTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  /** A sign-up's chosen password (argon2id) until its code is spent (migration 2026-12-04-002); else null. */
+  password_hash: string | null;
 }
 
 export interface AuditEventsTable {

@@ -1,5 +1,12 @@
 import { type Kysely, sql, type Transaction } from "kysely";
-import { EmailTakenError, type PasswordChange, type UserRecord, type UserStore } from "../users.js";
+import {
+  EmailTakenError,
+  type NewUser,
+  type PasswordChange,
+  type SignupCompletionResult,
+  type UserRecord,
+  type UserStore,
+} from "../users.js";
 import { recordAuditEvent } from "./admin.js";
 import { isUniqueViolation } from "./errors.js";
 import { consumeMailCode } from "./mail-codes.js";
@@ -27,6 +34,22 @@ export async function findUserByEmail(db: Kysely<Database>, email: string): Prom
   return row ? toUser(row) : undefined;
 }
 
+/** Inserts the account; `db` may be a transaction. A taken address throws the driver's unique violation. */
+async function insertUser(db: Kysely<Database>, input: NewUser): Promise<number> {
+  const row = await db
+    .insertInto("users")
+    .values({
+      email: input.email,
+      email_lower: emailKey(input.email),
+      password_hash: input.passwordHash,
+      disabled_at: null,
+      created_at: input.createdAt,
+    })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
 /** Password reset and change: each one transaction (see UserStore). */
 async function setPasswordIn(trx: Transaction<Database>, change: PasswordChange): Promise<void> {
   await trx.updateTable("users").set({ password_hash: change.passwordHash }).where("id", "=", change.userId).execute();
@@ -42,18 +65,7 @@ export function userStore(db: Kysely<Database>): UserStore {
   return {
     async createUser(input) {
       try {
-        const row = await db
-          .insertInto("users")
-          .values({
-            email: input.email,
-            email_lower: emailKey(input.email),
-            password_hash: input.passwordHash,
-            disabled_at: null,
-            created_at: input.createdAt,
-          })
-          .returning("id")
-          .executeTakeFirstOrThrow();
-        return row.id;
+        return await insertUser(db, input);
       } catch (error) {
         if (isUniqueViolation(error)) throw new EmailTakenError();
         throw error;
@@ -117,6 +129,20 @@ export function userStore(db: Kysely<Database>): UserStore {
         });
       } catch (error) {
         if (error instanceof RolledBack) return false;
+        throw error;
+      }
+    },
+
+    async createUserWithMailCode(completion) {
+      try {
+        return await db.transaction().execute(async (trx): Promise<SignupCompletionResult> => {
+          if (!(await consumeMailCode(trx, completion.code))) return { outcome: "invalid" };
+          const userId = await insertUser(trx, completion.user);
+          await recordAuditEvent(trx, { ...completion.event, userId });
+          return { outcome: "created", userId };
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) return { outcome: "taken" };
         throw error;
       }
     },
