@@ -340,7 +340,8 @@ describe.each(testDialects())("the sessions' last use, migrated on $name", (dial
         await sql`insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent)
           values (${id}, ${userId}, ${createdAt}, ${createdAt + 1_000_000}, null, null, null)`.execute(db);
       }
-      expect(await store.migrate()).toEqual(["2026-12-03-001-session-last-use"]);
+      // The migration runs first of those not applied yet (later ones follow it).
+      expect((await store.migrate())[0]).toBe("2026-12-03-001-session-last-use");
       expect(await store.listLiveSessions(userId, 1_550_000_000_000)).toEqual([
         { id: "s-old", createdAt: 1_700_000_000_000, lastUsedAt: 1_700_000_000_000, ip: null, userAgent: null },
         { id: "s-older", createdAt: 1_600_000_000_000, lastUsedAt: 1_600_000_000_000, ip: null, userAgent: null },
