@@ -16,6 +16,11 @@ export default defineConfig({
         },
       },
       {
+        // The SDK workspaces (packages/*): each package's tests, against the real service.
+        extends: true,
+        test: { name: "packages", include: ["packages/*/test/**/*.test.ts"] },
+      },
+      {
         // The benchmark runner's own code (bench/lib): its meters and parsers, not the server.
         extends: true,
         test: { name: "bench", include: ["test/bench/**/*.test.ts"] },
