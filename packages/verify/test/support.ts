@@ -1,3 +1,4 @@
+import type { ManualClock } from "../../../src/platform/clock.js";
 import { serveApp } from "../../../test/support/browser.js";
 import { createTestApp, type TestApp } from "../../../test/support/harness.js";
 
@@ -11,9 +12,9 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** The real Latchkey on SQLite, listening on 127.0.0.1, with alice as a user. */
-export async function startService(): Promise<Service> {
-  const t = await createTestApp({ name: "sqlite", url: "sqlite::memory:" });
+/** The real Latchkey on SQLite, listening on 127.0.0.1. */
+export async function startService(clock?: ManualClock): Promise<Service> {
+  const t = await createTestApp({ name: "sqlite", url: "sqlite::memory:" }, clock ? { clock } : {});
   const url = await serveApp(t);
   return { t, url, close: () => t.close() };
 }
