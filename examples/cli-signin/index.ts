@@ -4,7 +4,9 @@
 //   npx tsx examples/cli-signin/index.ts [api-url] [--service <url>] [--session <file>]
 //
 // api-url defaults to http://127.0.0.1:3001/me (examples/protected-api); the service to
-// LATCHKEY_URL or http://127.0.0.1:3000; the session file to ~/.latchkey-session.json.
+// LATCHKEY_URL or http://127.0.0.1:8080; the session file to ~/.latchkey-session.json.
+
+import { spawnSync } from "node:child_process";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -15,7 +17,7 @@ import { LatchkeyClient, LatchkeyError } from "../../packages/client/src/index.j
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    service: { type: "string", default: process.env.LATCHKEY_URL ?? "http://127.0.0.1:3000" },
+    service: { type: "string", default: process.env.LATCHKEY_URL ?? "http://127.0.0.1:8080" },
     session: { type: "string", default: join(homedir(), ".latchkey-session.json") },
   },
 });
@@ -32,11 +34,27 @@ async function ask(prompt: string): Promise<string> {
   return String(next.value).trim();
 }
 
+/**
+ * A secret from a terminal, not echoed: the terminal's echo is off for that one line (stty, on
+ * POSIX terminals). Piped input is read as any other line.
+ */
+async function askSecret(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) return ask(prompt);
+  const stty = (setting: string) => spawnSync("stty", [setting], { stdio: ["inherit", "ignore", "ignore"] });
+  stty("-echo");
+  try {
+    return await ask(prompt);
+  } finally {
+    stty("echo");
+    process.stdout.write("\n");
+  }
+}
+
 async function main(): Promise<number> {
   const client = new LatchkeyClient({ baseUrl: values.service, store: new FileStore(values.session) });
   if (!(await client.isSignedIn())) {
     const email = await ask("Email: ");
-    const password = await ask("Password: ");
+    const password = await askSecret("Password: ");
     const result = await client.signIn(email, password);
     if (result.kind === "secondFactor") {
       if (result.methods.totp) {

@@ -1,6 +1,6 @@
 // A small API behind Latchkey: `GET /me` answers the caller's user id, for an access token only.
 //
-//   LATCHKEY_URL=http://127.0.0.1:3000 PORT=3001 npx tsx examples/protected-api/server.ts
+//   LATCHKEY_URL=http://127.0.0.1:8080 PORT=3001 npx tsx examples/protected-api/server.ts
 //   curl -H "Authorization: Bearer $ACCESS_TOKEN" http://127.0.0.1:3001/me
 //
 // In an application of your own, import from "@latchkey/verify" instead of the package's source.
@@ -37,7 +37,7 @@ export async function buildProtectedApi(options: ProtectedApiOptions): Promise<F
 }
 
 async function main(): Promise<void> {
-  const latchkeyUrl = process.env.LATCHKEY_URL ?? "http://127.0.0.1:3000";
+  const latchkeyUrl = process.env.LATCHKEY_URL ?? "http://127.0.0.1:8080";
   const app = await buildProtectedApi({
     latchkeyUrl,
     ...(process.env.LATCHKEY_ISSUER ? { issuer: process.env.LATCHKEY_ISSUER } : {}),
