@@ -1,17 +1,7 @@
 import { rmSync } from "node:fs";
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MailApp, otherThan, startMailApp } from "../mail-flows/fixture.js";
-import {
-  DESKTOP,
-  describeBrowser,
-  expectAccessible,
-  newContext,
-  PHONE,
-  screenshot,
-  serveApp,
-  useBrowser,
-} from "../support/browser.js";
+import { describeBrowser, errorText, look, newContext, serveApp, submit, useBrowser } from "../support/browser.js";
 import { testDialects } from "../support/harness.js";
 import { call, NEW_PASSWORD } from "../support/http.js";
 import { linkOf, mailDirWithInviteLink } from "../support/invitations.js";
@@ -21,26 +11,6 @@ import { codeOf, type ReceivedMail } from "../support/smtp.js";
 // at both screens (the page as it is, a form's answer included, narrowed to the phone's width and back).
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
-
-/** Axe on the page as it is, then a shot at the desktop width and one at the phone's. */
-async function look(page: Page, name: string): Promise<void> {
-  await expectAccessible(page);
-  await page.setViewportSize({ width: DESKTOP.width, height: DESKTOP.height });
-  await screenshot(page, name);
-  await page.setViewportSize({ width: PHONE.width, height: PHONE.height });
-  await screenshot(page, name);
-  // Nothing sticks out sideways at the phone's width.
-  expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(PHONE.width);
-  await page.setViewportSize({ width: DESKTOP.width, height: DESKTOP.height });
-}
-
-/** Sends the form of `button` and waits for the answer: the page at `url`, or any new page. */
-async function submit(page: Page, button: string, url?: string): Promise<void> {
-  const loaded = url === undefined ? page.waitForEvent("load") : page.waitForURL(url);
-  await Promise.all([loaded, page.getByRole("button", { name: button }).click()]);
-}
-
-const errorText = (page: Page) => page.locator(".alert-error").textContent();
 
 describeBrowser("the invitation page in a browser", () => {
   const browser = useBrowser();

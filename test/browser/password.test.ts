@@ -2,13 +2,13 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type MailApp, otherThan, startMailApp } from "../mail-flows/fixture.js";
 import {
-  DESKTOP,
   describeBrowser,
-  expectAccessible,
+  errorText,
+  look,
   newContext,
-  PHONE,
-  screenshot,
+  noticeText,
   serveApp,
+  submit,
   useBrowser,
 } from "../support/browser.js";
 import { testDialects } from "../support/harness.js";
@@ -17,27 +17,6 @@ import { codeOf, type ReceivedMail } from "../support/smtp.js";
 
 // The password and email pages in Chromium: each page and each outcome checked by axe and shot at
 // both screens (the page as it is, a form's answer included, narrowed to the phone's width and back).
-
-/** Axe on the page as it is, then a shot at the desktop width and one at the phone's. */
-async function look(page: Page, name: string): Promise<void> {
-  await expectAccessible(page);
-  await page.setViewportSize({ width: DESKTOP.width, height: DESKTOP.height });
-  await screenshot(page, name);
-  await page.setViewportSize({ width: PHONE.width, height: PHONE.height });
-  await screenshot(page, name);
-  // Nothing sticks out sideways at the phone's width.
-  expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(PHONE.width);
-  await page.setViewportSize({ width: DESKTOP.width, height: DESKTOP.height });
-}
-
-/** Sends the form of `button` and waits for the answer: the page at `url`, or any new page. */
-async function submit(page: Page, button: string, url?: string): Promise<void> {
-  const loaded = url === undefined ? page.waitForEvent("load") : page.waitForURL(url);
-  await Promise.all([loaded, page.getByRole("button", { name: button }).click()]);
-}
-
-const errorText = (page: Page) => page.locator(".alert-error").textContent();
-const noticeText = (page: Page) => page.locator(".alert-notice").textContent();
 
 describeBrowser("password and email pages in a browser", () => {
   const browser = useBrowser();

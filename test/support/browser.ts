@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AxeBuilder } from "@axe-core/playwright";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import type { TestApp } from "./harness.js";
 
 // Helpers for the suites under test/browser/, which drive pages in a real headless Chromium:
@@ -262,3 +262,28 @@ export async function serveApp(testApp: TestApp): Promise<string> {
   const address = testApp.app.server.address() as AddressInfo;
   return `http://127.0.0.1:${address.port}`;
 }
+
+/**
+ * Axe on a page as it is (a form's answer included), then a shot at the desktop width and one at the
+ * phone's, narrowing that same page (its state kept) and checking nothing sticks out sideways.
+ */
+export async function look(page: Page, name: string): Promise<void> {
+  await expectAccessible(page);
+  await page.setViewportSize({ width: DESKTOP.width, height: DESKTOP.height });
+  await screenshot(page, name);
+  await page.setViewportSize({ width: PHONE.width, height: PHONE.height });
+  await screenshot(page, name);
+  // Nothing sticks out sideways at the phone's width.
+  expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(PHONE.width);
+  await page.setViewportSize({ width: DESKTOP.width, height: DESKTOP.height });
+}
+
+/** Sends the form of `button` and waits for the answer: the page at `url`, or any new page. */
+export async function submit(page: Page, button: string, url?: string): Promise<void> {
+  const loaded = url === undefined ? page.waitForEvent("load") : page.waitForURL(url);
+  await Promise.all([loaded, page.getByRole("button", { name: button }).click()]);
+}
+
+/** The text of the page's error or notice alert. */
+export const errorText = (page: Page) => page.locator(".alert-error").textContent();
+export const noticeText = (page: Page) => page.locator(".alert-notice").textContent();
