@@ -17,6 +17,8 @@ export const MAIL_TEMPLATES = [
   "notice-recovery-codes-reset",
   "invitation",
   "notice-signup-existing",
+  "notice-passkey-added",
+  "notice-passkey-removed",
 ] as const;
 
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
@@ -32,6 +34,8 @@ export interface MailVars {
   method?: string;
   /** For `notice-email-transferred`: the new address; the mailer masks it (j***@example.com). */
   newEmail?: string;
+  /** For `notice-passkey-added` / `notice-passkey-removed`: the passkey's name, as the passkey list shows it. */
+  passkeyName?: string;
   /** The account's address as shown in the body; defaults to the recipient. */
   email?: string;
 }
