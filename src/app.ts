@@ -18,6 +18,7 @@ import { passwordRoutes } from "./http/routes/password.js";
 import { sessionRoutes } from "./http/routes/sessions.js";
 import { signupRoutes } from "./http/routes/signup.js";
 import { emailOtpRoutes } from "./http/routes/two-factor/email-otp.js";
+import { passkeyRoutes } from "./http/routes/two-factor/passkeys.js";
 import { recoveryCodeRoutes } from "./http/routes/two-factor/recovery-codes.js";
 import { twoFactorStateRoutes } from "./http/routes/two-factor/state.js";
 import { totpRoutes } from "./http/routes/two-factor/totp.js";
@@ -30,6 +31,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // A passkey's id (a path parameter) is up to 1023 bytes, 1364 characters of base64url.
+    routerOptions: { maxParamLength: 1400 },
     // Fastify takes a bare number as "trust no hop"; a hop count trusts the peer and the entries the
     // proxies in front appended, so the address is the one the outermost proxy saw.
     trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
@@ -67,6 +70,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(authRoutes(deps));
   await app.register(twoFactorStateRoutes(deps));
   await app.register(totpRoutes(deps));
+  if (deps.flow.settings.passkeys) await app.register(passkeyRoutes(deps));
   await app.register(recoveryCodeRoutes(deps));
   await app.register(emailOtpRoutes(deps));
   await app.register(passwordRoutes(deps));

@@ -171,5 +171,6 @@ function flowSettings(config: Config): FlowSettings {
     issuer: config.issuer,
     totpIssuer: config.totpIssuer,
     signup: config.signup,
+    passkeys: config.passkeys,
   };
 }

@@ -76,6 +76,8 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
           codes_created_at: String(T0),
           codes_total: "10",
           codes_used: 3,
+          passkeys_created_at: String(T0 + 2),
+          passkeys_total: "2",
         };
       },
       close() {},
@@ -101,6 +103,7 @@ describe.each(dialects())("prepared session reads on $name", (dialect) => {
       totp: { secretEnc: "sealed", pendingSecretEnc: null, enabledAt: T0 },
       emailOtp: undefined,
       recoveryCodes: { createdAt: T0, remaining: 7 },
+      passkeys: { count: 2, createdAt: T0 + 2 },
     });
     // No row for a user is a broken read, never "no second factor": it fails closed.
     await expect(built.twoFactor(8)).rejects.toThrow("the second-factor state read returned no row");

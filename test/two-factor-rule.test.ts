@@ -12,7 +12,13 @@ type MethodState = (typeof STATES)[number];
 
 const on = (state: MethodState) => state === "active" || state === "active and pending";
 
-const combinations = STATES.flatMap((totp) => STATES.map((emailOtp) => ({ totp, emailOtp })));
+/** A passkey: none ever, one kept, or one added and removed again. */
+const PASSKEY_STATES = ["none", "one", "removed"] as const;
+type PasskeyState = (typeof PASSKEY_STATES)[number];
+
+const combinations = STATES.flatMap((totp) =>
+  STATES.flatMap((emailOtp) => PASSKEY_STATES.map((passkey) => ({ totp, emailOtp, passkey }))),
+);
 
 /**
  * "Is 2FA on" has a domain form (twoFactorEnabled, over the record the store reads) and one SQL form
@@ -53,29 +59,52 @@ describe.each(testDialects())("the 2FA rule on $name", (dialect) => {
     if (state === "deactivated") expect(await store.deactivateEmailOtp(userId)).toBe(true);
   }
 
-  it.each(combinations)("agrees with the domain's rule for TOTP $totp and email OTP $emailOtp", async (methods) => {
-    const userId = await store.createUser({
-      email: `${methods.totp}.${methods.emailOtp}@example.com`.replaceAll(" ", "-"),
-      passwordHash: null,
+  async function setPasskey(userId: number, state: PasskeyState): Promise<void> {
+    if (state === "none") return;
+    const passkey = {
+      credentialId: `cred-${userId}`,
+      userId,
+      publicKey: "key",
+      counter: 0,
+      transports: [],
+      name: "Passkey 1",
+      backedUp: false,
+      deviceType: "singleDevice",
       createdAt: T0,
+    };
+    expect(await store.addPasskey({ passkey, limit: 20, now: T0, recoveryCodeHashes: ["h"] })).toMatchObject({
+      outcome: "added",
     });
-    await setTotp(userId, methods.totp);
-    await setEmailOtp(userId, methods.emailOtp);
-    const expected = on(methods.totp) || on(methods.emailOtp);
+    if (state === "removed") expect(await store.deletePasskey(userId, `cred-${userId}`)).toBeDefined();
+  }
 
-    expect(twoFactorEnabled(await store.twoFactor(userId))).toBe(expected);
-    expect(await isTwoFactorOn(store.db, userId)).toBe(expected);
-    // The statements that ask the rule answer by it: a login's end opens no session while 2FA is on,
-    // and recovery codes are replaced only while it is.
-    const session = { id: `s${userId}`, userId, createdAt: T0, expiresAt: T0 + 1, ip: null, userAgent: null };
-    const event = { type: "login.succeeded", userId, at: T0, ip: null, userAgent: null };
-    const opened = await store.openSessionAfterPassword({
-      throttle: { subject: `user:${userId}`, kind: "password" },
-      session,
-      refreshJti: `r${userId}`,
-      event,
-    });
-    expect(opened).toBe(!expected);
-    expect(await store.replaceRecoveryCodes({ userId, codeHashes: ["n"], now: T0 })).toBe(expected);
-  });
+  it.each(combinations)(
+    "agrees with the domain's rule for TOTP $totp, email OTP $emailOtp and passkey $passkey",
+    async (methods) => {
+      const userId = await store.createUser({
+        email: `${methods.totp}.${methods.emailOtp}.${methods.passkey}@example.com`.replaceAll(" ", "-"),
+        passwordHash: null,
+        createdAt: T0,
+      });
+      await setTotp(userId, methods.totp);
+      await setEmailOtp(userId, methods.emailOtp);
+      await setPasskey(userId, methods.passkey);
+      const expected = on(methods.totp) || on(methods.emailOtp) || methods.passkey === "one";
+
+      expect(twoFactorEnabled(await store.twoFactor(userId))).toBe(expected);
+      expect(await isTwoFactorOn(store.db, userId)).toBe(expected);
+      // The statements that ask the rule answer by it: a login's end opens no session while 2FA is on,
+      // and recovery codes are replaced only while it is.
+      const session = { id: `s${userId}`, userId, createdAt: T0, expiresAt: T0 + 1, ip: null, userAgent: null };
+      const event = { type: "login.succeeded", userId, at: T0, ip: null, userAgent: null };
+      const opened = await store.openSessionAfterPassword({
+        throttle: { subject: `user:${userId}`, kind: "password" },
+        session,
+        refreshJti: `r${userId}`,
+        event,
+      });
+      expect(opened).toBe(!expected);
+      expect(await store.replaceRecoveryCodes({ userId, codeHashes: ["n"], now: T0 })).toBe(expected);
+    },
+  );
 });

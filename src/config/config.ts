@@ -45,6 +45,16 @@ export interface Config {
   };
   /** Who may make an account with POST /user/signup and /signup (LATCHKEY_SIGNUP); off by default. */
   signup: SignupPolicy;
+  /** The WebAuthn relying party; undefined → no passkeys (the issuer's host is an address that is not loopback). */
+  passkeys: PasskeySettings | undefined;
+}
+
+/** The WebAuthn relying party (LATCHKEY_PASSKEY_*): what browsers bind a passkey to. */
+export interface PasskeySettings {
+  rpId: string;
+  rpName: string;
+  /** Exact origins a passkey ceremony may come from. */
+  origins: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -111,6 +121,66 @@ class Reader {
 }
 
 const DAY_SECONDS = 86_400;
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
+
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith("[");
+}
+
+/**
+ * LATCHKEY_PASSKEY_RP_ID (default: the issuer's host name; `localhost` for a loopback issuer, since
+ * browsers take no IP address as RP id), LATCHKEY_PASSKEY_ORIGINS (default: the issuer's origin, and
+ * its `localhost` twin for a loopback issuer) and LATCHKEY_PASSKEY_RP_NAME. Without a setting and with
+ * an issuer at an address that is not loopback there is no RP id: passkeys are off.
+ */
+function passkeySettings(r: Reader, config: Config): PasskeySettings | undefined {
+  let issuer: URL;
+  try {
+    issuer = new URL(config.issuer);
+  } catch {
+    return undefined; // reported by the issuer's own check
+  }
+  const loopback = LOOPBACK_HOSTS.has(issuer.hostname);
+  const configuredId = r.optional("LATCHKEY_PASSKEY_RP_ID")?.trim().toLowerCase();
+  if (configuredId !== undefined && (isIpLiteral(configuredId) || !/^[a-z0-9.-]+$/.test(configuredId))) {
+    r.problems.push(`LATCHKEY_PASSKEY_RP_ID must be a domain name (e.g. example.com), got "${configuredId}"`);
+    return undefined;
+  }
+  const rpId = configuredId ?? (loopback ? "localhost" : issuer.hostname);
+  if (isIpLiteral(rpId)) return undefined;
+  const defaults = [issuer.origin];
+  if (loopback && configuredId === undefined && issuer.hostname !== "localhost") {
+    defaults.push(`${issuer.protocol}//localhost${issuer.port ? `:${issuer.port}` : ""}`);
+  }
+  const listed = (r.optional("LATCHKEY_PASSKEY_ORIGINS") ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  const origins =
+    listed.length > 0
+      ? listed
+      : defaults.filter((o) => new URL(o).hostname === rpId || new URL(o).hostname.endsWith(`.${rpId}`));
+  for (const origin of listed) {
+    let host: string | undefined;
+    try {
+      const parsed = new URL(origin);
+      if (parsed.origin === origin && (parsed.protocol === "https:" || parsed.protocol === "http:"))
+        host = parsed.hostname;
+    } catch {
+      host = undefined;
+    }
+    if (host === undefined) {
+      r.problems.push(`LATCHKEY_PASSKEY_ORIGINS entry "${origin}" must be an origin like https://login.example.com`);
+    } else if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+      r.problems.push(`LATCHKEY_PASSKEY_ORIGINS entry "${origin}" is not on the RP id ${rpId} or a subdomain of it`);
+    }
+  }
+  if (origins.length === 0) {
+    r.problems.push(`LATCHKEY_PASSKEY_ORIGINS must list the origins passkeys are used from (on ${rpId})`);
+  }
+  return { rpId, rpName: r.optional("LATCHKEY_PASSKEY_RP_NAME") ?? config.totpIssuer ?? "Latchkey", origins };
+}
 
 /** LATCHKEY_METRICS_HOST and _PORT (`off`: none), so that no counter is served to the public. */
 function metricsListener(r: Reader, env: Env, apiPort: number): Config["metrics"] {
@@ -248,6 +318,7 @@ export function loadConfig(env: Env): Config {
     metrics: undefined,
     pages: { enabled: r.oneOf("LATCHKEY_PAGES", "on", ["on", "off"]) === "on", returnUrls: [] },
     signup: { mode: "off" },
+    passkeys: undefined,
   };
   // Authenticator apps split the otpauth label at the first colon (Key Uri Format).
   if (config.totpIssuer?.includes(":")) r.problems.push("LATCHKEY_TOTP_ISSUER must not contain a colon");
@@ -274,6 +345,7 @@ export function loadConfig(env: Env): Config {
   config.metrics = metricsListener(r, env, port);
   config.pages.returnUrls = returnUrls(r);
   config.signup = signupPolicy(r);
+  config.passkeys = passkeySettings(r, config);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

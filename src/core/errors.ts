@@ -50,6 +50,30 @@ export const ERROR_CODES = {
   TOO_MANY_TOTP_CHECKS: { status: 429, description: "TOTP guesses are throttled; see retryAfter." },
   TOTP_CORRUPT: { status: 500, description: "The stored TOTP secret cannot be decrypted." },
   TOTP_ALREADY_INACTIVE: { status: 409, description: "TOTP is not active." },
+  // Passkeys
+  PASSKEY_RESPONSE_MALFORMED: {
+    status: 400,
+    description: "The passkey response cannot be read (bad base64url, client data or authenticator data).",
+  },
+  PASSKEY_NAME_INVALID: { status: 400, description: "A passkey's name must not be blank." },
+  PASSKEY_CHALLENGE_INVALID: {
+    status: 401,
+    description: "The response answers no live challenge of this ceremony: unknown, used, expired, or another's.",
+  },
+  PASSKEY_INVALID: {
+    status: 401,
+    description:
+      "The passkey response does not verify: origin, relying party, signature, presence or user verification.",
+  },
+  PASSKEY_UNKNOWN: { status: 401, description: "The credential is not a registered passkey (of this account)." },
+  PASSKEY_COUNTER_INVALID: {
+    status: 401,
+    description: "The authenticator's signature counter did not go forward (a cloned authenticator?); recorded.",
+  },
+  PASSKEY_NOT_FOUND: { status: 404, description: "The caller has no passkey with that id." },
+  PASSKEY_ALREADY_REGISTERED: { status: 409, description: "That credential is registered already." },
+  PASSKEY_LIMIT_REACHED: { status: 409, description: "The account has the most passkeys allowed (20)." },
+  PASSKEYS_UNINITIALIZED: { status: 409, description: "The account has no passkey." },
   // Email OTP and mailed codes
   OTP_INVALID_EXPIRED: { status: 401, description: "The code is wrong, expired, used or dead after too many tries." },
   EMAIL_OTP_UNINITIALIZED: { status: 409, description: "Email OTP was never set up for this account." },

@@ -22,6 +22,7 @@ export const AUDIT_EVENT_TYPES = [
   "user.enabled",
   "invitation.sent",
   "invitation.accepted",
+  "passkey.counter_invalid",
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

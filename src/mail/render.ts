@@ -16,6 +16,8 @@ export interface TemplateVars {
   methodTotp: boolean;
   methodEmail: boolean;
   newEmail: string | undefined;
+  /** For the passkey notices: the name the user gave it. */
+  passkeyName: string | undefined;
   originName: string;
 }
 
@@ -53,6 +55,7 @@ export function renderMail(catalog: MailCatalog, req: MailRequest): RenderedMail
     methodTotp: kind === "totp",
     methodEmail: kind === "email",
     newEmail: req.vars.newEmail === undefined ? undefined : maskEmail(req.vars.newEmail),
+    passkeyName: req.vars.passkeyName,
     originName: config.fromName,
   };
   const record = { ...vars } as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import type { AdminStore } from "./admin.js";
 import type { LoginStore } from "./logins.js";
 import type { MailCodeStore } from "./mail-codes.js";
+import type { PasskeyStore } from "./passkeys.js";
 import type { SessionStore } from "./sessions.js";
 import type { SigningKeyStore } from "./signing-keys.js";
 import type { ThrottleStore } from "./throttles.js";
@@ -17,6 +18,7 @@ import type { UserStore } from "./users.js";
 export type * from "./admin.js";
 export type * from "./logins.js";
 export type * from "./mail-codes.js";
+export type * from "./passkeys.js";
 export type * from "./sessions.js";
 export type * from "./signing-keys.js";
 export type * from "./throttles.js";
@@ -31,6 +33,7 @@ export interface Store
     SessionStore,
     ThrottleStore,
     TwoFactorStore,
+    PasskeyStore,
     MailCodeStore,
     AdminStore,
     SigningKeyStore {

@@ -9,6 +9,8 @@ export interface TwoFactorRecord {
   totp: { secretEnc: string | null; pendingSecretEnc: string | null; enabledAt: number | null } | undefined;
   emailOtp: { email: string | null; pendingEmail: string | null; enabledAt: number | null } | undefined;
   recoveryCodes: { createdAt: number; remaining: number } | undefined;
+  /** The user's passkeys: how many, and when the first was added; undefined when none. */
+  passkeys: { count: number; createdAt: number } | undefined;
 }
 
 /** The user_totp row: sealed secrets (AES-256-GCM with key id, aad `totp:<userId>`). */

@@ -537,6 +537,14 @@ export interface paths {
                 completedAt: string;
                 remaining: number;
               };
+              passkeys?: {
+                /**
+                 * Format: date-time
+                 * @description When the first passkey still kept was added.
+                 */
+                completedAt: string;
+                count: number;
+              };
             };
           };
         };
@@ -925,6 +933,767 @@ export interface paths {
         };
       };
     };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/user/2fa/passkey/setup": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Start registering a passkey */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": Record<string, never>;
+        };
+      };
+      responses: {
+        /** @description Hand to navigator.credentials.create({publicKey}) after decoding the base64url fields. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              challenge: string;
+              rp: {
+                id?: string;
+                name: string;
+              };
+              user: {
+                id: string;
+                name: string;
+                displayName: string;
+              };
+              pubKeyCredParams: {
+                alg: number;
+                /** @enum {string} */
+                type: "public-key";
+              }[];
+              timeout?: number;
+              excludeCredentials?: {
+                id: string;
+                /** @enum {string} */
+                type: "public-key";
+                transports?: string[];
+              }[];
+              authenticatorSelection?: {
+                [key: string]: unknown;
+              };
+              attestation?: string;
+              hints?: string[];
+              extensions?: {
+                [key: string]: unknown;
+              };
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/user/2fa/passkey/enable": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Register a passkey */
+    post: {
+      parameters: {
+        query?: {
+          /** @description Names a mail configuration (sender, templates, links); omitted → the default one. */
+          origin?: string;
+          /** @description Two-letter language code; without a template in it the origin's default language is used. */
+          language?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description What navigator.credentials.create() answered, as JSON. */
+            credential: {
+              /** @description The credential id, base64url. */
+              id: string;
+              /** @description The credential id, base64url. */
+              rawId: string;
+              /** @enum {string} */
+              type: "public-key";
+              authenticatorAttachment?: string | null;
+              clientExtensionResults: {
+                [key: string]: unknown;
+              };
+              response: {
+                clientDataJSON: string;
+                attestationObject: string;
+                authenticatorData?: string;
+                transports?: string[];
+                publicKeyAlgorithm?: number;
+                publicKey?: string;
+              };
+            };
+            name?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              passkey: {
+                passkeyId: string;
+                name: string;
+                /** Format: date-time */
+                createdAt: string;
+                lastUsedAt: string | null;
+                /** @description Synced to the user's other devices. */
+                backedUp: boolean;
+                transports: string[];
+              };
+              /** @description Shown once; empty when not newly created. */
+              recoveryCodes: string[];
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/user/2fa/passkeys": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the user's passkeys */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              passkeys: {
+                passkeyId: string;
+                name: string;
+                /** Format: date-time */
+                createdAt: string;
+                lastUsedAt: string | null;
+                /** @description Synced to the user's other devices. */
+                backedUp: boolean;
+                transports: string[];
+              }[];
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/user/2fa/passkeys/{passkeyId}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Remove a passkey */
+    delete: {
+      parameters: {
+        query?: {
+          /** @description Names a mail configuration (sender, templates, links); omitted → the default one. */
+          origin?: string;
+          /** @description Two-letter language code; without a template in it the origin's default language is used. */
+          language?: string;
+        };
+        header?: never;
+        path: {
+          passkeyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content. */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Rename a passkey */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          passkeyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            name: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              passkeyId: string;
+              name: string;
+              /** Format: date-time */
+              createdAt: string;
+              lastUsedAt: string | null;
+              /** @description Synced to the user's other devices. */
+              backedUp: boolean;
+              transports: string[];
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  "/user/2fa/passkey/challenge": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Start a passkey check (second factor or step-up) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": Record<string, never>;
+        };
+      };
+      responses: {
+        /** @description Hand to navigator.credentials.get({publicKey}) after decoding the base64url fields. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              challenge: string;
+              rpId?: string;
+              timeout?: number;
+              allowCredentials?: {
+                id: string;
+                /** @enum {string} */
+                type: "public-key";
+                transports?: string[];
+              }[];
+              userVerification?: string;
+              hints?: string[];
+              extensions?: {
+                [key: string]: unknown;
+              };
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/user/2fa/passkey/authenticate": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Verify a passkey */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description What navigator.credentials.get() answered, as JSON. */
+            credential: {
+              /** @description The credential id, base64url. */
+              id: string;
+              /** @description The credential id, base64url. */
+              rawId: string;
+              /** @enum {string} */
+              type: "public-key";
+              authenticatorAttachment?: string | null;
+              clientExtensionResults: {
+                [key: string]: unknown;
+              };
+              response: {
+                clientDataJSON: string;
+                authenticatorData: string;
+                signature: string;
+                userHandle?: string | null;
+              };
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              accessToken: string;
+              refreshToken: string;
+              sudoToken: string;
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/auth/passkey/challenge": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Start a sign-in with a passkey */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": Record<string, never>;
+        };
+      };
+      responses: {
+        /** @description Hand to navigator.credentials.get({publicKey}) after decoding the base64url fields. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              challenge: string;
+              rpId?: string;
+              timeout?: number;
+              allowCredentials?: {
+                id: string;
+                /** @enum {string} */
+                type: "public-key";
+                transports?: string[];
+              }[];
+              userVerification?: string;
+              hints?: string[];
+              extensions?: {
+                [key: string]: unknown;
+              };
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/auth/passkey/login": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Sign in with a passkey */
+    post: {
+      parameters: {
+        query?: {
+          /** @description Also set the token as an HttpOnly cookie. */
+          cookie?: boolean;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description What navigator.credentials.get() answered, as JSON. */
+            credential: {
+              /** @description The credential id, base64url. */
+              id: string;
+              /** @description The credential id, base64url. */
+              rawId: string;
+              /** @enum {string} */
+              type: "public-key";
+              authenticatorAttachment?: string | null;
+              clientExtensionResults: {
+                [key: string]: unknown;
+              };
+              response: {
+                clientDataJSON: string;
+                authenticatorData: string;
+                signature: string;
+                userHandle?: string | null;
+              };
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              accessToken: string;
+              refreshToken: string;
+              sudoToken: string;
+            };
+          };
+        };
+        /** @description The error envelope (§1). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+        /** @description The error envelope (§1). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["def-0"];
+          };
+        };
+      };
+    };
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;

@@ -40,6 +40,8 @@ export interface FlowSettings {
   totpIssuer: string | undefined;
   /** Sign-up by the people themselves. */
   signup: SignupPolicy;
+  /** The WebAuthn relying party; undefined → passkeys are off (no RP id could be derived). */
+  passkeys: { rpId: string; rpName: string; origins: readonly string[] } | undefined;
 }
 
 /**

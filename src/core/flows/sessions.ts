@@ -15,10 +15,14 @@ export interface SessionTokens {
   sudo: IssuedToken;
 }
 
-type SessionRefreshToken = IssuedToken & { sessionId: string };
+export type SessionRefreshToken = IssuedToken & { sessionId: string };
 
 /** A new session's row and the id of its first refresh token. The refresh lifetime is absolute (§2). */
-function newSession(flow: FlowContext, userId: number, meta: RequestMeta): { session: NewSession; refreshJti: string } {
+export function newSession(
+  flow: FlowContext,
+  userId: number,
+  meta: RequestMeta,
+): { session: NewSession; refreshJti: string } {
   const now = flow.clock.now();
   const expiresAt = now + flow.settings.tokens.refreshTtlSeconds * 1000;
   return {
@@ -28,7 +32,11 @@ function newSession(flow: FlowContext, userId: number, meta: RequestMeta): { ses
 }
 
 /** The session's first refresh token, signed once its row exists. */
-async function firstRefreshToken(flow: FlowContext, session: NewSession, jti: string): Promise<SessionRefreshToken> {
+export async function firstRefreshToken(
+  flow: FlowContext,
+  session: NewSession,
+  jti: string,
+): Promise<SessionRefreshToken> {
   const refresh = await flow.tokens.issue(
     "refresh",
     { userId: session.userId, sessionId: session.id },

@@ -10,7 +10,7 @@ export function methodActive<M extends { enabledAt: number | null }>(
   return method?.enabledAt != null;
 }
 
-/** 2FA is on while at least one method is active. */
+/** 2FA is on while at least one method is active: TOTP, email OTP, or a passkey. */
 export function twoFactorEnabled(record: TwoFactorRecord): boolean {
-  return methodActive(record.totp) || methodActive(record.emailOtp);
+  return methodActive(record.totp) || methodActive(record.emailOtp) || (record.passkeys?.count ?? 0) > 0;
 }

@@ -16,6 +16,8 @@ export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
   "POST /user/invitation/accept",
   "POST /user/signup",
   "POST /user/signup/confirm",
+  "POST /auth/passkey/challenge",
+  "POST /auth/passkey/login",
   ...UNAUTHENTICATED_PAGE_ROUTES,
 ]);
 

@@ -17,7 +17,7 @@ function send(reply: FastifyReply, body: ErrorBody): FastifyReply {
 
 /**
  * What Fastify answers before any route or hook is found (its `frameworkErrors`): a path that is not
- * valid percent-encoding, or with a parameter over the router's 100 characters. Without this they
+ * valid percent-encoding, or with a parameter over the router's limit (app.ts). Without this they
  * would leave in a shape of Fastify's own (the second as 414); they are 400 INVALID_REQUEST.
  */
 export function answerFrameworkError(_error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {

@@ -47,6 +47,12 @@ export const TwoFactorStateResponse = Type.Object(
     emailOtp: Type.Optional(Type.Object({ email: Type.String(), completedAt: CompletedAt })),
     totp: Type.Optional(Type.Object({ completedAt: CompletedAt })),
     recoveryCodes: Type.Optional(Type.Object({ completedAt: CompletedAt, remaining: Type.Integer({ minimum: 0 }) })),
+    passkeys: Type.Optional(
+      Type.Object({
+        completedAt: Type.String({ format: "date-time", description: "When the first passkey still kept was added." }),
+        count: Type.Integer({ minimum: 1 }),
+      }),
+    ),
   },
   { additionalProperties: false, description: "Active methods; an absent method is inactive." },
 );

@@ -71,6 +71,7 @@ export function adminStore(db: Kysely<Database>): AdminStore {
         if (!(await lockUser(trx, userId))) return false;
         await trx.deleteFrom("user_totp").where("user_id", "=", userId).execute();
         await trx.deleteFrom("user_email_otp").where("user_id", "=", userId).execute();
+        await trx.deleteFrom("passkeys").where("user_id", "=", userId).execute();
         await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
         return true;
       }),

@@ -201,6 +201,39 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.alterTable("mail_codes").addColumn("password_hash", "text").execute();
     },
   }),
+  "2026-12-05-001-passkeys": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      // A passkey's credential id is unique across the relying party: the key.
+      await db.schema
+        .createTable("passkeys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("user_id", int64, (c) => c.notNull().references("users.id").onDelete("cascade"))
+        .addColumn("public_key", "text", (c) => c.notNull())
+        .addColumn("counter", int64, (c) => c.notNull())
+        .addColumn("transports", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("backed_up", "integer", (c) => c.notNull())
+        .addColumn("device_type", "text", (c) => c.notNull())
+        .addColumn("created_at", int64, (c) => c.notNull())
+        .addColumn("last_used_at", int64)
+        .execute();
+      await db.schema.createIndex("passkeys_user_id").on("passkeys").column("user_id").execute();
+      // WebAuthn challenges: single use (taken by one DELETE … RETURNING), short-lived.
+      await db.schema
+        .createTable("webauthn_challenges")
+        .addColumn("challenge", "text", (c) => c.primaryKey())
+        .addColumn("purpose", "text", (c) => c.notNull())
+        .addColumn("user_id", int64, (c) => c.references("users.id").onDelete("cascade"))
+        .addColumn("expires_at", int64, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("webauthn_challenges_expires_at")
+        .on("webauthn_challenges")
+        .column("expires_at")
+        .execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

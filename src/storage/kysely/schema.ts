@@ -119,6 +119,35 @@ export interface MailCodesTable {
   password_hash: string | null;
 }
 
+/** Passkeys (migration 2026-12-05-001): WebAuthn credentials, a second-factor method like TOTP. */
+export interface PasskeysTable {
+  /** The credential id, base64url. */
+  id: string;
+  user_id: number;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  /** The authenticator's signature counter as last seen (0 for authenticators that keep none). */
+  counter: number;
+  /** JSON array of transport hints. */
+  transports: string;
+  name: string;
+  /** 1 when the credential is backed up (synced), else 0. */
+  backed_up: number;
+  device_type: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** Challenges handed out for a WebAuthn ceremony (migration 2026-12-05-001); each is taken once. */
+export interface WebauthnChallengesTable {
+  /** base64url, as it comes back in the client data. */
+  challenge: string;
+  purpose: string;
+  /** The user it was made for; null for a sign-in without a username. */
+  user_id: number | null;
+  expires_at: number;
+}
+
 export interface AuditEventsTable {
   id: Generated<number>;
   user_id: number;
@@ -138,6 +167,8 @@ export interface Database {
   throttles: ThrottlesTable;
   signing_keys: SigningKeysTable;
   user_totp: UserTotpTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
   user_email_otp: UserEmailOtpTable;
   recovery_codes: RecoveryCodesTable;
   mail_codes: MailCodesTable;

@@ -5,6 +5,7 @@ import { type Connection, type ConnectOptions, connect } from "./connect.js";
 import { loginStore } from "./logins.js";
 import { mailCodeStore } from "./mail-codes.js";
 import { migrateToLatest, pingDatabase } from "./migrations.js";
+import { passkeyStore } from "./passkeys.js";
 import type { Database } from "./schema.js";
 import { sessionStore } from "./sessions.js";
 import { signingKeyStore } from "./signing-keys.js";
@@ -31,6 +32,7 @@ export function kyselyStore({ db, dialect, reads }: Connection): KyselyStore {
     ...sessionStore(db, reads, dialect),
     ...throttleStore(db),
     ...twoFactorStore(db, reads),
+    ...passkeyStore(db),
     ...mailCodeStore(db),
     ...adminStore(db),
     ...signingKeyStore(db),

@@ -7,13 +7,14 @@ import type { Database } from "./schema.js";
 /** Two-factor. Atomicity is documented on TwoFactorStore. */
 
 /**
- * 2FA is on for the user: an enabled TOTP or an enabled email OTP, as an SQL condition both dialects
+ * 2FA is on for the user: an enabled TOTP, an enabled email OTP or a passkey, as an SQL condition both dialects
  * evaluate. The one SQL form of the rule whose domain form is twoFactorEnabled() (core), which a
  * test holds them to; the login's end and the method changes below all ask it.
  */
 export function twoFactorOn(userId: number): RawBuilder<boolean> {
   return sql<boolean>`(exists (select 1 from user_totp where user_id = ${userId} and enabled_at is not null)
-    or exists (select 1 from user_email_otp where user_id = ${userId} and enabled_at is not null))`;
+    or exists (select 1 from user_email_otp where user_id = ${userId} and enabled_at is not null)
+    or exists (select 1 from passkeys where user_id = ${userId}))`;
 }
 
 /** twoFactorOn as a value, read in `db` (a transaction: under its user lock). */
@@ -41,7 +42,7 @@ async function writeRecoveryCodes(
  * Turns one method on under the user lock: `activate` writes it (false when this caller lost). If
  * no method was on before, the recovery codes are replaced by `codeHashes` in the same transaction.
  */
-function activateMethod(
+export function activateMethod(
   db: Kysely<Database>,
   input: { userId: number; now: number; recoveryCodeHashes: string[] },
   activate: (trx: Transaction<Database>) => Promise<boolean>,
@@ -57,18 +58,20 @@ function activateMethod(
 }
 
 /**
- * Turns one method off under the user lock: `clear` is the conditional UPDATE of the method's row
- * (only while it is active). When it changed the row and no method is left on, the recovery codes
+ * Turns one method off under the user lock: `clear` changes the method's row (only while it is
+ * active) and says whether it did. When it changed the row and no method is left on, the recovery codes
  * go too: the last method gone turns 2FA off (§3 life cycle).
  */
-function deactivateMethod(
+const changedOne = (result: UpdateResult): boolean => Number(result.numUpdatedRows) === 1;
+
+export function deactivateMethod(
   db: Kysely<Database>,
   userId: number,
-  clear: (trx: Transaction<Database>) => Promise<UpdateResult>,
+  clear: (trx: Transaction<Database>) => Promise<boolean>,
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     if (!(await lockUser(trx, userId))) return false;
-    if (Number((await clear(trx)).numUpdatedRows) !== 1) return false;
+    if (!(await clear(trx))) return false;
     if (!(await isTwoFactorOn(trx, userId))) {
       await trx.deleteFrom("recovery_codes").where("user_id", "=", userId).execute();
     }
@@ -92,6 +95,10 @@ function toTwoFactorRecord(row: TwoFactorStateRow | undefined): TwoFactorRecord 
     emailOtp:
       row.email_user !== null
         ? { email: row.email as string, pendingEmail: row.pending_email, enabledAt: row.email_enabled_at }
+        : undefined,
+    passkeys:
+      Number(row.passkeys_total) > 0 && row.passkeys_created_at !== null
+        ? { count: Number(row.passkeys_total), createdAt: Number(row.passkeys_created_at) }
         : undefined,
     recoveryCodes:
       total > 0 && row.codes_created_at !== null
@@ -167,7 +174,8 @@ export function twoFactorStore(db: Kysely<Database>, reads: PreparedReads): TwoF
           .set({ secret_enc: null, pending_secret_enc: null, enabled_at: null })
           .where("user_id", "=", userId)
           .where("enabled_at", "is not", null)
-          .executeTakeFirst(),
+          .executeTakeFirst()
+          .then(changedOne),
       ),
 
     async useRecoveryCode(use) {
@@ -216,7 +224,8 @@ export function twoFactorStore(db: Kysely<Database>, reads: PreparedReads): TwoF
           .set({ email: null, enabled_at: null })
           .where("user_id", "=", userId)
           .where("enabled_at", "is not", null)
-          .executeTakeFirst(),
+          .executeTakeFirst()
+          .then(changedOne),
       ),
   };
 }

@@ -36,6 +36,8 @@ export interface TwoFactorStateRow {
   codes_created_at: number | string | null;
   codes_total: number | string;
   codes_used: number | string;
+  passkeys_created_at: number | string | null;
+  passkeys_total: number | string;
 }
 
 /**
@@ -67,15 +69,17 @@ export const REFRESH_TOKEN_STATUS_SELECT = `select r.jti as key, r.session_id, r
   where r.jti`;
 
 // The second-factor state: one row per user, with nulls for the methods the user does not have and
-// a count of 0 codes. Written once for one user (`?`, bound three times) and for many (`$1`, an array
+// a count of 0 codes and passkeys. Written once for one user (`?`, bound four times) and for many (`$1`, an array
 // of user ids, joined laterally).
 const TWO_FACTOR_COLUMNS = `t.user_id as totp_user, t.secret_enc, t.pending_secret_enc, t.enabled_at as totp_enabled_at,
   e.user_id as email_user, e.email, e.pending_email, e.enabled_at as email_enabled_at,
-  r.created_at as codes_created_at, r.total as codes_total, r.used as codes_used`;
-const twoFactorOf = (id: string) => `(select min(created_at) as created_at, count(*) as total, count(used_at) as used
+  r.created_at as codes_created_at, r.total as codes_total, r.used as codes_used,
+  p.created_at as passkeys_created_at, p.total as passkeys_total`;
+const twoFactorOf = (id: string, join: string) => `(select min(created_at) as created_at, count(*) as total, count(used_at) as used
         from recovery_codes where user_id = ${id}) r
+  ${join} (select min(created_at) as created_at, count(*) as total from passkeys where user_id = ${id}) p
   left join user_totp t on t.user_id = ${id}
   left join user_email_otp e on e.user_id = ${id}`;
-export const TWO_FACTOR_ONE = `select ${TWO_FACTOR_COLUMNS} from ${twoFactorOf("?")}`;
+export const TWO_FACTOR_ONE = `select ${TWO_FACTOR_COLUMNS} from ${twoFactorOf("?", "cross join")}`;
 export const TWO_FACTOR_MANY = `select u.id as key, ${TWO_FACTOR_COLUMNS}
-  from unnest($1::bigint[]) as u(id) cross join lateral ${twoFactorOf("u.id")}`;
+  from unnest($1::bigint[]) as u(id) cross join lateral ${twoFactorOf("u.id", "cross join lateral")}`;

@@ -80,7 +80,7 @@ interface Reader {
   commits: CommitWatch;
   sessionStatus: SQLite.Statement<[string], SessionStatusRow>;
   refreshTokenStatus: SQLite.Statement<[string], RefreshTokenStatusRow>;
-  twoFactorState: SQLite.Statement<[number, number, number], TwoFactorStateRow>;
+  twoFactorState: SQLite.Statement<[number, number, number, number], TwoFactorStateRow>;
 }
 
 function openReader(path: string): Reader {
@@ -128,7 +128,7 @@ export function sqliteFileReads(path: string): PreparedReads {
     sessionStatus: (sessionId) => sessions.load(sessionId),
     refreshTokenStatus: (jti) => refreshTokens.load(jti),
     // Read at once on the reader: the state is read far less often than sessions, so it is not kept.
-    twoFactorState: async (userId) => open().twoFactorState.get(userId, userId, userId),
+    twoFactorState: async (userId) => open().twoFactorState.get(userId, userId, userId, userId),
     close() {
       reader?.commits.close();
       reader?.db.close();
@@ -148,7 +148,8 @@ export function sqliteMemoryReads(db: Kysely<Database>): PreparedReads {
     sessionStatus: (sessionId) => first<SessionStatusRow>(SESSION_STATUS_SELECT, sessionId),
     refreshTokenStatus: (jti) => first<RefreshTokenStatusRow>(REFRESH_TOKEN_STATUS_SELECT, jti),
     twoFactorState: async (userId) =>
-      (await db.executeQuery<TwoFactorStateRow>(CompiledQuery.raw(TWO_FACTOR_ONE, [userId, userId, userId]))).rows[0],
+      (await db.executeQuery<TwoFactorStateRow>(CompiledQuery.raw(TWO_FACTOR_ONE, [userId, userId, userId, userId])))
+        .rows[0],
     close() {},
   };
 }
