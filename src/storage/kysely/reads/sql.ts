@@ -75,7 +75,10 @@ const TWO_FACTOR_COLUMNS = `t.user_id as totp_user, t.secret_enc, t.pending_secr
   e.user_id as email_user, e.email, e.pending_email, e.enabled_at as email_enabled_at,
   r.created_at as codes_created_at, r.total as codes_total, r.used as codes_used,
   p.created_at as passkeys_created_at, p.total as passkeys_total`;
-const twoFactorOf = (id: string, join: string) => `(select min(created_at) as created_at, count(*) as total, count(used_at) as used
+const twoFactorOf = (
+  id: string,
+  join: string,
+) => `(select min(created_at) as created_at, count(*) as total, count(used_at) as used
         from recovery_codes where user_id = ${id}) r
   ${join} (select min(created_at) as created_at, count(*) as total from passkeys where user_id = ${id}) p
   left join user_totp t on t.user_id = ${id}
