@@ -179,4 +179,63 @@ describe("config", () => {
       }
     }
   });
+
+  it("derives the passkey relying party from the issuer: its host, or localhost for a loopback issuer", () => {
+    expect(loadConfig({}).passkeys).toEqual({
+      rpId: "localhost",
+      rpName: "Latchkey",
+      origins: ["http://localhost:8080"],
+    });
+    expect(
+      loadConfig({ LATCHKEY_ISSUER: "https://login.example.com", LATCHKEY_TOTP_ISSUER: "Example" }).passkeys,
+    ).toEqual({
+      rpId: "login.example.com",
+      rpName: "Example",
+      origins: ["https://login.example.com"],
+    });
+    expect(
+      loadConfig({
+        LATCHKEY_ISSUER: "https://login.example.com",
+        LATCHKEY_PASSKEY_RP_ID: "Example.com",
+        LATCHKEY_PASSKEY_ORIGINS: "https://login.example.com, https://app.example.com",
+        LATCHKEY_PASSKEY_RP_NAME: "Example Inc.",
+      }).passkeys,
+    ).toEqual({
+      rpId: "example.com",
+      rpName: "Example Inc.",
+      origins: ["https://login.example.com", "https://app.example.com"],
+    });
+    // An issuer at an address that is not loopback gives no RP id: passkeys are off until one is set.
+    expect(loadConfig({ LATCHKEY_ISSUER: "http://10.0.0.5:8080" }).passkeys).toBeUndefined();
+  });
+
+  it("refuses a passkey RP id that is an address and origins off the RP id, naming the variable", () => {
+    const refusals: [Record<string, string>, RegExp][] = [
+      [{ LATCHKEY_PASSKEY_RP_ID: "10.0.0.5" }, /^LATCHKEY_PASSKEY_RP_ID must be a domain name/],
+      [{ LATCHKEY_PASSKEY_RP_ID: "exa mple.com" }, /^LATCHKEY_PASSKEY_RP_ID must be a domain name/],
+      [
+        { LATCHKEY_ISSUER: "https://login.example.com", LATCHKEY_PASSKEY_ORIGINS: "https://evil.example.org" },
+        /^LATCHKEY_PASSKEY_ORIGINS entry "https:\/\/evil.example.org" is not on the RP id login.example.com/,
+      ],
+      [
+        { LATCHKEY_ISSUER: "https://login.example.com", LATCHKEY_PASSKEY_ORIGINS: "https://login.example.com/path" },
+        /^LATCHKEY_PASSKEY_ORIGINS entry "https:\/\/login.example.com\/path" must be an origin/,
+      ],
+      [
+        { LATCHKEY_ISSUER: "https://login.example.com", LATCHKEY_PASSKEY_RP_ID: "example.org" },
+        /^LATCHKEY_PASSKEY_ORIGINS must list the origins passkeys are used from \(on example.org\)/,
+      ],
+    ];
+    for (const [env, expected] of refusals) {
+      try {
+        loadConfig(env);
+        expect.unreachable(JSON.stringify(env));
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        const problems = (error as ConfigError).problems;
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(expected);
+      }
+    }
+  });
 });
