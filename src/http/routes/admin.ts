@@ -38,6 +38,7 @@ const AdminUserDetail = Type.Composite([
       emailOtp: Type.Optional(Type.Object({ email: Type.String(), completedAt: Type.String() })),
       totp: Type.Optional(Type.Object({ completedAt: Type.String() })),
       recoveryCodes: Type.Optional(Type.Object({ completedAt: Type.String(), remaining: Type.Integer() })),
+      passkeys: Type.Optional(Type.Object({ completedAt: Type.String(), count: Type.Integer() })),
     }),
     sessions: Type.Integer({ description: "Live sessions." }),
     invitation: Type.Optional(
