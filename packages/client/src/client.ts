@@ -53,8 +53,14 @@ export interface SignedIn {
 export interface SecondFactorRequired {
   kind: "secondFactor";
   /** The active methods (`GET /user/2fa`). */
-  methods: { totp: boolean; emailOtp: boolean; recoveryCodes: boolean };
+  methods: { totp: boolean; emailOtp: boolean; recoveryCodes: boolean; passkey: boolean };
   totp(code: string): Promise<SignedIn>;
+  /**
+   * The options for `navigator.credentials.get()` (base64url fields, as `PublicKeyCredential.
+   * parseRequestOptionsFromJSON` takes them); `passkey` then completes with the credential's JSON.
+   */
+  passkeyOptions(): Promise<PasskeyRequestOptions>;
+  passkey(credential: PasskeyAssertion): Promise<SignedIn>;
   /** Mails a code to the account's 2FA address (`emailCode` then completes with it). */
   sendEmailCode(mail?: MailOptions): Promise<void>;
   emailCode(code: string): Promise<SignedIn>;
@@ -62,6 +68,16 @@ export interface SecondFactorRequired {
 }
 
 export type SignInResult = SignedIn | SecondFactorRequired;
+
+/** Options for `navigator.credentials.get()`, as JSON. */
+export type PasskeyRequestOptions = ResponseBody<"/auth/passkey/challenge", "post">;
+/** Options for `navigator.credentials.create()`, as JSON. */
+export type PasskeyCreationOptions = ResponseBody<"/user/2fa/passkey/setup", "post">;
+/** What `navigator.credentials.get()` gave, as `credential.toJSON()` writes it. */
+export type PasskeyAssertion = RequestBody<"/auth/passkey/login", "post">["credential"];
+/** What `navigator.credentials.create()` gave, as `credential.toJSON()` writes it. */
+export type PasskeyAttestation = RequestBody<"/user/2fa/passkey/enable", "post">["credential"];
+export type Passkey = ResponseBody<"/user/2fa/passkeys", "get">["passkeys"][number];
 
 type Auth = "none" | "access" | "sudo" | "refresh" | { token: string };
 
@@ -130,7 +146,7 @@ export class LatchkeyClient {
       expect: "json",
       safe: true,
     });
-    const finish = async (path: string, field: string, code: string): Promise<SignedIn> => {
+    const finish = async (path: string, field: string, code: unknown): Promise<SignedIn> => {
       const tokens = await this.#call<IssuedTokens>("POST", path, {
         auth: { token },
         body: { [field]: code },
@@ -145,8 +161,16 @@ export class LatchkeyClient {
         totp: status.totp !== undefined,
         emailOtp: status.emailOtp !== undefined,
         recoveryCodes: status.recoveryCodes !== undefined,
+        passkey: status.passkeys !== undefined,
       },
       totp: (code) => finish("/user/2fa/totp/authenticate", "totp", code),
+      passkeyOptions: () =>
+        this.#call<PasskeyRequestOptions>("POST", "/user/2fa/passkey/challenge", {
+          auth: { token },
+          body: {},
+          expect: "json",
+        }),
+      passkey: (credential) => finish("/user/2fa/passkey/authenticate", "credential", credential),
       sendEmailCode: async (mail) => {
         await this.#call("POST", "/user/2fa/email-otp/challenge", {
           auth: { token },
@@ -158,6 +182,23 @@ export class LatchkeyClient {
       emailCode: (code) => finish("/user/2fa/email-otp/authenticate", "otp", code),
       recoveryCode: (code) => finish("/user/2fa/recovery-code/authenticate", "recoveryCode", code),
     };
+  }
+
+  /** `POST /auth/passkey/challenge`: options for a sign-in with a passkey, without a username. */
+  passkeySignInOptions(): Promise<PasskeyRequestOptions> {
+    return this.#call("POST", "/auth/passkey/challenge", { auth: "none", body: {}, expect: "json" });
+  }
+
+  /** `POST /auth/passkey/login`: the passkey (with user verification) is both factors. */
+  async signInWithPasskey(credential: PasskeyAssertion): Promise<SignedIn> {
+    await this.#adopt(
+      await this.#call<IssuedTokens>("POST", "/auth/passkey/login", {
+        auth: "none",
+        body: { credential },
+        expect: "json",
+      }),
+    );
+    return { kind: "signedIn" };
   }
 
   /** `POST /user/signup`: mails a code to the address (204 whether or not it has an account). */
@@ -297,6 +338,60 @@ export class LatchkeyClient {
   }
   resetRecoveryCodes(): Promise<ResponseBody<"/user/2fa/recovery-code/reset", "post">> {
     return this.#call("POST", "/user/2fa/recovery-code/reset", { auth: "sudo", body: {}, expect: "json" });
+  }
+
+  /** `POST /user/2fa/passkey/setup`: options for `navigator.credentials.create()`. */
+  passkeyRegistrationOptions(): Promise<PasskeyCreationOptions> {
+    return this.#call("POST", "/user/2fa/passkey/setup", { auth: "sudo", body: {}, expect: "json" });
+  }
+  /** `POST /user/2fa/passkey/enable`: the recovery codes come back when it is the first method. */
+  registerPasskey(
+    credential: PasskeyAttestation,
+    name?: string,
+    mail?: MailOptions,
+  ): Promise<ResponseBody<"/user/2fa/passkey/enable", "post">> {
+    return this.#call("POST", "/user/2fa/passkey/enable", {
+      auth: "sudo",
+      body: { credential, ...(name === undefined ? {} : { name }) },
+      query: { ...mail },
+      expect: "json",
+    });
+  }
+  async listPasskeys(): Promise<Passkey[]> {
+    const list = await this.#call<ResponseBody<"/user/2fa/passkeys", "get">>("GET", "/user/2fa/passkeys", {
+      auth: "access",
+      expect: "json",
+      safe: true,
+    });
+    return list.passkeys;
+  }
+  renamePasskey(passkeyId: string, name: string): Promise<Passkey> {
+    return this.#call("PATCH", `/user/2fa/passkeys/${encodeURIComponent(passkeyId)}`, {
+      auth: "access",
+      body: { name },
+      expect: "json",
+    });
+  }
+  async deletePasskey(passkeyId: string, mail?: MailOptions): Promise<void> {
+    await this.#call("DELETE", `/user/2fa/passkeys/${encodeURIComponent(passkeyId)}`, {
+      auth: "sudo",
+      query: { ...mail },
+      expect: "none",
+    });
+  }
+  /** Options for a step-up with a passkey (`verifyPasskey`). */
+  passkeyOptions(): Promise<PasskeyRequestOptions> {
+    return this.#call("POST", "/user/2fa/passkey/challenge", { auth: "access", body: {}, expect: "json" });
+  }
+  /** A step-up with a passkey: the sudo token it gives is kept for the sensitive calls. */
+  async verifyPasskey(credential: PasskeyAssertion): Promise<void> {
+    await this.#adopt(
+      await this.#call<IssuedTokens>("POST", "/user/2fa/passkey/authenticate", {
+        auth: "access",
+        body: { credential },
+        expect: "json",
+      }),
+    );
   }
 
   // ---- password and email -----------------------------------------------------------------
