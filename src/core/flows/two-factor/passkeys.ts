@@ -22,6 +22,7 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
+import { decodeAttestationObject, parseAuthenticatorData } from "@simplewebauthn/server/helpers";
 import type { AuditEventRecord, PasskeyRecord, WebAuthnPurpose } from "../../../storage/store.js";
 import { AppError } from "../../errors.js";
 import type { SecurityEvent } from "../../events.js";
@@ -178,6 +179,27 @@ function challengeOf(response: { id: string; rawId: string; response: { clientDa
   return challenge;
 }
 
+/** Authenticator data that parses (flags, counter, and the credential data it says it carries). */
+function readableAuthenticatorData(bytes: Uint8Array<ArrayBuffer>): void {
+  try {
+    parseAuthenticatorData(bytes);
+  } catch {
+    throw new AppError("PASSKEY_RESPONSE_MALFORMED");
+  }
+}
+
+/** An attestation object that is CBOR with a byte-string `authData` that parses. */
+function readableAttestation(attestationObject: string): void {
+  let authData: unknown;
+  try {
+    authData = decodeAttestationObject(new Uint8Array(fromBase64url(attestationObject))).get("authData");
+  } catch {
+    throw new AppError("PASSKEY_RESPONSE_MALFORMED");
+  }
+  if (!(authData instanceof Uint8Array)) throw new AppError("PASSKEY_RESPONSE_MALFORMED");
+  readableAuthenticatorData(new Uint8Array(authData));
+}
+
 async function newChallenge(flow: FlowContext, purpose: WebAuthnPurpose, userId: number | null): Promise<Buffer> {
   const bytes = flow.random.bytes(32);
   const now = flow.clock.now();
@@ -246,7 +268,7 @@ export async function registerPasskey(
   const rp = relyingParty(flow);
   const credential = registrationResponse(input.credential);
   const challenge = challengeOf(credential);
-  fromBase64url(credential.response.attestationObject);
+  readableAttestation(credential.response.attestationObject);
   await takeChallenge(flow, challenge, "registration", principal.userId);
 
   let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
@@ -378,7 +400,7 @@ async function verifyAssertion(
   const rp = relyingParty(flow);
   const credential = authenticationResponse(input);
   const challenge = challengeOf(credential);
-  fromBase64url(credential.response.authenticatorData);
+  readableAuthenticatorData(new Uint8Array(fromBase64url(credential.response.authenticatorData)));
   fromBase64url(credential.response.signature);
   if (credential.response.userHandle) fromBase64url(credential.response.userHandle);
   await takeChallenge(flow, challenge, purpose, userId);
