@@ -30,7 +30,7 @@ export class Metrics {
 
   readonly secondFactorChecks = new Counter({
     name: "latchkey_second_factor_checks_total",
-    help: "Second-factor checks by method (totp, email_otp, recovery_code) and outcome.",
+    help: "Second-factor checks by method (totp, email_otp, recovery_code, passkey) and outcome.",
     labelNames: ["method", "outcome"] as const,
     registers: [this.registry],
   });
