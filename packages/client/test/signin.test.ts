@@ -40,7 +40,7 @@ describe("signing in", () => {
     const client = clientOf(service);
     const result = await client.signIn("totp@example.com", PASSWORD);
     if (result.kind !== "secondFactor") throw new Error("expected a second factor");
-    expect(result.methods).toEqual({ totp: true, emailOtp: false, recoveryCodes: true });
+    expect(result.methods).toEqual({ totp: true, emailOtp: false, recoveryCodes: true, passkey: false });
     expect(await client.isSignedIn()).toBe(false);
     expect(await result.totp(codeAt(totp, service.t.clock.now()))).toEqual({ kind: "signedIn" });
     expect(await client.isSignedIn()).toBe(true);
@@ -73,7 +73,7 @@ describe("signing in", () => {
     const client = clientOf(service);
     const result = await client.signIn(email, PASSWORD);
     if (result.kind !== "secondFactor") throw new Error("expected a second factor");
-    expect(result.methods).toEqual({ totp: false, emailOtp: true, recoveryCodes: true });
+    expect(result.methods).toEqual({ totp: false, emailOtp: true, recoveryCodes: true, passkey: false });
     await result.sendEmailCode();
     const mail = await service.smtp.next();
     expect(mail.to).toEqual([email]);
