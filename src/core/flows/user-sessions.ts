@@ -17,6 +17,8 @@ export interface UserSession {
   current: boolean;
 }
 
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** The session of the caller's access token (the guard has checked that it is live). */
 function currentSessionOf(principal: Principal): string {
   if (principal.sessionId === undefined) throw new AppError("INVALID_TOKEN");
@@ -49,7 +51,10 @@ export async function listUserSessions(flow: FlowContext, principal: Principal):
  */
 export async function endUserSession(flow: FlowContext, principal: Principal, sessionId: string): Promise<void> {
   const current = currentSessionOf(principal);
-  const ended = await flow.store.revokeUserSession(principal.userId, sessionId, flow.clock.now());
+  // Session ids are UUIDs: anything else names no session and is not worth a query (some text,
+  // such as a NUL character, is not even storable in PostgreSQL).
+  const ended =
+    SESSION_ID.test(sessionId) && (await flow.store.revokeUserSession(principal.userId, sessionId, flow.clock.now()));
   if (!ended) throw new AppError("SESSION_NOT_FOUND");
   await audit(flow, "session.revoked", principal.userId, principal.meta, {
     reason: "user",
