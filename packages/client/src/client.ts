@@ -73,10 +73,15 @@ export type SignInResult = SignedIn | SecondFactorRequired;
 export type PasskeyRequestOptions = ResponseBody<"/auth/passkey/challenge", "post">;
 /** Options for `navigator.credentials.create()`, as JSON. */
 export type PasskeyCreationOptions = ResponseBody<"/user/2fa/passkey/setup", "post">;
+/**
+ * The extension outputs are any object: the DOM's and WebAuthn libraries' own types for them
+ * (`AuthenticationExtensionsClientOutputs`) have no index signature, and must be accepted as they are.
+ */
+type WithExtensionResults<T> = Omit<T, "clientExtensionResults"> & { clientExtensionResults: object };
 /** What `navigator.credentials.get()` gave, as `credential.toJSON()` writes it. */
-export type PasskeyAssertion = RequestBody<"/auth/passkey/login", "post">["credential"];
+export type PasskeyAssertion = WithExtensionResults<RequestBody<"/auth/passkey/login", "post">["credential"]>;
 /** What `navigator.credentials.create()` gave, as `credential.toJSON()` writes it. */
-export type PasskeyAttestation = RequestBody<"/user/2fa/passkey/enable", "post">["credential"];
+export type PasskeyAttestation = WithExtensionResults<RequestBody<"/user/2fa/passkey/enable", "post">["credential"]>;
 export type Passkey = ResponseBody<"/user/2fa/passkeys", "get">["passkeys"][number];
 
 type Auth = "none" | "access" | "sudo" | "refresh" | { token: string };
