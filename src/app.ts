@@ -7,6 +7,7 @@ import { registerPages } from "./http/pages/plugin.js";
 import { registerEdge } from "./http/plugins/edge.js";
 import { answerFrameworkError, registerErrorHandling, registerNotFound } from "./http/plugins/errors.js";
 import { registerRequestMetrics } from "./http/plugins/metrics.js";
+import { refuseNulCharacters } from "./http/plugins/nul-guard.js";
 import { registerOpenApi } from "./http/plugins/openapi.js";
 import { lazyRequestLogger } from "./http/request-logger.js";
 import { adminRoutes } from "./http/routes/admin.js";
@@ -55,6 +56,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await registerOpenApi(app, deps.config);
   await registerEdge(app, deps.config, deps.metrics);
   registerRequestMetrics(app, deps.metrics);
+  refuseNulCharacters(app);
   // Graceful stop: answers given while closing end their keep-alive connection, so the server can
   // close as soon as the in-flight requests are done.
   let closing = false;

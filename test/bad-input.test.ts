@@ -104,6 +104,48 @@ describe.each(testDialects())("bad input on $name", (dialect) => {
     expect(await snapshot(t)).toBe(before);
   });
 
+  it("answers 400 INVALID_REQUEST for a NUL character anywhere in a request, on the API and the pages, changing nothing", async () => {
+    const before = await snapshot(t);
+    const signedIn = await login(JSON.stringify({ username: "alice@example.com", password: "Correct7Horse" }));
+    const access = (await get(t, "/auth/accesstoken", signedIn.body)).body;
+    const afterLogin = await snapshot(t);
+    expect(afterLogin).not.toBe(before);
+    const json = { "content-type": "application/json" };
+    for (const request of [
+      {
+        method: "POST",
+        url: "/auth/login",
+        payload: '{"username":"alice@example.com\\u0000","password":"Correct7Horse"}',
+        headers: json,
+      },
+      {
+        method: "POST",
+        url: "/auth/login",
+        payload: '{"username":"alice@example.com","password":"Correct7Horse\\u0000"}',
+        headers: json,
+      },
+      { method: "POST", url: "/user/password/reset/send", payload: '{"email":"a\\u0000@example.com"}', headers: json },
+      { method: "DELETE", url: "/user/sessions/%00", headers: { authorization: `Bearer ${access}` } },
+      { method: "GET", url: "/auth/accesstoken/validate?x=%00", headers: { authorization: `Bearer ${access}` } },
+    ] as const) {
+      const res = await t.app.inject(request);
+      expect({ url: request.url, status: res.statusCode, body: res.json() }).toEqual({
+        url: request.url,
+        status: 400,
+        body: { statusCode: 400, error: "Bad Request", message: "INVALID_REQUEST" },
+      });
+    }
+    const page = await t.app.inject({
+      method: "POST",
+      url: "/login",
+      payload: "email=alice%40example.com%00&password=Correct7Horse",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+    });
+    expect(page.statusCode).toBe(400);
+    expect(page.headers["content-type"]).toMatch(/^text\/html/);
+    expect(await snapshot(t)).toBe(afterLogin);
+  });
+
   it("answers 400 for a cookie flag that is not a boolean", async () => {
     const res = await t.app.inject({
       method: "POST",
