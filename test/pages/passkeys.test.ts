@@ -9,6 +9,7 @@ import { createTestApp, type TestApp, testDialects } from "../support/harness.js
 import { PASSWORD } from "../support/http.js";
 import { expectPage, PageClient, textOf } from "../support/pages.js";
 import { newSigningKey, SoftAuthenticator } from "../support/webauthn.js";
+import { codeAt, enrolTotp } from "../two-factor/support.js";
 
 /** The relying party of the test app: its issuer, http://latchkey.test. */
 const ORIGIN = "http://latchkey.test";
@@ -424,6 +425,35 @@ describe.each(testDialects())("passkey pages ($name)", (dialect) => {
     expect(await t.deps.store.listPasskeys(await t.deps.store.findUserByEmail(EMAIL).then((u) => u?.id ?? 0))).toEqual(
       [],
     );
+  });
+  it("with the app and a passkey, turning the app off is not the last method: 2FA stays on, the passkey second step first", async () => {
+    const { userId, totp } = await enrolTotp(t, EMAIL);
+    const browser = new PageClient(t);
+    await passwordSignIn(browser);
+    // No passkey yet: the second step offers none.
+    const step = await browser.visit("/login/second-factor");
+    expect(step.body).not.toContain("data-passkey");
+    expect(textOf(step.body)).not.toContain("Use a passkey");
+    const signedIn = await browser.post("/login/second-factor", { method: "totp", code: codeAt(totp, t.clock.now()) });
+    expect(signedIn.statusCode).toBe(303);
+    // The second factor just checked opens the add page (sudo); with 2FA on already, no new codes.
+    const added = await registerOnPages(browser, new SoftAuthenticator({ origin: ORIGIN }), { name: "Key" });
+    expect(added.headers.location).toBe("/account/passkeys?done=added");
+    const overview = textOf((await browser.visit("/account/two-factor")).body);
+    expect(overview).toContain("1 passkey.");
+
+    const off = await browser.visit("/account/two-factor/totp/off");
+    expectPage(off, 200, "Codes from your authenticator app will no longer be accepted.");
+    expect(textOf(off.body)).not.toContain("This is your last method");
+    const done = await browser.submit("/account/two-factor/totp/off");
+    expectPage(done, 200, "The authenticator app is off.");
+    expect((await t.deps.store.twoFactor(userId)).recoveryCodes?.remaining).toBe(10);
+
+    const again = new PageClient(t);
+    await passwordSignIn(again);
+    const second = await again.visit("/login/second-factor");
+    expectPage(second, 200, "Use your passkey");
+    expect(second.body).not.toContain("method=totp");
   });
 });
 

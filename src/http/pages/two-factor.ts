@@ -137,7 +137,7 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
 
   /** Whether turning `method` off leaves no method: 2FA goes off and the recovery codes with it. */
   const isLast = (state: TwoFactorState, method: "totp" | "email") =>
-    method === "totp" ? !state.emailOtp : !state.totp;
+    !state.passkeys && (method === "totp" ? !state.emailOtp : !state.totp);
 
   const renderCodes = (
     request: FastifyRequest,
