@@ -490,3 +490,28 @@ describe.each(testDialects())("passkey pages while passkeys are off ($name)", (d
     expect((await browser.post("/reauth/passkey/options", { _csrf: "" })).statusCode).toBe(404);
   });
 });
+
+describe.each(testDialects())("passkey sign-in under the per-address limit ($name)", (dialect) => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp(dialect, { env: { LATCHKEY_RATE_LIMIT_PER_MINUTE: "3" } });
+  });
+  afterEach(async () => t.close());
+
+  it("counts the options and the sign-in forms in the public forms' budget: over it, 429 and no challenge made", async () => {
+    const browser = new PageClient(t);
+    await browser.get("/login");
+    for (let n = 0; n < 3; n++) json(await browser.post("/login/passkey/options"));
+    const before = await challengeCount(t);
+    const limited = await browser.post("/login/passkey/options");
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    expect(await challengeCount(t)).toBe(before);
+    await browser.get("/login");
+    const form = await browser.post("/login/passkey", { credential: "{}" });
+    expectPage(form, 429, "Too many attempts from your network.");
+    // The same budget as the password form's.
+    await browser.get("/login");
+    expect((await browser.post("/login", { email: EMAIL, password: PASSWORD })).statusCode).toBe(429);
+  });
+});
