@@ -124,7 +124,7 @@ describeBrowser("sign-in pages in Chromium", () => {
       if (!page.url().startsWith(`${base}${path}`)) await page.goto(`${base}${path}`);
       await page.getByLabel("Email address").fill(email);
       await page.getByLabel("Password", { exact: true }).fill(password);
-      await follow(page, page.getByRole("button", { name: "Sign in" }).click());
+      await follow(page, page.getByRole("button", { name: "Sign in", exact: true }).click());
     }
 
     /** Types a code and presses Verify; waits for the next page. */

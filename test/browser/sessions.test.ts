@@ -67,7 +67,7 @@ describeBrowser("account and sessions pages", () => {
       await page.locator('input[name="password"]').fill(PASSWORD);
       await Promise.all([
         page.waitForURL(/\/(account|login\/second-factor)$/),
-        page.locator('button[type="submit"].full').click(),
+        page.locator('form[action="/login"] button[type="submit"]').click(),
       ]);
       if (options.totp) {
         // Each sign-in spends its step: the next one waits for a fresh code.

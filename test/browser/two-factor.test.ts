@@ -210,5 +210,27 @@ describeBrowser("two-factor pages in Chromium", () => {
         }
       });
     }
+
+    it("with JavaScript off, keeps the buttons that need it hidden: the codes page offers the download, not Print", async () => {
+      await t.createUser(EMAIL);
+      const context = await newContext(browser(), { javaScriptEnabled: false });
+      try {
+        const page = await context.newPage();
+        await signInWithPassword(page, base);
+        await page.goto(`${base}/account/two-factor/totp`);
+        await follow(page, "button", "Show the QR code");
+        const key = ((await page.locator("#totp-key").textContent()) ?? "").replace(/\s/g, "");
+        expect(await page.getByRole("button", { name: "Copy the key" }).isVisible()).toBe(false);
+        const app = new TOTP({ secret: Secret.fromBase32(key), algorithm: "SHA1", digits: 6, period: 30 });
+        await page.getByLabel("6-digit code from the app").fill(codeAt(app, t.clock.now()));
+        await follow(page, "button", "Turn on");
+        expect(await page.locator("#recovery-codes li").count()).toBe(10);
+        expect(await page.getByRole("link", { name: "Download as a text file" }).isVisible()).toBe(true);
+        expect(await page.getByRole("button", { name: "Print" }).isVisible()).toBe(false);
+        await screenshot(page, "two-factor recovery codes no script");
+      } finally {
+        await context.close();
+      }
+    });
   });
 });

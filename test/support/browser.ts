@@ -128,6 +128,8 @@ export interface ContextOptions {
   viewport?: Screen;
   /** Ignore the pages' Content-Security-Policy (only for checks that inject scripts). */
   bypassCSP?: boolean;
+  /** False for a browser with JavaScript off; on unless told. */
+  javaScriptEnabled?: boolean;
 }
 
 /** The screen each context was opened with, for the screenshots' names. */
@@ -144,6 +146,7 @@ export async function newContext(browser: Browser, options: ContextOptions = {})
     hasTouch: screen.hasTouch,
     deviceScaleFactor: screen.deviceScaleFactor,
     bypassCSP: options.bypassCSP ?? false,
+    javaScriptEnabled: options.javaScriptEnabled ?? true,
     colorScheme: "light",
     reducedMotion: "reduce",
   });
@@ -264,6 +267,21 @@ export async function serveApp(testApp: TestApp): Promise<string> {
 }
 
 /**
+ * Makes a TestApp listen on the loopback at `port` (one `closedPort()` gave, already named in the
+ * app's LATCHKEY_PASSKEY_ORIGINS) and answer as http://localhost:<port>: WebAuthn wants a secure
+ * context and an RP id that is a name, not an IP address, and http://localhost is both.
+ */
+export async function serveAppOnLocalhost(testApp: TestApp, port: number): Promise<string> {
+  await testApp.app.listen({ host: "localhost", port });
+  return `http://localhost:${port}`;
+}
+
+/** The settings of an app served by `serveAppOnLocalhost` at `port`: its passkeys' relying party. */
+export function localhostPasskeyEnv(port: number): Record<string, string> {
+  return { LATCHKEY_PASSKEY_RP_ID: "localhost", LATCHKEY_PASSKEY_ORIGINS: `http://localhost:${port}` };
+}
+
+/**
  * Axe on a page as it is (a form's answer included), then a shot at the desktop width and one at the
  * phone's, narrowing that same page (its state kept) and checking nothing sticks out sideways.
  */
@@ -278,10 +296,13 @@ export async function look(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: DESKTOP.width, height: DESKTOP.height });
 }
 
-/** Sends the form of `button` and waits for the answer: the page at `url`, or any new page. */
+/**
+ * Sends the form of the button named exactly `button` and waits for the answer: the page at `url`,
+ * or any new page. (Exactly: "Sign in" is not "Sign in with a passkey".)
+ */
 export async function submit(page: Page, button: string, url?: string): Promise<void> {
   const loaded = url === undefined ? page.waitForEvent("load") : page.waitForURL(url);
-  await Promise.all([loaded, page.getByRole("button", { name: button }).click()]);
+  await Promise.all([loaded, page.getByRole("button", { name: button, exact: true }).click()]);
 }
 
 /** The text of the page's error or notice alert. */

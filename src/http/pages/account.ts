@@ -5,6 +5,7 @@
  * token, as GET /user/2fa and GET /user/sessions want.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { passkeysEnabled } from "../../core/flows/two-factor/passkeys.js";
 import { twoFactorState } from "../../core/flows/two-factor/state.js";
 import { listUserSessions } from "../../core/flows/user-sessions.js";
 import type { Deps } from "../../deps.js";
@@ -43,6 +44,9 @@ export function accountPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       const methods: string[] = [];
       if (state.totp) methods.push(env.views.text(lang, "account.method-totp"));
       if (state.emailOtp) methods.push(env.views.text(lang, "account.method-email", { email: state.emailOtp.email }));
+      if (state.passkeys) {
+        methods.push(env.views.text(lang, "account.method-passkeys", { count: String(state.passkeys.count) }));
+      }
       if (state.recoveryCodes) {
         methods.push(
           env.views.text(lang, "account.method-recovery", { remaining: String(state.recoveryCodes.remaining) }),
@@ -61,6 +65,8 @@ export function accountPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
           emailParts: user.email.split(/(?=[@.])/),
           twoFactorOn: state.enabled,
           methods,
+          passkeysOn: passkeysEnabled(deps.flow),
+          passkeyCount: state.passkeys?.count ?? 0,
           sessionsText: env.views.text(lang, count === 1 ? "account.sessions-one" : "account.sessions-many", {
             count: String(count),
           }),

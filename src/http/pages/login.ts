@@ -1,8 +1,9 @@
 /**
- * Signing in on the pages: /login (email and password), /login/second-factor (a code from the
- * authenticator app, by email, or a recovery code), /reauth (a second factor checked again before a
- * sensitive change: the sudo token), and POST /logout. The same flows as /auth/login and the
- * /user/2fa/* authenticate endpoints, with the same throttles and the same answers for unknown accounts.
+ * Signing in on the pages: /login (email and password, or a passkey alone), /login/second-factor (a
+ * passkey, a code from the authenticator app, by email, or a recovery code), /reauth (a second factor
+ * checked again before a sensitive change: the sudo token), and POST /logout. The same flows as
+ * /auth/login, /auth/passkey/* and the /user/2fa/* authenticate endpoints, with the same throttles
+ * and the same answers for unknown accounts.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../../core/errors.js";
@@ -10,6 +11,13 @@ import { login } from "../../core/flows/login.js";
 import { logout, type SessionTokens } from "../../core/flows/sessions.js";
 import { signupOpen } from "../../core/flows/signup.js";
 import { authenticateEmailOtp, challengeEmailOtp, emailOtpNextEmail } from "../../core/flows/two-factor/email-otp.js";
+import {
+  authenticatePasskey,
+  passkeySecondFactorOptions,
+  passkeySignInOptions,
+  passkeysEnabled,
+  signInWithPasskey,
+} from "../../core/flows/two-factor/passkeys.js";
 import { authenticateRecoveryCode, recoveryCodeNextGuess } from "../../core/flows/two-factor/recovery-codes.js";
 import { twoFactorState } from "../../core/flows/two-factor/state.js";
 import { authenticateTotp, totpNextGuess } from "../../core/flows/two-factor/totp.js";
@@ -27,6 +35,7 @@ import {
   refusal,
   renderPage,
 } from "./page.js";
+import { assertionOf, CREDENTIAL_LIMIT, optionsReply, PASSKEY_BODY_LIMIT } from "./passkey-form.js";
 import {
   clearPageCookie,
   clearSession,
@@ -41,15 +50,16 @@ import {
   sudoPrincipal,
 } from "./session.js";
 
-export type SecondFactorMethod = "totp" | "email" | "recovery";
-const METHODS: readonly SecondFactorMethod[] = ["totp", "email", "recovery"];
+export type SecondFactorMethod = "passkey" | "totp" | "email" | "recovery";
+const METHODS: readonly SecondFactorMethod[] = ["passkey", "totp", "email", "recovery"];
 
 const FIELD = { email: 256, password: 256, code: 64, method: 16, next: 200 } as const;
 
-/** Which methods the account has on, in the order they are offered. */
+/** Which methods the account has on, in the order they are offered: a passkey first, where there is one. */
 async function methodsOf(deps: Deps, userId: number): Promise<SecondFactorMethod[]> {
   const state = await twoFactorState(deps.flow, userId);
   const methods: SecondFactorMethod[] = [];
+  if (state.passkeys && passkeysEnabled(deps.flow)) methods.push("passkey");
   if (state.totp) methods.push("totp");
   if (state.emailOtp) methods.push("email");
   if (state.recoveryCodes && state.recoveryCodes.remaining > 0) methods.push("recovery");
@@ -66,12 +76,22 @@ function chosenMethod(value: unknown, available: readonly SecondFactorMethod[]):
 
 /** Seconds before the chosen method takes a guess (or, by email, sends a new code). */
 async function waitFor(deps: Deps, principal: Principal, method: SecondFactorMethod): Promise<number> {
+  if (method === "passkey") return 0;
   if (method === "totp") return totpNextGuess(deps.flow, principal);
   if (method === "recovery") return recoveryCodeNextGuess(deps.flow, principal);
   return emailOtpNextEmail(deps.flow, principal);
 }
 
-function checkSecondFactor(
+/** The answer of a second-factor form: a code, or (method=passkey) the browser's credential JSON. */
+function secondFactorForm(body: unknown): { method: string; answer: string } {
+  const { method } = formFields(body, { method: FIELD.method });
+  if (method === "passkey") {
+    return { method, answer: formFields(body, { credential: CREDENTIAL_LIMIT.assertion }).credential };
+  }
+  return { method, answer: formFields(body, { code: FIELD.code }).code };
+}
+
+async function checkSecondFactor(
   deps: Deps,
   principal: Principal,
   method: SecondFactorMethod,
@@ -79,6 +99,7 @@ function checkSecondFactor(
   request: FastifyRequest,
 ): Promise<SessionTokens> {
   const meta = requestMeta(request);
+  if (method === "passkey") return authenticatePasskey(deps.flow, principal, assertionOf(code), meta);
   if (method === "totp") return authenticateTotp(deps.flow, principal, code.replace(/\s/g, ""), meta);
   if (method === "email") return authenticateEmailOtp(deps.flow, principal, code.replace(/\s/g, ""), meta);
   return authenticateRecoveryCode(deps.flow, principal, code.trim(), meta);
@@ -127,6 +148,8 @@ async function renderSecondFactor(
       isTotp: method === "totp",
       isEmail: method === "email",
       isRecovery: method === "recovery",
+      isPasskey: method === "passkey",
+      passkeyScript: method === "passkey",
       codeSent,
       // A refusal for the wait already says how long it is.
       waitText:
@@ -152,8 +175,22 @@ const NOTICES: Readonly<Record<string, string>> = {
   expired: "errors.sign-in-expired",
 };
 
+/** The refusals of a sign-in with a passkey alone that read better in words of their own. */
+const PASSKEY_SIGN_IN_WORDS: Readonly<Record<string, string>> = { PASSKEY_UNKNOWN: "login.passkey-unknown" };
+
 export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
   const refused = (request: FastifyRequest, reply: FastifyReply, error: unknown) => refusal(env, request, reply, error);
+  const passkeysOn = passkeysEnabled(deps.flow);
+  /** What the login page needs for "Sign in with a passkey": nothing while passkeys are off. */
+  const passkeyLogin = () => (passkeysOn ? { passkeysOn: true, passkeyScript: true } : {});
+
+  /** A finished sign-in: the tokens in the page session, then the return URL (once) or /account. */
+  const signedInTo = (request: FastifyRequest, reply: FastifyReply, tokens: SessionTokens) => {
+    storeTokens(deps, reply, tokens);
+    const target = afterSignIn(env, cookiesOf(request)[PAGE_COOKIES.returnTo]);
+    clearPageCookie(reply, PAGE_COOKIES.returnTo);
+    return reply.redirect(target, 303);
+  };
 
   return async (app) => {
     app.get("/login", async (request, reply) => {
@@ -186,7 +223,11 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         reply,
         "login",
         { title: "login.title" },
-        { notice: noticeOf(env, request, reply, NOTICES), signupOn: signupOpen(deps.flow.settings.signup) },
+        {
+          notice: noticeOf(env, request, reply, NOTICES),
+          signupOn: signupOpen(deps.flow.settings.signup),
+          ...passkeyLogin(),
+        },
       );
     });
 
@@ -207,6 +248,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
             error: shown.error,
             email: form.email,
             signupOn: signupOpen(deps.flow.settings.signup),
+            ...passkeyLogin(),
           },
         );
       }
@@ -232,21 +274,19 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       });
     });
 
-    app.post("/login/second-factor", async (request, reply) => {
-      const form = formFields(request.body, { method: FIELD.method, code: FIELD.code });
+    app.post("/login/second-factor", { bodyLimit: PASSKEY_BODY_LIMIT }, async (request, reply) => {
+      const form = secondFactorForm(request.body);
       const partial = await partialPrincipal(deps, request);
       if (!partial) return reply.redirect("/login?done=expired", 303);
-      const method = chosenMethod(form.method, METHODS);
+      const method = chosenMethod(form.method, passkeysOn ? METHODS : METHODS.filter((m) => m !== "passkey"));
+      let tokens: SessionTokens;
       try {
-        const tokens = await checkSecondFactor(deps, partial, method ?? "totp", form.code, request);
-        storeTokens(deps, reply, tokens);
+        tokens = await checkSecondFactor(deps, partial, method ?? "totp", form.answer, request);
       } catch (error) {
         const shown = refused(request, reply, error);
         return renderSecondFactor(deps, env, request, reply, partial, loginStep, { method, ...shown });
       }
-      const target = afterSignIn(env, cookiesOf(request)[PAGE_COOKIES.returnTo]);
-      clearPageCookie(reply, PAGE_COOKIES.returnTo);
-      return reply.redirect(target, 303);
+      return signedInTo(request, reply, tokens);
     });
 
     app.post("/login/second-factor/send", async (request, reply) => {
@@ -285,14 +325,15 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
       });
     });
 
-    app.post("/reauth", async (request, reply) => {
+    app.post("/reauth", { bodyLimit: PASSKEY_BODY_LIMIT }, async (request, reply) => {
       // A session that ended meanwhile gets the "session ended" page before the form is looked at.
       const access = await requireSignedIn(deps, request, reply);
-      const form = formFields(request.body, { method: FIELD.method, code: FIELD.code, next: FIELD.next }, ["next"]);
+      const form = secondFactorForm(request.body);
+      formFields(request.body, { next: FIELD.next }, ["next"]);
       const page = reauthStep(request);
-      const method = chosenMethod(form.method, METHODS);
+      const method = chosenMethod(form.method, passkeysOn ? METHODS : METHODS.filter((m) => m !== "passkey"));
       try {
-        storeTokens(deps, reply, await checkSecondFactor(deps, access, method ?? "totp", form.code, request));
+        storeTokens(deps, reply, await checkSecondFactor(deps, access, method ?? "totp", form.answer, request));
       } catch (error) {
         const shown = refused(request, reply, error);
         return renderSecondFactor(deps, env, request, reply, access, page, { method, ...shown });
@@ -315,6 +356,43 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         303,
       );
     });
+
+    if (passkeysOn) {
+      // A sign-in with a passkey alone: options for any passkey of this site, then the browser's answer.
+      app.post("/login/passkey/options", async (request, reply) =>
+        optionsReply(env, request, reply, () => passkeySignInOptions(deps.flow)),
+      );
+      app.post("/login/passkey", { bodyLimit: PASSKEY_BODY_LIMIT }, async (request, reply) => {
+        const form = formFields(request.body, { credential: CREDENTIAL_LIMIT.assertion });
+        let tokens: SessionTokens;
+        try {
+          tokens = await signInWithPasskey(deps.flow, assertionOf(form.credential), requestMeta(request));
+        } catch (error) {
+          const shown = refusal(env, request, reply, error, { words: PASSKEY_SIGN_IN_WORDS });
+          return renderPage(
+            env,
+            request,
+            reply,
+            "login",
+            { title: "login.title", status: shown.status },
+            { error: shown.error, signupOn: signupOpen(deps.flow.settings.signup), ...passkeyLogin() },
+          );
+        }
+        return signedInTo(request, reply, tokens);
+      });
+
+      // A passkey as the second step of a password sign-in, and as the check before a change.
+      app.post("/login/second-factor/passkey/options", async (request, reply) => {
+        const partial = await partialPrincipal(deps, request);
+        if (!partial) return reply.redirect("/login?done=expired", 303);
+        return optionsReply(env, request, reply, () => passkeySecondFactorOptions(deps.flow, partial));
+      });
+      app.post("/reauth/passkey/options", async (request, reply) =>
+        optionsReply(env, request, reply, async () =>
+          passkeySecondFactorOptions(deps.flow, await requireSignedIn(deps, request, reply)),
+        ),
+      );
+    }
 
     app.post("/logout", async (request, reply) => {
       const token = cookiesOf(request)[PAGE_COOKIES.session];

@@ -22,6 +22,7 @@ import {
   pageContext,
   renderPage,
 } from "./page.js";
+import { passkeyPages } from "./passkeys.js";
 import { passwordPages } from "./password.js";
 import { cookiesOf, PAGE_COOKIE_ATTRIBUTES, PAGE_COOKIES, ReauthNeeded, SignInNeeded, signedIn } from "./session.js";
 import { sessionPages } from "./sessions.js";
@@ -34,6 +35,9 @@ export const UNAUTHENTICATED_PAGE_ROUTES = [
   "POST /login",
   "POST /login/second-factor",
   "POST /login/second-factor/send",
+  "POST /login/second-factor/passkey/options",
+  "POST /login/passkey/options",
+  "POST /login/passkey",
   "POST /password/forgot",
   "POST /password/reset",
   "POST /invitation",
@@ -207,6 +211,7 @@ export async function registerPages(
     await scope.register(passwordPages(deps, env));
     await scope.register(accountPages(deps, env));
     await scope.register(twoFactorPages(deps, env));
+    await scope.register(passkeyPages(deps, env));
     await scope.register(sessionPages(deps, env));
     await scope.register(invitationPages(deps, env));
     await scope.register(signupPages(deps, env));

@@ -17,6 +17,7 @@ import {
   enableEmailOtp,
   setupEmailOtp,
 } from "../../core/flows/two-factor/email-otp.js";
+import { passkeysEnabled } from "../../core/flows/two-factor/passkeys.js";
 import { resetRecoveryCodes } from "../../core/flows/two-factor/recovery-codes.js";
 import { type TwoFactorState, twoFactorState } from "../../core/flows/two-factor/state.js";
 import { disableTotp, enableTotp, pendingTotpUrl, setupTotp } from "../../core/flows/two-factor/totp.js";
@@ -91,6 +92,33 @@ function codesFile(env: PageEnv, lang: PageLanguage, email: string, service: str
   return `data:text/plain;charset=utf-8,${encodeURIComponent(lines.join("\r\n"))}`;
 }
 
+/** The recovery codes, shown this once, with what turned them out (`noticeKey`). */
+export async function renderRecoveryCodes(
+  deps: Deps,
+  env: PageEnv,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  principal: Principal,
+  codes: string[],
+  noticeKey: string,
+): Promise<FastifyReply> {
+  const context = pageContext(env, request, reply);
+  const user = await deps.store.findUserById(principal.userId);
+  if (!user) throw new AppError("TOKEN_REVOKED");
+  return renderPage(
+    env,
+    request,
+    reply,
+    "two-factor-codes",
+    { title: "two-factor.codes-title", signedIn: true },
+    {
+      notice: env.views.text(context.lang, noticeKey),
+      codes: codes.map((code) => groupsOfFour(code).join("-")),
+      download: codesFile(env, context.lang, user.email, context.origin.brand.name, codes),
+    },
+  );
+}
+
 export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
   const langOf = (request: FastifyRequest, reply: FastifyReply) => pageContext(env, request, reply).lang;
 
@@ -109,31 +137,15 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
 
   /** Whether turning `method` off leaves no method: 2FA goes off and the recovery codes with it. */
   const isLast = (state: TwoFactorState, method: "totp" | "email") =>
-    method === "totp" ? !state.emailOtp : !state.totp;
+    !state.passkeys && (method === "totp" ? !state.emailOtp : !state.totp);
 
-  /** The recovery codes, shown this once, with what turned them out. */
-  const renderCodes = async (
+  const renderCodes = (
     request: FastifyRequest,
     reply: FastifyReply,
     principal: Principal,
     codes: string[],
     noticeKey: string,
-  ) => {
-    const context = pageContext(env, request, reply);
-    const email = await accountEmail(principal);
-    return renderPage(
-      env,
-      request,
-      reply,
-      "two-factor-codes",
-      { title: "two-factor.codes-title", signedIn: true },
-      {
-        notice: env.views.text(context.lang, noticeKey),
-        codes: codes.map((code) => groupsOfFour(code).join("-")),
-        download: codesFile(env, context.lang, email, context.origin.brand.name, codes),
-      },
-    );
-  };
+  ) => renderRecoveryCodes(deps, env, request, reply, principal, codes, noticeKey);
 
   /** After a method is turned on: its recovery codes if it was the first, else back to the overview. */
   const afterEnable = (
@@ -261,6 +273,20 @@ export function twoFactorPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
             : undefined,
           recoveryCodes: state.recoveryCodes
             ? { remaining: state.recoveryCodes.remaining, total: RECOVERY_CODE_COUNT }
+            : undefined,
+          // Passkeys where the relying party is configured; their own pages list and change them.
+          passkeysOn: passkeysEnabled(deps.flow),
+          passkeys: state.passkeys
+            ? {
+                countText: env.views.text(
+                  lang,
+                  state.passkeys.count === 1 ? "passkeys.count-one" : "passkeys.count-many",
+                  {
+                    count: state.passkeys.count,
+                  },
+                ),
+                since: since(state.passkeys.completedAt),
+              }
             : undefined,
           notice: notice(request, reply),
         },
