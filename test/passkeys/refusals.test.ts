@@ -20,6 +20,7 @@ import {
   secondFactorOptions,
   signInOptions,
   snapshotExcept,
+  userHandleOf,
 } from "./support.js";
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
@@ -28,7 +29,7 @@ const ADMIN_TOKEN = "admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
 interface Ceremony {
   name: "sign-in" | "second factor";
   start(): Promise<PublicKeyCredentialRequestOptionsJSON>;
-  send(credential: AuthenticationResponseJSON): Promise<LightMyRequestResponse>;
+  send(credential: AuthenticationResponseJSON | object): Promise<LightMyRequestResponse>;
   /** The audit event a verification failure records. */
   failure: string;
 }
@@ -240,6 +241,28 @@ describe.each(testDialects())("passkey refusals on $name", (dialect) => {
     expect((await passkeyRows(t, bob.userId))[0]?.last_used_at).toBeNull();
   });
 
+  it("as a second factor the user handle may be left out, but another user's is 401 PASSKEY_INVALID", async () => {
+    const second = await ceremonies["second factor"]();
+    const credential = alice.authenticator.assert(await second.start());
+    const { userHandle: _dropped, ...response } = credential.response;
+    tokensOf(await second.send({ ...credential, response }));
+
+    const again = await ceremonies["second factor"]();
+    const options = await again.start();
+    const signed = alice.authenticator.assert(options);
+    const before = await snapshotExcept(t, "webauthn_challenges", "audit_events");
+    expectError(
+      await again.send({ ...signed, response: { ...signed.response, userHandle: userHandleOf(alice.userId + 1) } }),
+      401,
+      "PASSKEY_INVALID",
+    );
+    expect(await snapshotExcept(t, "webauthn_challenges", "audit_events")).toBe(before);
+    expect((await auditTrail(t, alice.userId)).at(-1)).toEqual({
+      type: "second_factor.failed",
+      details: { method: "passkey", reason: "user_handle" },
+    });
+  });
+
   it("a disabled account: 401 ACCOUNT_DISABLED on passkey sign-in, no session, the counter unmoved", async () => {
     expectNoContent(await call(t, "POST", `/admin/users/${alice.userId}/disable`, ADMIN_TOKEN));
     const sign = await ceremonies["sign-in"]();
@@ -259,5 +282,44 @@ describe.each(testDialects())("passkey refusals on $name", (dialect) => {
     const before = await snapshotExcept(t);
     expectError(await second.send(alice.authenticator.assert(options)), 401, "ACCOUNT_DISABLED");
     expect(await snapshotExcept(t)).toBe(before);
+  });
+
+  it("sign-in requires the user handle: left out, null or empty, 401 PASSKEY_INVALID", async () => {
+    const sign = await ceremonies["sign-in"]();
+    const options = await sign.start();
+    const credential = alice.authenticator.assert(options);
+    const { userHandle: _dropped, ...response } = credential.response;
+    const before = await snapshotExcept(t, "webauthn_challenges", "audit_events");
+    expectError(await sign.send({ ...credential, response }), 401, "PASSKEY_INVALID");
+    const another = alice.authenticator.assert(await sign.start());
+    expectError(
+      await sign.send({ ...another, response: { ...another.response, userHandle: null } }),
+      401,
+      "PASSKEY_INVALID",
+    );
+    const empty = alice.authenticator.assert(await sign.start());
+    expectError(await sign.send({ ...empty, response: { ...empty.response, userHandle: "" } }), 401, "PASSKEY_INVALID");
+    expect(await snapshotExcept(t, "webauthn_challenges", "audit_events")).toBe(before);
+    expect(await challengeStored(t, options)).toBe(false);
+    expect((await auditTrail(t, alice.userId)).at(-1)).toEqual({
+      type: "login.failed",
+      details: { method: "passkey", reason: "user_handle" },
+    });
+  });
+
+  it("sign-in requires the user handle to be the credential's user: another's is 401 PASSKEY_INVALID", async () => {
+    const bob = await enrolPasskey(t, "bob@example.com");
+    const sign = await ceremonies["sign-in"]();
+    for (const handle of [userHandleOf(bob.userId), Buffer.from(`latchkey:${alice.userId}0`).toString("base64url")]) {
+      const credential = alice.authenticator.assert(await sign.start(), { credentialId: alice.passkeyId });
+      const before = await snapshotExcept(t, "webauthn_challenges", "audit_events");
+      expectError(
+        await sign.send({ ...credential, response: { ...credential.response, userHandle: handle } }),
+        401,
+        "PASSKEY_INVALID",
+      );
+      expect(await snapshotExcept(t, "webauthn_challenges", "audit_events")).toBe(before);
+    }
+    expect(await passkeyRows(t, alice.userId)).toMatchObject([{ counter: 0, last_used_at: null }]);
   });
 });
