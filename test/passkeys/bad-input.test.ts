@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, testDialects } from "../support/harness.js";
-import { expectError, login, PASSWORD, signIn } from "../support/http.js";
+import { bearer, ENVELOPE_ERRORS, expectError, login, PASSWORD, signIn } from "../support/http.js";
 import { snapshot } from "../support/snapshot.js";
 import {
   authenticate,
@@ -232,6 +232,58 @@ describe.each(testDialects())("passkey bad input on $name", (dialect) => {
         expectSchemaError(await patch(t, `/user/2fa/passkeys/${alice.passkeyId}`, accessToken, body), /^body/);
       }
       expect(await snapshot(t)).toBe(before);
+    });
+  });
+
+  describe("the passkeyId path parameter", () => {
+    const junk: [string, string][] = [
+      ["a NUL", "%00"],
+      ["a NUL inside", `${"A".repeat(8)}%00${"A".repeat(8)}`],
+      ["1401 characters", "A".repeat(1401)],
+      ["1365 characters", "A".repeat(1365)],
+      ["characters outside base64url", "abc!def"],
+      ["an encoded slash", "abc%2Fdef"],
+      ["a plus and equals (plain base64)", "ab+c=="],
+      ["a dot", "..%2F..%2Fetc"],
+      ["a space", "a%20b"],
+      ["non-ASCII", "%C3%A9t%C3%A9"],
+      ["broken percent-encoding", "%ZZ"],
+    ];
+
+    it.each(junk)("%s: 400 in the envelope for rename and delete, never a lookup", async (_, id) => {
+      const { accessToken, sudoToken } = await passkeySession(t, alice.authenticator);
+      const before = await snapshot(t);
+      for (const [method, token] of [
+        ["PATCH", accessToken],
+        ["DELETE", sudoToken],
+      ] as const) {
+        const res = await t.app.inject({
+          method,
+          url: `/user/2fa/passkeys/${id}`,
+          headers: bearer(token),
+          ...(method === "PATCH" ? { payload: { name: "New" } } : {}),
+        });
+        expect(res.statusCode, `${method} ${res.body}`).toBe(400);
+        const body = res.json();
+        expect(body).toMatchObject({ statusCode: 400, error: ENVELOPE_ERRORS[400] });
+        expect(Object.keys(body).sort()).toEqual(["error", "message", "statusCode"]);
+      }
+      expect(await snapshot(t)).toBe(before);
+    });
+
+    it("a well-formed id of 1364 characters that is nobody's: 404 PASSKEY_NOT_FOUND", async () => {
+      const { accessToken, sudoToken } = await passkeySession(t, alice.authenticator);
+      const id = "A".repeat(1364);
+      expectError(await patch(t, `/user/2fa/passkeys/${id}`, accessToken, { name: "New" }), 404, "PASSKEY_NOT_FOUND");
+      const res = await t.app.inject({ method: "DELETE", url: `/user/2fa/passkeys/${id}`, headers: bearer(sudoToken) });
+      expectError(res, 404, "PASSKEY_NOT_FOUND");
+    });
+
+    it("no id at all is no route", async () => {
+      const { sudoToken } = await passkeySession(t, alice.authenticator);
+      const res = await t.app.inject({ method: "DELETE", url: "/user/2fa/passkeys/", headers: bearer(sudoToken) });
+      expect(res.statusCode).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode).toBeLessThan(500);
     });
   });
 });
