@@ -129,6 +129,26 @@ describe.each(testDialects())("passkey bad input on $name", (dialect) => {
       expect(await challengeStored(t, options)).toBe(false);
     });
 
+    it("the validator names what is wrong: a wrong type, a character outside base64url", async () => {
+      const credential = alice.authenticator.assert(await signInOptions(t));
+      expectError(
+        await passkeyLogin(
+          t,
+          withCredential(credential, (c) => (c.type = "password")),
+        ),
+        400,
+        "body/credential/type must be equal to constant",
+      );
+      expectError(
+        await passkeyLogin(
+          t,
+          withCredential(credential, (c) => (c.response.signature = "ab/c")),
+        ),
+        400,
+        'body/credential/response/signature must match pattern "^[A-Za-z0-9_-]*$"',
+      );
+    });
+
     it("bodies that are not the shape at all: missing, empty, null, an array, not JSON, too big", async () => {
       const before = await snapshot(t);
       const raw = (payload: string, contentType = "application/json") =>

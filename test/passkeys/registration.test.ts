@@ -17,6 +17,7 @@ import { codeAt, enrolTotp } from "../two-factor/support.js";
 import {
   addPasskey,
   auditTrail,
+  challengeCount,
   enable,
   enrolPasskey,
   newAuthenticator,
@@ -220,7 +221,9 @@ describe.each(testDialects())("passkey registration and the 2FA life cycle on $n
     expect(twentieth.statusCode, twentieth.body).toBe(200);
     const before = await snapshotExcept(t, "webauthn_challenges");
     expectError(await enable(t, sudoToken, authenticator.register(last)), 409, "PASSKEY_LIMIT_REACHED");
+    const challenges = await challengeCount(t);
     expectError(await post(t, "/user/2fa/passkey/setup", sudoToken, {}), 409, "PASSKEY_LIMIT_REACHED");
+    expect(await challengeCount(t)).toBe(challenges);
     expect(await snapshotExcept(t, "webauthn_challenges")).toBe(before);
     expect(await passkeyRows(t, alice.userId)).toHaveLength(20);
     expect((await get(t, "/user/2fa", accessToken)).json().passkeys.count).toBe(20);
