@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, testDialects } from "../support/harness.js";
 import { call, expectError, get, PASSWORD, post, signIn, tokensOf } from "../support/http.js";
 import { SoftAuthenticator } from "../support/webauthn.js";
-import { challengeStored, enable, passkeyLogin, passkeyRows, registrationOptions, signInOptions } from "./support.js";
+import {
+  challengeStored,
+  enable,
+  enrolPasskey,
+  passkeyLogin,
+  passkeyRows,
+  passkeySession,
+  registrationOptions,
+  signInOptions,
+} from "./support.js";
 
 /** Runs `body` with an app of these settings, closing it whatever happens. */
 async function withApp(
@@ -135,6 +144,36 @@ describe.each(testDialects())("the relying party from the settings on $name", (d
       // The OpenAPI document does not list them either.
       const doc = (await get(t, "/openapi.json")).json();
       expect(Object.keys(doc.paths).filter((p) => p.includes("passkey"))).toEqual([]);
+    });
+  });
+
+  it("a browser app on a CORS origin may use every passkey route: the preflight allows their methods", async () => {
+    await withApp(dialect, { LATCHKEY_CORS_ORIGINS: "https://app.example.com" }, async (t) => {
+      for (const [method, url] of ROUTES) {
+        const preflight = await t.app.inject({
+          method: "OPTIONS",
+          url,
+          headers: {
+            origin: "https://app.example.com",
+            "access-control-request-method": method,
+            "access-control-request-headers": "authorization, content-type",
+          },
+        });
+        expect(preflight.statusCode, `${method} ${url}`).toBe(204);
+        expect(preflight.headers["access-control-allow-origin"]).toBe("https://app.example.com");
+        expect(String(preflight.headers["access-control-allow-methods"]).split(/, */)).toContain(method);
+      }
+      // The rename itself, as the browser then sends it.
+      const alice = await enrolPasskey(t);
+      const { accessToken } = await passkeySession(t, alice.authenticator);
+      const renamed = await t.app.inject({
+        method: "PATCH",
+        url: `/user/2fa/passkeys/${alice.passkeyId}`,
+        headers: { origin: "https://app.example.com", authorization: `Bearer ${accessToken}` },
+        payload: { name: "Phone" },
+      });
+      expect(renamed.statusCode).toBe(200);
+      expect(renamed.headers["access-control-allow-origin"]).toBe("https://app.example.com");
     });
   });
 
