@@ -247,4 +247,18 @@ describe.each(testDialects())("passkey registration and the 2FA life cycle on $n
     });
     expectError(signInAgain, 401, "PASSKEY_UNKNOWN");
   });
+
+  it("deleting the account deletes its passkeys and challenges; the passkey then is PASSKEY_UNKNOWN", async () => {
+    const alice = await enrolPasskey(t);
+    const { sudoToken } = await passkeySession(t, alice.authenticator);
+    await registrationOptions(t, sudoToken);
+    const options = await post(t, "/auth/passkey/challenge", undefined, {});
+    expectNoContent(await call(t, "DELETE", `/admin/users/${alice.userId}`, ADMIN_TOKEN));
+    expect(await passkeyRows(t)).toEqual([]);
+    expect(await t.db.selectFrom("webauthn_challenges").select("user_id").execute()).toEqual([{ user_id: null }]);
+    const res = await post(t, "/auth/passkey/login", undefined, {
+      credential: alice.authenticator.assert(options.json()),
+    });
+    expectError(res, 401, "PASSKEY_UNKNOWN");
+  });
 });
