@@ -27,7 +27,7 @@ export function newAuthenticator(origin = ORIGIN): SoftAuthenticator {
   return new SoftAuthenticator({ origin });
 }
 
-/** PATCH is not among the shared helpers' methods. */
+/** A PATCH request (test/support/http.ts has GET, POST, PUT and DELETE). */
 export function patch(t: TestApp, url: string, token: string, payload: object) {
   return t.app.inject({ method: "PATCH", url, headers: bearer(token), payload });
 }
