@@ -53,7 +53,7 @@ export const ERROR_CODES = {
   // Passkeys
   PASSKEY_RESPONSE_MALFORMED: {
     status: 400,
-    description: "The passkey response cannot be read (bad base64url, client data or authenticator data).",
+    description: "The response fits the schema but cannot be decoded (client data, authenticator data, attestation).",
   },
   PASSKEY_NAME_INVALID: { status: 400, description: "A passkey's name must not be blank." },
   PASSKEY_CHALLENGE_INVALID: {

@@ -1248,6 +1248,7 @@ export interface paths {
         };
         header?: never;
         path: {
+          /** @description The credential id, base64url. */
           passkeyId: string;
         };
         cookie?: never;
@@ -1307,6 +1308,7 @@ export interface paths {
         query?: never;
         header?: never;
         path: {
+          /** @description The credential id, base64url. */
           passkeyId: string;
         };
         cookie?: never;

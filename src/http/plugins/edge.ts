@@ -31,7 +31,8 @@ export async function registerEdge(app: FastifyInstance, config: Config, metrics
     await app.register(cors, {
       origin: config.corsOrigins,
       credentials: true,
-      methods: ["GET", "POST", "PUT", "DELETE"],
+      // PATCH: a passkey's rename.
+      methods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
       allowedHeaders: ["authorization", "content-type"],
       exposedHeaders: ["retry-after"],
       maxAge: 600,

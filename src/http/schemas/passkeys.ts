@@ -68,7 +68,15 @@ export const PasskeyAuthenticateBody = Type.Object(
 
 export const PasskeyRenameBody = Type.Object({ name: PasskeyName }, { additionalProperties: false });
 
-export const PasskeyParams = Type.Object({ passkeyId: Type.String({ maxLength: 1364 }) });
+/** A passkey's id in a path: a credential id as it is stored (base64url), checked before any lookup. */
+export const PasskeyParams = Type.Object({
+  passkeyId: Type.String({
+    minLength: 1,
+    maxLength: 1364,
+    pattern: "^[A-Za-z0-9_-]*$",
+    description: "The credential id, base64url.",
+  }),
+});
 
 export const Passkey = Type.Object(
   {

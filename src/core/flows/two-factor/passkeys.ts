@@ -9,7 +9,8 @@
  * - the signature counter must go forward (when the authenticator keeps one): a counter that does
  *   not is refused and recorded, since it means a cloned authenticator; the store moves it on with
  *   one conditional UPDATE, so of concurrent uses one wins;
- * - a sign-in without a password requires user verification: the passkey is then both factors.
+ * - a sign-in without a password requires user verification and the user handle, which must be the
+ *   credential's user: the passkey is then both factors.
  */
 
 import {
@@ -416,8 +417,15 @@ async function verifyAssertion(
       ? audit(flow, "login.failed", passkey.userId, meta, { method: "passkey", reason })
       : audit(flow, "second_factor.failed", passkey.userId, meta, { method: "passkey", reason });
 
+  // A sign-in names its account by the credential alone, so the authenticator must also return the
+  // user handle it keeps with it, and that handle must be the credential's user. As a second factor
+  // the user is known already: a handle is checked when the authenticator sends one.
   const handle = credential.response.userHandle;
-  if (handle && !Buffer.from(userHandle(passkey.userId)).equals(fromBase64url(handle))) {
+  const handleRequired = purpose === "sign_in";
+  if (
+    (handleRequired && !handle) ||
+    (handle && !Buffer.from(userHandle(passkey.userId)).equals(fromBase64url(handle)))
+  ) {
     await failed("user_handle");
     throw new AppError("PASSKEY_INVALID");
   }
