@@ -211,6 +211,15 @@ describe("OpenAPI document", () => {
     expect(Object.keys(doc.paths)).not.toContain("/metrics");
   });
 
+  it("leaves the hosted pages out: they are for browsers, not API clients", async () => {
+    expect((await get(t, "/login")).statusCode).toBe(200);
+    const pagePaths = Object.keys(doc.paths).filter((path) =>
+      /^\/(login|reauth|logout|account|password\/|invitation|signup|pages\/)|^\/$/.test(path),
+    );
+    expect(pagePaths).toEqual([]);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/auth/login", "/auth/passkey/login"]));
+  });
+
   it("serves Swagger UI at /docs", async () => {
     const res = await get(t, "/docs/");
     expect(res.statusCode).toBe(200);

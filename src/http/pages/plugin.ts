@@ -175,6 +175,11 @@ export async function registerPages(
     getToken: (request) => (request.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
   });
   const pages: FastifyPluginAsync = async (scope) => {
+    // Pages are for browsers, not part of the API: the OpenAPI document (and the client's types
+    // made from it) leaves them out.
+    scope.addHook("onRoute", (route) => {
+      route.schema = { ...route.schema, hide: true };
+    });
     await scope.register(formbody, { bodyLimit: 16 * 1024 });
     // The app parses cookies only on demand; the CSRF check reads them from request.cookies.
     scope.addHook("onRequest", async (request, reply) => {
