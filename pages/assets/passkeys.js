@@ -17,6 +17,24 @@
     for (const note of document.querySelectorAll("[data-passkey-unsupported]")) note.hidden = false;
     return;
   }
+  // Passkeys belong to the origins the server lists (the relying party's): at another address of the
+  // same server (http://127.0.0.1 for http://localhost, say) the browser would refuse the ceremony, so
+  // the page points to the first listed origin instead.
+  const origins = (document.querySelector('meta[name="latchkey-passkey-origins"]')?.content || "")
+    .split(" ")
+    .filter(Boolean);
+  if (origins.length > 0 && !origins.includes(window.location.origin)) {
+    const there = origins[0] + window.location.pathname + window.location.search;
+    for (const note of document.querySelectorAll("[data-passkey-elsewhere]")) {
+      const link = note.querySelector("[data-passkey-elsewhere-link]");
+      if (link) {
+        link.href = there;
+        link.textContent = origins[0];
+      }
+      note.hidden = false;
+    }
+    return;
+  }
 
   const toBytes = (text) => {
     const base64 = text.replace(/-/g, "+").replace(/_/g, "/");

@@ -256,5 +256,20 @@ describeBrowser("passkey pages in Chromium", () => {
       expect(await old.page.getByRole("button", { name: "Sign in with a passkey" }).isVisible()).toBe(false);
       await look(old.page, "passkey login no webauthn");
     });
+
+    it("at an address passkeys are not for (127.0.0.1 for localhost), hides the button and links to the one they are for", async () => {
+      const port = new URL(base).port;
+      const { page } = await open();
+      await page.goto(`http://127.0.0.1:${port}/login?lang=en`);
+      const note = page.getByText("Passkeys work at this address:");
+      await note.waitFor({ state: "visible" });
+      const link = page.getByRole("link", { name: base });
+      expect(await link.getAttribute("href")).toBe(`${base}/login?lang=en`);
+      expect(await page.getByRole("button", { name: "Sign in with a passkey" }).isVisible()).toBe(false);
+      await look(page, "passkey login other address");
+      await link.click();
+      await page.getByRole("button", { name: "Sign in with a passkey" }).waitFor({ state: "visible" });
+      expect(await page.getByText("Passkeys work at this address:").isVisible()).toBe(false);
+    });
   });
 });

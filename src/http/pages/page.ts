@@ -30,6 +30,8 @@ export interface PageEnv {
   origins: PageOrigins;
   /** The exact URLs a sign-in may return to (LATCHKEY_RETURN_URLS). */
   returnUrls: ReadonlySet<string>;
+  /** The origins passkeys work from (space-separated), for the pages' script; "" when passkeys are off. */
+  passkeyOrigins: string;
 }
 
 /** The reader's context of one request. */
@@ -135,6 +137,7 @@ export function renderPage(
     languages: languageLinks(request, context.lang),
     csrfToken,
     signedIn: options.signedIn === true,
+    passkeyOrigins: env.passkeyOrigins,
   };
   const html = env.views.render(view, frame, data);
   return reply

@@ -64,6 +64,7 @@ export function createPageEnv(deps: Deps): PageEnv {
     views: loadPageViews(),
     origins: { get: (name) => origins.get(name), fallback },
     returnUrls: new Set(deps.config.pages.returnUrls),
+    passkeyOrigins: deps.flow.settings.passkeys?.origins.join(" ") ?? "",
   };
 }
 
