@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { AppError } from "./core/errors.js";
 import type { Deps } from "./deps.js";
 import { registerPages } from "./http/pages/plugin.js";
+import { registerAccessLog } from "./http/plugins/access-log.js";
 import { registerEdge } from "./http/plugins/edge.js";
 import { answerFrameworkError, registerErrorHandling, registerNotFound } from "./http/plugins/errors.js";
 import { registerRequestMetrics } from "./http/plugins/metrics.js";
@@ -38,6 +39,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // proxies in front appended, so the address is the one the outermost proxy saw.
     trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
     genReqId: () => deps.random.uuid(),
+    // Fastify's two lines a request are off; registerAccessLog writes what is asked for.
+    disableRequestLogging: true,
     frameworkErrors: answerFrameworkError,
     childLoggerFactory: lazyRequestLogger,
     ajv: {
@@ -56,6 +59,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await registerOpenApi(app, deps.config);
   await registerEdge(app, deps.config, deps.metrics);
   registerRequestMetrics(app, deps.metrics);
+  registerAccessLog(app, deps.config);
   refuseNulCharacters(app);
   // Graceful stop: answers given while closing end their keep-alive connection, so the server can
   // close as soon as the in-flight requests are done.

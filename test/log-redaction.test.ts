@@ -1,24 +1,9 @@
-import { Writable } from "node:stream";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { REDACTED_LOG_PATHS } from "../src/deps.js";
 import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
 import { bearer, NEW_PASSWORD, PASSWORD } from "./support/http.js";
+import { capturingLogger } from "./support/logs.js";
 import { codeOf, type SmtpSink, startSmtpSink } from "./support/smtp.js";
 import { authenticatorFrom, codeAt } from "./two-factor/support.js";
-
-/** Every line the app logs, at the most talkative level, kept in memory. */
-function capturingLogger(): { logger: pino.Logger; text(): string } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const logger = pino({ level: "trace", redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" } }, sink);
-  return { logger, text: () => lines.join("") };
-}
 
 describe.each(testDialects())("logs on $name", (dialect) => {
   let t: TestApp;
@@ -31,7 +16,11 @@ describe.each(testDialects())("logs on $name", (dialect) => {
   it("never contain a password, code, secret, token or recovery code used in login, 2FA and reset", async () => {
     smtp = await startSmtpSink();
     const captured = capturingLogger();
-    t = await createTestApp(dialect, { env: { LATCHKEY_SMTP_URL: smtp.url }, logger: captured.logger });
+    // The most talkative settings: every line a request can write, the access log's included.
+    t = await createTestApp(dialect, {
+      env: { LATCHKEY_SMTP_URL: smtp.url, LATCHKEY_LOG_LEVEL: "trace", LATCHKEY_ACCESS_LOG: "on" },
+      logger: captured.logger,
+    });
     await t.createUser("alice@example.com", PASSWORD);
     const secrets: string[] = [PASSWORD, NEW_PASSWORD];
     const call = (method: "GET" | "POST" | "PUT" | "DELETE", url: string, token?: string, payload?: object) =>
@@ -92,7 +81,7 @@ describe.each(testDialects())("logs on $name", (dialect) => {
     expect(text.length).toBeGreaterThan(1000); // requests were logged, at trace level
     expect(text).toContain("/user/2fa/totp/authenticate");
     // Request lines carry the request's id (the request logger is made on its first line).
-    expect(text).toMatch(/"reqId":"[0-9a-f-]{36}","req":\{"method":"POST","url":"\/auth\/login"/);
+    expect(text).toMatch(/"reqId":"[0-9a-f-]{36}","method":"POST","route":"\/auth\/login"/);
     for (const secret of secrets) {
       expect(secret.length).toBeGreaterThanOrEqual(6);
       expect(text.includes(secret), `a secret of ${secret.length} characters appears in the log`).toBe(false);

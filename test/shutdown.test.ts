@@ -28,7 +28,8 @@ describe("graceful shutdown", () => {
       LATCHKEY_PORT: String(port),
       LATCHKEY_METRICS_PORT: String(metricsPort),
       LATCHKEY_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 3).toString("base64")}`,
-      LATCHKEY_LOG_LEVEL: "info",
+      // At debug a request writes a line when it arrives: the test waits for it.
+      LATCHKEY_LOG_LEVEL: "debug",
     };
     const quiet = { write: process.stdout.write };
     process.stdout.write = () => true;

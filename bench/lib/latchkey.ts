@@ -96,7 +96,6 @@ export async function startLatchkey(
         LATCHKEY_ISSUER: issuer,
         LATCHKEY_DATA_DIR: dataDir,
         LATCHKEY_DATABASE_URL: databaseUrl,
-        LATCHKEY_LOG_LEVEL: "warn",
         LATCHKEY_RATE_LIMIT_PER_MINUTE: "1000000",
         LATCHKEY_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
         LATCHKEY_MAIL_DIR: join(ROOT, "mail"),

@@ -12,6 +12,8 @@ export interface Config {
   issuer: string;
   dataDir: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** One line per answered request, at info (LATCHKEY_ACCESS_LOG, off by default). */
+  accessLog: boolean;
   tokens: {
     refreshTtlSeconds: number;
     accessTtlSeconds: number;
@@ -276,6 +278,7 @@ export function loadConfig(env: Env): Config {
       r.url("LATCHKEY_DATABASE_URL", `sqlite:${dataDir}/latchkey.db`, ["sqlite:", "postgres:", "postgresql:"]) ?? "",
     issuer: r.url("LATCHKEY_ISSUER", `http://127.0.0.1:${port}`, ["http:", "https:"]) ?? "",
     logLevel: r.oneOf("LATCHKEY_LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    accessLog: r.oneOf("LATCHKEY_ACCESS_LOG", "off", ["on", "off"]) === "on",
     tokens: {
       refreshTtlSeconds: r.int("LATCHKEY_REFRESH_TOKEN_TTL_SECONDS", 14 * DAY_SECONDS, 60, 365 * DAY_SECONDS),
       accessTtlSeconds: r.int("LATCHKEY_ACCESS_TOKEN_TTL_SECONDS", 300, 10, DAY_SECONDS),
