@@ -88,7 +88,10 @@ export function loadKeyring(config: Config, random: Random): Keyring {
 }
 
 export function openStore(config: Config, searchPath?: string): KyselyStore {
-  return openKyselyStore(config.databaseUrl, searchPath ? { searchPath } : {});
+  return openKyselyStore(config.databaseUrl, {
+    ...(searchPath ? { searchPath } : {}),
+    sessionCache: config.sessionCache,
+  });
 }
 
 /** Opens the database, applies migrations, loads (or creates) signing keys. */

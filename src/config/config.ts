@@ -9,6 +9,8 @@ export interface Config {
   host: string;
   port: number;
   databaseUrl: string;
+  /** PostgreSQL: keep session statuses on the database's revocation notices (LATCHKEY_SESSION_CACHE). */
+  sessionCache: boolean;
   issuer: string;
   dataDir: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -276,6 +278,7 @@ export function loadConfig(env: Env): Config {
     dataDir,
     databaseUrl:
       r.url("LATCHKEY_DATABASE_URL", `sqlite:${dataDir}/latchkey.db`, ["sqlite:", "postgres:", "postgresql:"]) ?? "",
+    sessionCache: r.oneOf("LATCHKEY_SESSION_CACHE", "off", ["on", "off"]) === "on",
     issuer: r.url("LATCHKEY_ISSUER", `http://127.0.0.1:${port}`, ["http:", "https:"]) ?? "",
     logLevel: r.oneOf("LATCHKEY_LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     accessLog: r.oneOf("LATCHKEY_ACCESS_LOG", "off", ["on", "off"]) === "on",

@@ -40,7 +40,7 @@ export const testHasher: PasswordHasher = createArgon2Hasher({ memoryKib: 1024, 
 
 /** A private database: an in-memory SQLite or a fresh PostgreSQL schema, dropped by `drop()`. */
 export interface TestDatabase {
-  store(): KyselyStore;
+  store(options?: { sessionCache?: boolean; revocationRetryMs?: number }): KyselyStore;
   drop(): Promise<void>;
 }
 
@@ -67,8 +67,8 @@ export async function createTestDatabase(dialect: TestDialect, sqliteFile?: stri
   await sql`create schema ${sql.id(schema)}`.execute(admin);
   const opened: KyselyStore[] = [];
   return {
-    store() {
-      const store = openKyselyStore(dialect.url, { searchPath: schema, poolSize: 20 });
+    store(options = {}) {
+      const store = openKyselyStore(dialect.url, { searchPath: schema, poolSize: 20, ...options });
       opened.push(store);
       return store;
     },
@@ -101,6 +101,8 @@ export interface TestAppOptions {
   hasher?: PasswordHasher;
   /** Share a database with another app instance (two nodes). */
   database?: TestDatabase;
+  /** PostgreSQL: the revocation feed's first pause before it connects again. */
+  revocationRetryMs?: number;
   logger?: Logger;
 }
 
@@ -138,7 +140,10 @@ export async function createTestApp(dialect: TestDialect, options: TestAppOption
     });
     const hasher = options.hasher ?? testHasher;
     const scheduler = new ManualScheduler();
-    const store = database.store();
+    const store = database.store({
+      sessionCache: config.sessionCache,
+      ...(options.revocationRetryMs === undefined ? {} : { revocationRetryMs: options.revocationRetryMs }),
+    });
     deps = await buildDeps(config, {
       clock,
       scheduler,

@@ -4,7 +4,8 @@ import pg from "pg";
 import { setBounded } from "../../core/bounded-map.js";
 import type { Dialect } from "../store.js";
 import { namedStatementClient, StatementNames } from "./pg-statements.js";
-import { postgresReads } from "./reads/postgres.js";
+import { postgresReads, SessionStatusCache } from "./reads/postgres.js";
+import { RevocationFeed } from "./reads/revocation-feed.js";
 import type { PreparedReads } from "./reads/sql.js";
 import { sqliteFileReads, sqliteMemoryReads } from "./reads/sqlite.js";
 import type { Database } from "./schema.js";
@@ -21,6 +22,13 @@ export interface ConnectOptions {
   /** Puts PostgreSQL connections in one schema (the test suites use a schema each). */
   searchPath?: string;
   poolSize?: number;
+  /**
+   * PostgreSQL: keep the session statuses read, on a feed of the database's revocation notices
+   * (LATCHKEY_SESSION_CACHE). SQLite reads in-process and keeps nothing.
+   */
+  sessionCache?: boolean;
+  /** The first pause before the revocation feed connects again (100 ms, doubling up to 5 s). */
+  revocationRetryMs?: number;
 }
 
 const PG_INT8_OID = 20;
@@ -68,10 +76,8 @@ function connectSqlite(path: string): Connection {
 }
 
 function connectPostgres(url: string, options: ConnectOptions): Connection {
-  const pool = new pg.Pool({
-    Client: namedStatementClient(new StatementNames()),
+  const settings = {
     connectionString: url,
-    max: options.poolSize ?? 10,
     connectionTimeoutMillis: 5000,
     ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
     // Times and ids are BIGINT: read them as numbers (they stay far below 2^53).
@@ -79,11 +85,27 @@ function connectPostgres(url: string, options: ConnectOptions): Connection {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === PG_INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
+  };
+  const pool = new pg.Pool({
+    ...settings,
+    Client: namedStatementClient(new StatementNames()),
+    max: options.poolSize ?? 10,
   });
   // An idle client that loses its connection must not crash the process; the next query reports it.
   pool.on("error", () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: "postgres", reads: postgresReads(pool) };
+  if (!options.sessionCache) return { db, dialect: "postgres", reads: postgresReads(pool) };
+  const cache = new SessionStatusCache();
+  const feed = new RevocationFeed(
+    () => new pg.Client({ ...settings, keepAlive: true }),
+    {
+      notice: (notice) => cache.notice(notice),
+      reset: () => cache.clear(),
+    },
+    options.revocationRetryMs === undefined ? {} : { firstRetryMs: options.revocationRetryMs },
+  );
+  feed.start();
+  return { db, dialect: "postgres", reads: postgresReads(pool, { feed, cache }) };
 }
 
 /** Opens `sqlite:<path>` (`sqlite::memory:` for a private in-memory database) or `postgres://…`. */

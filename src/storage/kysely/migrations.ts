@@ -234,6 +234,25 @@ const migrations: Record<string, DialectMigration> = {
         .execute();
     },
   }),
+  "2026-12-06-001-revocation-notices": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      // PostgreSQL tells every listening node, on commit, of each session revoked or deleted and each
+      // user disabled, enabled or deleted, whoever wrote it (a node, the CLI, an operator's SQL).
+      // Payload: "<schema> s <session id>" or "<schema> u <user id>". SQLite has one node: nothing.
+      if (dialect !== "postgres") return;
+      await sql`create function latchkey_notify_revocation() returns trigger language plpgsql as $$
+        begin
+          perform pg_notify('latchkey_revocations', tg_table_schema || ' '
+            || case when tg_table_name = 'sessions' then 's' else 'u' end || ' '
+            || case when tg_op = 'DELETE' then old.id::text else new.id::text end);
+          return null;
+        end $$`.execute(db);
+      await sql`create trigger sessions_revocation_notice after update of revoked_at or delete on sessions
+        for each row execute function latchkey_notify_revocation()`.execute(db);
+      await sql`create trigger users_revocation_notice after update of disabled_at or delete on users
+        for each row execute function latchkey_notify_revocation()`.execute(db);
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -1,6 +1,8 @@
 import type pg from "pg";
+import { setBounded } from "../../../core/bounded-map.js";
 import type { SessionTouch } from "../../sessions.js";
 import { ReadBatcher } from "./read-batcher.js";
+import type { RevocationFeed, RevocationNotice } from "./revocation-feed.js";
 import {
   type PreparedReads,
   REFRESH_TOKEN_STATUS_SELECT,
@@ -83,12 +85,72 @@ function touchingRead(pool: pg.Pool): NonNullable<PreparedReads["refreshTokenSta
   };
 }
 
+/** Sessions whose status a node keeps while its revocation feed listens. */
+export const SESSION_CACHE_SIZE = 100_000;
+
+/**
+ * The session statuses a node has read, kept while its revocation feed listens (LATCHKEY_SESSION_CACHE):
+ * a validation then costs no round trip. A notice of a session or a user drops what it concerns; a
+ * reset (the feed reconnected, or this node revoked something) drops everything.
+ */
+export class SessionStatusCache {
+  readonly #rows = new Map<string, SessionStatusRow>();
+
+  get size(): number {
+    return this.#rows.size;
+  }
+
+  get(sessionId: string): SessionStatusRow | undefined {
+    return this.#rows.get(sessionId);
+  }
+
+  set(sessionId: string, row: SessionStatusRow): void {
+    setBounded(this.#rows, sessionId, row, SESSION_CACHE_SIZE);
+  }
+
+  notice(notice: RevocationNotice): void {
+    if (notice.kind === "session") {
+      this.#rows.delete(notice.id);
+      return;
+    }
+    for (const [sessionId, row] of this.#rows) if (row.user_id === notice.id) this.#rows.delete(sessionId);
+  }
+
+  clear(): void {
+    this.#rows.clear();
+  }
+}
+
+/**
+ * A session's status from the cache while the feed listens, else from the database. A row read is
+ * kept only if no notice or reset came while it was read (the generation did not move): a read that
+ * raced a revocation is answered, not remembered.
+ */
+export function cachedSessionStatus(
+  load: (sessionId: string) => Promise<SessionStatusRow | undefined>,
+  feed: Pick<RevocationFeed, "trusted" | "generation">,
+  cache: SessionStatusCache,
+): (sessionId: string) => Promise<SessionStatusRow | undefined> {
+  return async (sessionId) => {
+    if (!feed.trusted) return load(sessionId);
+    const cached = cache.get(sessionId);
+    if (cached !== undefined) return cached;
+    const generation = feed.generation;
+    const row = await load(sessionId);
+    if (row !== undefined && feed.trusted && feed.generation === generation) cache.set(sessionId, row);
+    return row;
+  };
+}
+
 /**
  * PostgreSQL: named statements (parsed and planned once per pooled connection), and concurrent
  * reads coalesced into one query per batch. Each batch is sent after the requests it answers
  * arrived, so it sees every commit made before them (see ReadBatcher).
  */
-export function postgresReads(pool: pg.Pool): PreparedReads {
+export function postgresReads(
+  pool: pg.Pool,
+  pushed?: { feed: RevocationFeed; cache: SessionStatusCache },
+): PreparedReads {
   const sessions = batchedRead<SessionStatusRow>(
     pool,
     "latchkey_session_status_many",
@@ -100,12 +162,19 @@ export function postgresReads(pool: pg.Pool): PreparedReads {
     `${REFRESH_TOKEN_STATUS_SELECT} = any($1::text[])`,
   );
   const twoFactorStates = batchedRead<TwoFactorStateRow>(pool, "latchkey_two_factor_many", TWO_FACTOR_MANY);
+  const load = (sessionId: string) => sessions.load(sessionId);
   return {
-    sessionStatus: (sessionId) => sessions.load(sessionId),
+    sessionStatus: pushed ? cachedSessionStatus(load, pushed.feed, pushed.cache) : load,
     refreshTokenStatus: (jti) => refreshTokens.load(jti),
     refreshTokenStatusAndTouch: touchingRead(pool),
     twoFactorState: (userId) => twoFactorStates.load(String(userId)),
-    // The pool is the database's own: closing the database ends it.
-    close() {},
+    ...(pushed
+      ? {
+          sessionsChanged: () => pushed.feed.bump(),
+          sessionCache: { feed: pushed.feed, size: () => pushed.cache.size },
+        }
+      : {}),
+    // The pool is the database's own: closing the database ends it; the feed has its own connection.
+    close: () => void pushed?.feed.close(),
   };
 }

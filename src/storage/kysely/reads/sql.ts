@@ -1,3 +1,10 @@
+import type { RevocationFeed } from "./revocation-feed.js";
+
+export interface SessionCacheView {
+  readonly feed: RevocationFeed;
+  size(): number;
+}
+
 /**
  * The reads every authenticated request makes (and the second-factor state, which `GET /user/2fa`
  * and the sudo-or-access endpoints read): their rows and their SQL, written once for both dialects.
@@ -55,6 +62,13 @@ export interface PreparedReads {
   refreshTokenStatusAndTouch?(jti: string, touch: SessionTouch): Promise<RefreshTokenStatusRow | undefined>;
   /** Always one row per user, even with no second factor: undefined means the read itself is broken. */
   twoFactorState(userId: number): Promise<TwoFactorStateRow | undefined>;
+  /**
+   * Called by the store after each write that may revoke a session or disable or delete a user,
+   * where the reads keep session statuses (PostgreSQL with LATCHKEY_SESSION_CACHE): they drop them.
+   */
+  sessionsChanged?(): void;
+  /** Where session statuses are kept: the feed they are kept by, and how many are kept. */
+  sessionCache?: SessionCacheView;
   /** Releases what the reads hold of their own (SQLite's reader connection); the database is closed apart. */
   close(): void;
 }

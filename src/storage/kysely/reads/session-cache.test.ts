@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { cachedSessionStatus, SESSION_CACHE_SIZE, SessionStatusCache } from "./postgres.js";
+import type { SessionStatusRow } from "./sql.js";
+
+const row = (userId: number): SessionStatusRow => ({
+  user_id: userId,
+  revoked_at: null,
+  expires_at: 10,
+  disabled_at: null,
+});
+
+/** A loader whose answers the test releases, counting the reads that reach it. */
+function controlledLoader() {
+  const pending: { id: string; resolve: (row: SessionStatusRow | undefined) => void }[] = [];
+  return {
+    reads: () => pending.length,
+    load: (id: string) =>
+      new Promise<SessionStatusRow | undefined>((resolve) => {
+        pending.push({ id, resolve });
+      }),
+    answer(index: number, value: SessionStatusRow | undefined) {
+      pending[index]?.resolve(value);
+    },
+  };
+}
+
+describe("session statuses kept on revocation notices", () => {
+  it("keeps a status read while the feed listens, and answers it again without a read", async () => {
+    const feed = { trusted: true, generation: 0 };
+    const cache = new SessionStatusCache();
+    const loader = controlledLoader();
+    const status = cachedSessionStatus(loader.load, feed, cache);
+    const first = status("s1");
+    loader.answer(0, row(7));
+    expect(await first).toEqual(row(7));
+    expect(await status("s1")).toEqual(row(7));
+    expect(loader.reads()).toBe(1);
+  });
+
+  it("does not keep a status whose read raced a notice or a reset (the generation moved)", async () => {
+    const feed = { trusted: true, generation: 0 };
+    const cache = new SessionStatusCache();
+    const loader = controlledLoader();
+    const status = cachedSessionStatus(loader.load, feed, cache);
+    const raced = status("s1");
+    feed.generation++; // a notice arrived while the read was out
+    loader.answer(0, row(7));
+    expect(await raced).toEqual(row(7));
+    expect(cache.size).toBe(0);
+    const again = status("s1");
+    expect(loader.reads()).toBe(2);
+    loader.answer(1, row(7));
+    await again;
+    expect(cache.size).toBe(1);
+  });
+
+  it("reads every time while the feed does not listen, and keeps nothing", async () => {
+    const feed = { trusted: false, generation: 0 };
+    const cache = new SessionStatusCache();
+    const loader = controlledLoader();
+    const status = cachedSessionStatus(loader.load, feed, cache);
+    const answers = [status("s1"), status("s1")];
+    loader.answer(0, row(7));
+    loader.answer(1, row(7));
+    await Promise.all(answers);
+    expect(loader.reads()).toBe(2);
+    expect(cache.size).toBe(0);
+  });
+
+  it("does not keep an unknown session, so that one made later is read", async () => {
+    const feed = { trusted: true, generation: 0 };
+    const cache = new SessionStatusCache();
+    const loader = controlledLoader();
+    const status = cachedSessionStatus(loader.load, feed, cache);
+    const unknown = status("s9");
+    loader.answer(0, undefined);
+    expect(await unknown).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it("drops a session on its notice, a user's sessions on the user's, everything on a reset", () => {
+    const cache = new SessionStatusCache();
+    cache.set("a1", row(1));
+    cache.set("a2", row(1));
+    cache.set("b1", row(2));
+    cache.notice({ kind: "session", id: "a1" });
+    expect([cache.get("a1"), cache.size]).toEqual([undefined, 2]);
+    cache.notice({ kind: "user", id: 1 });
+    expect([cache.get("a2"), cache.get("b1"), cache.size]).toEqual([undefined, row(2), 1]);
+    cache.clear();
+    expect(cache.size).toBe(0);
+  });
+
+  it("holds at most SESSION_CACHE_SIZE statuses, the oldest going first", () => {
+    const cache = new SessionStatusCache();
+    for (let i = 0; i <= SESSION_CACHE_SIZE; i++) cache.set(`s${i}`, row(1));
+    expect(cache.size).toBe(SESSION_CACHE_SIZE);
+    expect(cache.get("s0")).toBeUndefined();
+    expect(cache.get(`s${SESSION_CACHE_SIZE}`)).toEqual(row(1));
+  });
+});
