@@ -11,6 +11,8 @@
  *   --runtime compiled|tsx, --node-flags "<flags>", --threadpool <n>   the same for every child
  *                        (by default: compiled, with the Node flags of `npm start`)
  *   --server-flags "<flags>"   extra Node flags for the Latchkey server only (experiments)
+ *   --set NAME=value     a LATCHKEY_* setting for the Latchkey server (repeatable; experiments,
+ *                        such as --set LATCHKEY_SESSION_CACHE=on); by default the server runs at its defaults
  *   --login-warmup <seconds>   logins before the first login round, not measured (default 20; --quick: 0)
  *   --profile <dir>      the server writes a V8 CPU profile there (node --cpu-prof)
  *   --json <file>        also write the figures as JSON
@@ -53,6 +55,7 @@ const { values: options } = parseArgs({
     json: { type: "string" },
     profile: { type: "string" },
     "server-flags": { type: "string" },
+    set: { type: "string", multiple: true },
     runtime: { type: "string", default: "compiled" },
     "node-flags": { type: "string" },
     threadpool: { type: "string" },
@@ -110,6 +113,14 @@ const serverFlags = [
   ...(options["server-flags"]?.split(" ").filter((flag) => flag !== "") ?? []),
   ...(options.profile ? ["--cpu-prof", `--cpu-prof-dir=${options.profile}`] : []),
 ];
+
+/** `--set NAME=value`: LATCHKEY_* settings for the server only. */
+const serverSettings: Record<string, string> = {};
+for (const setting of options.set ?? []) {
+  const match = /^(LATCHKEY_[A-Z0-9_]+)=(.*)$/.exec(setting);
+  if (!match?.[1]) throw new Error(`--set takes LATCHKEY_NAME=value, got ${setting}`);
+  serverSettings[match[1]] = match[2] ?? "";
+}
 
 /**
  * The environment and Node flags `npm start` gives the server (package.json: `[NAME=${NAME:-value} …]
@@ -365,6 +376,7 @@ async function standard(): Promise<References> {
       postgresUrl,
       log,
       serverFlags,
+      serverSettings,
     );
     try {
       const minter = new Minter(server.key, server.issuer);
@@ -478,6 +490,7 @@ async function scale(): Promise<void> {
           postgresUrl,
           log,
           serverFlags,
+          serverSettings,
         );
         const minter = new Minter(server.key, server.issuer);
         servers.push({ size, server, minter });
@@ -554,7 +567,8 @@ function report(context: References): void {
   lines.push(
     `processes: ${runtimeDescription()}, environment: ${JSON.stringify(setup.env)}, ` +
       `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? `default (the server and the argon2id probe: ${SERVER_POOL_SIZE}; the others: 4)`}` +
-      (serverFlags.length ? `, server only: ${serverFlags.join(" ")}` : ""),
+      (serverFlags.length ? `, server only: ${serverFlags.join(" ")}` : "") +
+      (Object.keys(serverSettings).length ? `, server settings: ${JSON.stringify(serverSettings)}` : ""),
   );
   lines.push("");
   lines.push(

@@ -55,6 +55,7 @@ export async function startLatchkey(
   postgresUrl: string | undefined,
   log: (line: string) => void,
   nodeFlags: string[] = [],
+  settings: Record<string, string> = {},
 ): Promise<LatchkeyServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "latchkey-bench-"));
   const schema = `bench_${process.pid}_${Math.floor(Math.random() * 1e9).toString(36)}`;
@@ -99,6 +100,7 @@ export async function startLatchkey(
         LATCHKEY_RATE_LIMIT_PER_MINUTE: "1000000",
         LATCHKEY_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
         LATCHKEY_MAIL_DIR: join(ROOT, "mail"),
+        ...settings,
       },
       nodeFlags,
     );
