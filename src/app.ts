@@ -57,7 +57,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // every request; `reply.setCookie` is unaffected.
   await app.register(cookie, { hook: false });
   await registerOpenApi(app, deps.config);
-  await registerEdge(app, deps.config, deps.metrics);
+  await registerEdge(app, deps.config, deps.metrics, deps.clock);
   registerRequestMetrics(app, deps.metrics);
   registerAccessLog(app, deps.config);
   refuseNulCharacters(app);

@@ -5,7 +5,9 @@ import { Redis } from "ioredis";
 import type { Config } from "../../config/config.js";
 import { AppError } from "../../core/errors.js";
 import type { Metrics } from "../../observability/metrics.js";
+import type { Clock } from "../../platform/clock.js";
 import { UNAUTHENTICATED_PAGE_ROUTES } from "../pages/plugin.js";
+import { rateLimitStore } from "./rate-limit-store.js";
 
 /** The endpoints anyone can call without a token: the per-address limit stands in front of them (§4). */
 export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
@@ -23,10 +25,14 @@ export const UNAUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
 
 /**
  * CORS and the per-client-address rate limit. With LATCHKEY_REDIS_URL the limit's counters live in
- * Redis and hold across nodes; if Redis stops answering, requests pass (the per-account throttles in
- * the database remain the first line).
+ * Redis and hold across nodes; while Redis does not answer, each node counts alone (rate-limit-store.ts).
  */
-export async function registerEdge(app: FastifyInstance, config: Config, metrics: Metrics): Promise<void> {
+export async function registerEdge(
+  app: FastifyInstance,
+  config: Config,
+  metrics: Metrics,
+  clock: Clock,
+): Promise<void> {
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,
@@ -42,6 +48,8 @@ export async function registerEdge(app: FastifyInstance, config: Config, metrics
     ? new Redis(config.redisUrl, {
         connectTimeout: 2000,
         maxRetriesPerRequest: 1,
+        // A Redis that stops answering must not hold requests: the limit then counts on the node.
+        commandTimeout: 500,
         enableOfflineQueue: false,
         lazyConnect: true,
       })
@@ -62,8 +70,7 @@ export async function registerEdge(app: FastifyInstance, config: Config, metrics
     global: true,
     max: config.rateLimit.perMinute,
     timeWindow: 60_000,
-    ...(redis ? { redis, nameSpace: "latchkey-rate-limit:" } : {}),
-    skipOnError: true,
+    store: rateLimitStore(redis, clock, app.log),
     errorResponseBuilder: (_request, context) => {
       metrics.throttleRefusals.inc({ kind: "TOO_MANY_REQUESTS" });
       const error = new AppError("TOO_MANY_REQUESTS", {
