@@ -1,0 +1,222 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { testDialects } from "../support/harness.js";
+import { codeOf, type SmtpSink, startSmtpSink } from "../support/smtp.js";
+import { authenticatorFrom, codeAt } from "../two-factor/support.js";
+import { ADMIN_TOKEN, buildServer, call, createSchema, type Node, startNode } from "./nodes.js";
+
+/**
+ * Three nodes started from the build, as `npm start` starts them, on one PostgreSQL schema and one
+ * Redis, driven over HTTP only: what one node does holds on the others.
+ */
+const postgres = testDialects().find((d) => d.name === "postgres");
+const redisUrl = process.env.LATCHKEY_TEST_REDIS_URL;
+if (process.env.CI === "true" && !redisUrl) throw new Error("CI=true but LATCHKEY_TEST_REDIS_URL is not set");
+const PASSWORD = "Correct7Horse";
+
+describe.runIf(postgres !== undefined && redisUrl !== undefined)("three nodes, one database", () => {
+  let nodes: Node[] = [];
+  let schema: Awaited<ReturnType<typeof createSchema>>;
+  let smtp: SmtpSink;
+  let users = 0;
+
+  beforeAll(async () => {
+    if (!postgres || !redisUrl) throw new Error("no database");
+    await buildServer();
+    schema = await createSchema(postgres.url);
+    smtp = await startSmtpSink();
+    const env = {
+      LATCHKEY_DATABASE_URL: schema.url,
+      LATCHKEY_REDIS_URL: redisUrl,
+      LATCHKEY_SMTP_URL: smtp.url,
+      LATCHKEY_RATE_LIMIT_PER_MINUTE: "1000",
+    };
+    // Started at the same moment on an empty schema: the migrations run once, every node serves.
+    nodes = await Promise.all(["a", "b", "c"].map((name) => startNode(name, env)));
+  }, 240_000);
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await smtp?.stop();
+    await schema?.drop();
+  });
+
+  const node = (i: number): Node => {
+    const found = nodes[i % nodes.length];
+    if (!found) throw new Error("no node");
+    return found;
+  };
+
+  /** A new account, made through the admin API of one node. */
+  async function newUser(): Promise<{ email: string; id: number }> {
+    users++;
+    const email = `user${users}@example.com`;
+    const res = await call(node(users), "POST", "/admin/users", {
+      token: ADMIN_TOKEN,
+      body: { email, password: PASSWORD },
+    });
+    expect(res.status, res.body).toBe(201);
+    return { email, id: Number(res.json().id ?? res.json().userId) };
+  }
+
+  async function signIn(on: Node, email: string): Promise<{ refresh: string; access: string }> {
+    const login = await call(on, "POST", "/auth/login", { body: { username: email, password: PASSWORD } });
+    expect(login.status, login.body).toBe(200);
+    const access = await call(on, "GET", "/auth/accesstoken", { token: login.body });
+    expect(access.status, access.body).toBe(200);
+    return { refresh: login.body, access: access.body };
+  }
+
+  const validate = (on: Node, access: string) => call(on, "GET", "/auth/accesstoken/validate", { token: access });
+
+  it("migrated once though the three started together, and each has the same signing keys", async () => {
+    const client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string; n: string }>(
+        "select name, count(*) as n from kysely_migration group by name having count(*) > 1",
+      );
+      expect(rows).toEqual([]);
+      const keys = await client.query<{ n: string }>("select count(*) as n from signing_keys");
+      expect(Number(keys.rows[0]?.n)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await client.end();
+    }
+    const jwks = await Promise.all(nodes.map((n) => call(n, "GET", "/.well-known/jwks.json")));
+    expect(new Set(jwks.map((res) => res.body)).size).toBe(1);
+  });
+
+  it("validates on every node the tokens another signed", async () => {
+    const { email } = await newUser();
+    for (const signer of nodes) {
+      const { access } = await signIn(signer, email);
+      for (const checker of nodes) expect((await validate(checker, access)).status).toBe(200);
+    }
+  });
+
+  it("refuses on the others at once a logout, an admin's disable and a password change made on one", async () => {
+    const { email, id } = await newUser();
+    const first = await signIn(node(0), email);
+    expect((await call(node(0), "POST", "/auth/logout", { token: first.refresh })).status).toBe(204);
+    for (const other of [node(1), node(2)])
+      expect((await validate(other, first.access)).json().message).toBe("TOKEN_REVOKED");
+
+    const second = await signIn(node(1), email);
+    const disabled = await call(node(1), "POST", `/admin/users/${id}/disable`, { token: ADMIN_TOKEN, body: {} });
+    expect(disabled.status, disabled.body).toBeLessThan(300);
+    for (const other of [node(0), node(2)])
+      expect((await validate(other, second.access)).json().message).toBe("ACCOUNT_DISABLED");
+    expect(
+      (await call(node(2), "POST", `/admin/users/${id}/enable`, { token: ADMIN_TOKEN, body: {} })).status,
+    ).toBeLessThan(300);
+
+    const kept = await signIn(node(2), email);
+    const ended = await signIn(node(0), email);
+    const change = await call(node(2), "PUT", "/user/password/old-password", {
+      token: kept.access,
+      body: { oldPassword: PASSWORD, newPassword: "Fresh9Lantern" },
+    });
+    expect(change.status, change.body).toBe(204);
+    for (const other of [node(0), node(1)]) {
+      expect((await validate(other, ended.access)).json().message).toBe("TOKEN_REVOKED");
+      expect((await validate(other, kept.access)).status).toBe(200);
+    }
+  });
+
+  it("gives one refresh token's rotation, raced on three nodes, one successor", async () => {
+    const { email } = await newUser();
+    const { refresh } = await signIn(node(0), email);
+    const answers = await Promise.all(nodes.map((n) => call(n, "GET", "/auth/refreshtoken", { token: refresh })));
+    const ok = answers.filter((res) => res.status === 200);
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+    // Concurrent rotations within the grace get the same successor: one chain.
+    expect(new Set(ok.map((res) => res.body)).size).toBe(1);
+    const client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ n: string }>(
+        `select count(*) as n from refresh_tokens r join sessions s on s.id = r.session_id
+         join users u on u.id = s.user_id where u.email = $1 and r.used_at is null`,
+        [email],
+      );
+      expect(Number(rows[0]?.n)).toBe(1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("accepts one TOTP code, one recovery code and one mailed code once, raced on three nodes", async () => {
+    const { email } = await newUser();
+    const { access } = await signIn(node(0), email);
+    const setup = await call(node(0), "POST", "/user/2fa/totp/setup", { token: access, body: {} });
+    const totp = authenticatorFrom(String(setup.json().url));
+    const enable = await call(node(1), "POST", "/user/2fa/totp/enable", {
+      token: access,
+      body: { totp: codeAt(totp, Date.now()) },
+    });
+    expect(enable.status, enable.body).toBe(200);
+    const recoveryCodes = enable.json().recoveryCodes as string[];
+
+    const partial = async () => {
+      const res = await call(node(2), "POST", "/auth/login", { body: { username: email, password: PASSWORD } });
+      expect(res.status, res.body).toBe(200);
+      return res.body;
+    };
+    // The next step's code, unused: sent to every node at once, for three sign-ins.
+    const code = codeAt(totp, Date.now() + 30_000);
+    const tokens = await Promise.all(nodes.map(() => partial()));
+    const totpRace = await Promise.all(
+      nodes.map((n, i) => call(n, "POST", "/user/2fa/totp/authenticate", { token: tokens[i], body: { totp: code } })),
+    );
+    expect(totpRace.map((res) => res.status).sort()).toEqual([200, 401, 401]);
+
+    const recovery = recoveryCodes[0];
+    const more = await Promise.all(nodes.map(() => partial()));
+    const recoveryRace = await Promise.all(
+      nodes.map((n, i) =>
+        call(n, "POST", "/user/2fa/recovery-code/authenticate", { token: more[i], body: { recoveryCode: recovery } }),
+      ),
+    );
+    expect(recoveryRace.map((res) => res.status).sort()).toEqual([200, 401, 401]);
+
+    // A password reset code, mailed once, checked by all three at once.
+    const other = await newUser();
+    const sent = await call(node(0), "POST", "/user/password/reset/send", { body: { email: other.email } });
+    expect(sent.status, sent.body).toBe(204);
+    // The mail that answered it (notices of the earlier tests come first).
+    let mail = await smtp.next();
+    while (!mail.to.includes(other.email)) mail = await smtp.next();
+    const mailed = codeOf(mail);
+    const resetRace = await Promise.all(
+      nodes.map((n, i) =>
+        call(n, "PUT", "/user/password/otp", {
+          body: { userEmail: other.email, otp: mailed, newPassword: `Fresh9Lantern${i}` },
+        }),
+      ),
+    );
+    expect(resetRace.filter((res) => res.status === 204)).toHaveLength(1);
+  });
+
+  it("shares the guess throttle and the per-address limit between nodes", async () => {
+    const { email } = await newUser();
+    // Wrong passwords spread over the nodes count as one account's failures.
+    const wrong = [];
+    for (let i = 0; i < 8; i++) {
+      wrong.push(await call(node(i), "POST", "/auth/login", { body: { username: email, password: "Wrong7Horse" } }));
+    }
+    const throttled = wrong.filter((res) => res.status === 429);
+    expect(throttled.length).toBeGreaterThan(0);
+    expect(throttled[0]?.json().message).toBe("TOO_MANY_FAILED_PASSWORD_CHECKS");
+
+    // One address, over the nodes: the limit of 1 000 a minute counts across all of them.
+    const address = `10.77.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+    let first429 = -1;
+    for (let i = 0; i < 1005 && first429 < 0; i++) {
+      const res = await call(node(i), "POST", "/user/password/reset/validate", {
+        as: address,
+        body: { email: "nobody@example.com", otp: "000000" },
+      });
+      if (res.status === 429 && res.json().message === "TOO_MANY_REQUESTS") first429 = i;
+    }
+    expect(first429).toBe(1000);
+  });
+});

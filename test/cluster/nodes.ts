@@ -1,0 +1,133 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { secureRandom } from "../../src/platform/random.js";
+import { closedPort } from "../support/smtp.js";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+/** The cluster's build: beside dist/, at the same depth, so that it finds pages/ and mail/ as dist/ does. */
+export const BUILD = join(ROOT, "dist-cluster");
+export const ADMIN_TOKEN = "cluster-admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
+export const ISSUER = "http://latchkey.cluster.test";
+
+/** Compiles the server as `npm run build` does, into BUILD. */
+export async function buildServer(): Promise<void> {
+  const tsc = spawn(
+    process.execPath,
+    [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", BUILD],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  tsc.stdout?.on("data", (chunk) => (output += String(chunk)));
+  tsc.stderr?.on("data", (chunk) => (output += String(chunk)));
+  const [code] = (await once(tsc, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`the build failed: ${output}`);
+}
+
+/** A PostgreSQL schema of the cluster's own, and a URL whose connections use it. */
+export async function createSchema(url: string): Promise<{ url: string; schema: string; drop(): Promise<void> }> {
+  const schema = `cluster_${secureRandom.bytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const scoped = new URL(url);
+  scoped.searchParams.set("options", `-c search_path=${schema}`);
+  return {
+    url: scoped.toString(),
+    schema,
+    async drop() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`drop schema ${schema} cascade`);
+      await client.end();
+    },
+  };
+}
+
+export interface Node {
+  name: string;
+  url: string;
+  port: number;
+  process: ChildProcess;
+  output(): string;
+  /** Stops the node (SIGTERM, or the signal given) and waits for it to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts a node from the build, as `npm start` does (its Node flags), and waits for it to serve. */
+export async function startNode(name: string, env: Record<string, string>, port?: number): Promise<Node> {
+  const listen = port ?? (await closedPort());
+  const dataDir = mkdtempSync(join(tmpdir(), `latchkey-${name}-`));
+  const child = spawn(
+    process.execPath,
+    ["--max-old-space-size=256", "--max-semi-space-size=4", join(BUILD, "start.cjs")],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        MALLOC_ARENA_MAX: "2",
+        NODE_ENV: "production",
+        LATCHKEY_HOST: "127.0.0.1",
+        LATCHKEY_PORT: String(listen),
+        LATCHKEY_METRICS_PORT: "off",
+        LATCHKEY_DATA_DIR: dataDir,
+        LATCHKEY_ISSUER: ISSUER,
+        LATCHKEY_ADMIN_TOKEN: ADMIN_TOKEN,
+        LATCHKEY_TRUST_PROXY: "127.0.0.1",
+        LATCHKEY_ENCRYPTION_KEYS: `cluster1:${Buffer.alloc(32, 9).toString("base64")}`,
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let output = "";
+  child.stdout?.on("data", (chunk) => (output += String(chunk)));
+  child.stderr?.on("data", (chunk) => (output += String(chunk)));
+  const exited = once(child, "exit");
+  await new Promise<void>((resolveReady, reject) => {
+    const check = () => {
+      if (output.includes("latchkey is serving")) resolveReady();
+    };
+    child.stdout?.on("data", check);
+    child.once("exit", (code) => reject(new Error(`node ${name} exited with ${code} before serving: ${output}`)));
+  });
+  return {
+    name,
+    url: `http://127.0.0.1:${listen}`,
+    port: listen,
+    process: child,
+    output: () => output,
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A JSON request to a node; `as` sets X-Forwarded-For (the nodes trust the loopback as a proxy). */
+export async function call(
+  node: Node,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; as?: string } = {},
+): Promise<{ status: number; body: string; json(): Record<string, unknown> }> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  if (options.as) headers["x-forwarded-for"] = options.as;
+  const res = await fetch(`${node.url}${path}`, {
+    method,
+    headers,
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const body = await res.text();
+  return { status: res.status, body, json: () => JSON.parse(body) as Record<string, unknown> };
+}
