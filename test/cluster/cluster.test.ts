@@ -58,8 +58,8 @@ describe.runIf(postgres !== undefined && redisUrl !== undefined)("three nodes, o
     return { email, id: Number(res.json().id ?? res.json().userId) };
   }
 
-  async function signIn(on: Node, email: string): Promise<{ refresh: string; access: string }> {
-    const login = await call(on, "POST", "/auth/login", { body: { username: email, password: PASSWORD } });
+  async function signIn(on: Node, email: string, password = PASSWORD): Promise<{ refresh: string; access: string }> {
+    const login = await call(on, "POST", "/auth/login", { body: { username: email, password } });
     expect(login.status, login.body).toBe(200);
     const access = await call(on, "GET", "/auth/accesstoken", { token: login.body });
     expect(access.status, access.body).toBe(200);
@@ -194,6 +194,120 @@ describe.runIf(postgres !== undefined && redisUrl !== undefined)("three nodes, o
       ),
     );
     expect(resetRace.filter((res) => res.status === 204)).toHaveLength(1);
+  });
+
+  it("loses nothing it acknowledged when a node is killed under load; the others answer meanwhile; it restarts and serves", async () => {
+    const env = {
+      LATCHKEY_DATABASE_URL: schema.url,
+      LATCHKEY_REDIS_URL: redisUrl ?? "",
+      LATCHKEY_SMTP_URL: smtp.url,
+      LATCHKEY_RATE_LIMIT_PER_MINUTE: "100000",
+    };
+    let victim = await startNode("d", env);
+    const accounts = await Promise.all([1, 2, 3, 4, 5, 6].map(() => newUser()));
+    const claims = (token: string) =>
+      JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { sid: string; jti: string };
+    const acked = { sessions: [] as string[], refreshJtis: [] as string[], totpUsers: [] as number[] };
+    const passwords = new Map(accounts.map((a) => [a.email, { acked: PASSWORD, sent: PASSWORD }]));
+    let dead = false;
+    let done = 0;
+    let killed: Promise<void> | undefined;
+
+    // Each account's loop on the victim: login, refresh, TOTP setup, password change — until the node dies.
+    const work = async (account: { email: string; id: number }) => {
+      const password = passwords.get(account.email);
+      if (!password) throw new Error("no password");
+      for (let round = 0; !dead; round++) {
+        try {
+          const login = await call(victim, "POST", "/auth/login", {
+            body: { username: account.email, password: password.acked },
+          });
+          if (login.status !== 200) throw new Error(`login ${login.status} ${login.body}`);
+          acked.sessions.push(claims(login.body).sid);
+          const rotated = await call(victim, "GET", "/auth/refreshtoken", { token: login.body });
+          if (rotated.status !== 200) throw new Error(`refresh ${rotated.status}`);
+          acked.refreshJtis.push(claims(rotated.body).jti);
+          const access = await call(victim, "GET", "/auth/accesstoken", { token: rotated.body });
+          const setup = await call(victim, "POST", "/user/2fa/totp/setup", { token: access.body, body: {} });
+          if (setup.status === 200) acked.totpUsers.push(account.id);
+          password.sent = `Fresh9Lantern${round}`;
+          const change = await call(victim, "PUT", "/user/password/old-password", {
+            token: access.body,
+            body: { oldPassword: password.acked, newPassword: password.sent },
+          });
+          if (change.status === 204) password.acked = password.sent;
+          done++;
+          if (done >= 12 && killed === undefined) killed = victim.stop("SIGKILL");
+        } catch (error) {
+          // Once the kill is on its way, a request cut off is expected (and was not acknowledged).
+          if (killed === undefined) throw error;
+          return;
+        }
+      }
+    };
+    // The other nodes, asked all along: every question answered.
+    const watch = async () => {
+      const answers: number[] = [];
+      while (!dead) {
+        for (const other of nodes) answers.push((await call(other, "GET", "/health/ready")).status);
+      }
+      return answers;
+    };
+    victim.process.once("exit", () => {
+      dead = true;
+    });
+    const watching = watch();
+    await Promise.all(accounts.map((account) => work(account)));
+    await killed;
+    const answers = await watching;
+    expect(answers.length).toBeGreaterThan(0);
+    expect(new Set(answers)).toEqual(new Set([200]));
+
+    const client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+    try {
+      const sessions = await client.query<{ id: string }>("select id from sessions where id = any($1)", [
+        acked.sessions,
+      ]);
+      expect(sessions.rows.length).toBe(new Set(acked.sessions).size);
+      const jtis = await client.query<{ jti: string }>("select jti from refresh_tokens where jti = any($1)", [
+        acked.refreshJtis,
+      ]);
+      expect(jtis.rows.length).toBe(new Set(acked.refreshJtis).size);
+      const totp = await client.query<{ user_id: number }>(
+        "select user_id from user_totp where user_id = any($1) and pending_secret_enc is not null",
+        [acked.totpUsers],
+      );
+      expect(totp.rows.length).toBe(new Set(acked.totpUsers).size);
+      const forked = await client.query(
+        "select session_id from refresh_tokens where used_at is null group by session_id having count(*) > 1",
+      );
+      expect(forked.rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
+    expect(acked.sessions.length).toBeGreaterThanOrEqual(12);
+    // Every acknowledged password works (or, for a change cut off, the one sent).
+    for (const account of accounts) {
+      const password = passwords.get(account.email);
+      const tries = [...new Set([password?.acked, password?.sent])];
+      const results = [];
+      for (const tried of tries) {
+        results.push(
+          (await call(node(0), "POST", "/auth/login", { body: { username: account.email, password: tried } })).status,
+        );
+      }
+      expect(results, account.email).toContain(200);
+      if (password && password.acked === password.sent) expect(results[0]).toBe(200);
+    }
+
+    victim = await startNode("d", env, victim.port);
+    try {
+      const again = await signIn(victim, accounts[0]?.email ?? "", passwords.get(accounts[0]?.email ?? "")?.acked);
+      for (const other of nodes) expect((await validate(other, again.access)).status).toBe(200);
+    } finally {
+      await victim.stop();
+    }
   });
 
   it("shares the guess throttle and the per-address limit between nodes", async () => {
