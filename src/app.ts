@@ -1,6 +1,6 @@
 import cookie from "@fastify/cookie";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { AppError } from "./core/errors.js";
 import type { Deps } from "./deps.js";
 import { registerPages } from "./http/pages/plugin.js";
@@ -40,7 +40,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
     genReqId: () => deps.random.uuid(),
     // Fastify's two lines a request are off; registerAccessLog writes what is asked for.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     frameworkErrors: answerFrameworkError,
     childLoggerFactory: lazyRequestLogger,
     ajv: {

@@ -28,9 +28,19 @@ describe.each(testDialects())("what a request logs on $name", (dialect) => {
     return { sessionId };
   }
 
-  it("writes no line for a request at the defaults (info, access log off)", async () => {
+  it("writes no line for a request at the defaults (info, access log off), and Fastify warns of nothing", async () => {
     const captured = capturingLogger("info");
-    t = await createTestApp(dialect, { env: { LATCHKEY_LOG_LEVEL: "info" }, logger: captured.logger });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on("warning", onWarning);
+    try {
+      t = await createTestApp(dialect, { env: { LATCHKEY_LOG_LEVEL: "info" }, logger: captured.logger });
+      // Process warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((message) => message.includes("disableRequestLogging"))).toEqual([]);
     const before = captured.lines().length;
     await traffic(t);
     expect(captured.lines().slice(before)).toEqual([]);
