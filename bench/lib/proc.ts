@@ -4,7 +4,7 @@
  * and killed when the runner exits for any reason.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -50,6 +50,8 @@ export function useRuntime(kind: RuntimeKind, flags: string[], env: Record<strin
     encoding: "utf8",
   });
   if (tsc.status !== 0) throw new Error(`tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+  // The server finds its pages and mail beside its code, as dist/ finds them in the checkout.
+  for (const folder of ["pages", "mail"]) symlinkSync(join(ROOT, folder), join(COMPILED_DIR, "out", folder), "dir");
 }
 
 export function runtimeDescription(): string {
