@@ -410,6 +410,28 @@ describe.each(testDialects())("store on $name", (dialect) => {
     expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["c"]);
   });
 
+  it("creates the first signing key once when nodes race for it, and never once a key exists", async () => {
+    // PostgreSQL: three nodes' stores on one schema; SQLite (one node): three calls on the one store.
+    const stores = dialect.name === "postgres" ? [store, database.store(), database.store()] : [store, store, store];
+    const created = await Promise.all(
+      stores.map((s, i) =>
+        s.insertFirstSigningKey({ kid: `k${i}`, privateKeyEnc: "p", publicPem: "q", createdAt: T0, activatesAt: T0 }),
+      ),
+    );
+    expect(created.filter(Boolean)).toHaveLength(1);
+    expect(await store.listSigningKeys()).toHaveLength(1);
+    expect(
+      await store.insertFirstSigningKey({
+        kid: "late",
+        privateKeyEnc: "p",
+        publicPem: "q",
+        createdAt: T0,
+        activatesAt: T0,
+      }),
+    ).toBe(false);
+    expect((await store.listSigningKeys()).map((k) => k.kid)).not.toContain("late");
+  });
+
   it("answers a ping", async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -25,6 +25,11 @@ export interface SigningKeyStore {
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   insertSigningKey(key: SigningKeyRecord): Promise<void>;
   /**
+   * Stores `key` only if the table holds no key, atomically across nodes (of nodes starting together
+   * on an empty database, one creates the first key); whether it was stored.
+   */
+  insertFirstSigningKey(key: SigningKeyRecord): Promise<boolean>;
+  /**
    * Deletes, in one statement, every key that a later key replaced at or before `cutoff` (the
    * replacement's activation time): those older than the key that was signing at `cutoff`.
    */

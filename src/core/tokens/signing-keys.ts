@@ -88,7 +88,8 @@ export class SigningKeys {
   async init(): Promise<void> {
     await this.reload();
     if (this.#keys.size === 0) {
-      await this.#insert(this.clock.now());
+      // Of nodes starting together on an empty database one creates it; the others load that one.
+      await this.store.insertFirstSigningKey(this.#newKey(this.clock.now()));
       await this.reload();
     }
   }
@@ -135,16 +136,21 @@ export class SigningKeys {
   }
 
   async #insert(activatesAt: number): Promise<string> {
+    const key = this.#newKey(activatesAt);
+    await this.store.insertSigningKey(key);
+    return key.kid;
+  }
+
+  #newKey(activatesAt: number): SigningKeyRecord {
     const pair = generateEd25519();
     const kid = this.random.bytes(12).toString("base64url");
-    await this.store.insertSigningKey({
+    return {
       kid,
       privateKeyEnc: this.keyring.encrypt(Buffer.from(pair.privatePem), signingKeyAad(kid), this.random),
       publicPem: pair.publicPem,
       createdAt: this.clock.now(),
       activatesAt,
-    });
-    return kid;
+    };
   }
 
   /** Unseals a stored key; one stored in clear (before keys were sealed) is sealed on the way. */

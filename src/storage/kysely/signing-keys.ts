@@ -1,9 +1,23 @@
-import type { Kysely } from "kysely";
-import type { SigningKeyStore } from "../signing-keys.js";
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { SigningKeyRecord, SigningKeyStore } from "../signing-keys.js";
+import type { Dialect } from "../store.js";
 import type { Database } from "./schema.js";
 
+function insertKey(db: Kysely<Database> | Transaction<Database>, key: SigningKeyRecord) {
+  return db
+    .insertInto("signing_keys")
+    .values({
+      kid: key.kid,
+      private_key_enc: key.privateKeyEnc,
+      public_pem: key.publicPem,
+      created_at: key.createdAt,
+      activates_at: key.activatesAt,
+    })
+    .execute();
+}
+
 /** The token signing keys over Kysely. */
-export function signingKeyStore(db: Kysely<Database>): SigningKeyStore {
+export function signingKeyStore(db: Kysely<Database>, dialect: Dialect): SigningKeyStore {
   return {
     async listSigningKeys() {
       const rows = await db.selectFrom("signing_keys").selectAll().orderBy("created_at", "asc").execute();
@@ -17,17 +31,20 @@ export function signingKeyStore(db: Kysely<Database>): SigningKeyStore {
     },
 
     async insertSigningKey(key) {
-      await db
-        .insertInto("signing_keys")
-        .values({
-          kid: key.kid,
-          private_key_enc: key.privateKeyEnc,
-          public_pem: key.publicPem,
-          created_at: key.createdAt,
-          activates_at: key.activatesAt,
-        })
-        .execute();
+      await insertKey(db, key);
     },
+
+    insertFirstSigningKey: (key) =>
+      db.transaction().execute(async (trx) => {
+        // PostgreSQL: nodes starting together queue on one lock, and each looks only once the one
+        // before it has committed. SQLite: one writer at a time, the command line included.
+        if (dialect === "postgres")
+          await sql`select pg_advisory_xact_lock(hashtext('latchkey:first-signing-key'))`.execute(trx);
+        const any = await trx.selectFrom("signing_keys").select("kid").limit(1).executeTakeFirst();
+        if (any) return false;
+        await insertKey(trx, key);
+        return true;
+      }),
 
     async deleteSigningKeysRetiredBefore(cutoff) {
       // The key signing at `cutoff` is the last to activate by then; every key that activated before

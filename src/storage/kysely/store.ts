@@ -39,7 +39,7 @@ export function kyselyStore({ db, dialect, reads }: Connection): KyselyStore {
     ...passkeyStore(db),
     ...mailCodeStore(db),
     ...adminStore(db),
-    ...signingKeyStore(db),
+    ...signingKeyStore(db, dialect),
     migrate: () => migrateToLatest(db as Kysely<unknown>, dialect),
     ping: () => pingDatabase(db as Kysely<unknown>),
     async close() {
