@@ -168,7 +168,7 @@ async function keysCommand(config: Config, args: string[]): Promise<void> {
   await withDeps(config, async (deps) => {
     if (args[0] === "rotate") {
       const { kid, activatesAt } = await deps.keys.rotate();
-      // Published at once (every node reloads within KEY_RELOAD_INTERVAL_MS); signing from activatesAt.
+      // Published at once (every node reloads within LATCHKEY_KEY_RELOAD_SECONDS, 30 s at most); signing from activatesAt.
       out({ kid, activatesAt: new Date(activatesAt).toISOString() });
     } else if (args[0] === "prune") {
       const { refreshTtlSeconds, accessTtlSeconds, sudoTtlSeconds, partialTtlSeconds } = config.tokens;

@@ -7,7 +7,7 @@ import type { Mailer } from "./core/mail/port.js";
 import { createArgon2Hasher, type PasswordHasher } from "./core/password/hasher.js";
 import { type Keyring, parseKeyring } from "./core/secrets/keyring.js";
 import { GuessThrottle } from "./core/throttle/guess-throttle.js";
-import { KEY_RELOAD_INTERVAL_MS, SigningKeys } from "./core/tokens/signing-keys.js";
+import { SigningKeys } from "./core/tokens/signing-keys.js";
 import { TokenGuard } from "./core/tokens/token-guard.js";
 import { TokenService } from "./core/tokens/tokens.js";
 import { createMailer, DEFAULT_MAIL_DIR } from "./mail/index.js";
@@ -139,7 +139,9 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       pacer: new DeliveryPacer(),
     };
     // Every node reads the key table again on this timer: how a key rotated or pruned elsewhere reaches it.
-    const reloading = (overrides.scheduler ?? systemScheduler).every(KEY_RELOAD_INTERVAL_MS, () => keys.refresh());
+    const reloading = (overrides.scheduler ?? systemScheduler).every(config.keyReloadSeconds * 1000, () =>
+      keys.refresh(),
+    );
     return {
       config,
       clock,

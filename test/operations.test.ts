@@ -53,7 +53,13 @@ describe.each(testDialects())("operations on $name", (dialect) => {
     await t.deps.store.close();
     const down = await get(t, "/health/ready");
     expect(down.statusCode).toBe(503);
-    expect(down.json()).toEqual({ statusCode: 503, error: "Service unavailable", message: "SERVICE_UNAVAILABLE" });
+    expect(down.json()).toEqual({
+      statusCode: 503,
+      error: "Service unavailable",
+      message: "SERVICE_UNAVAILABLE",
+      retryAfter: 5,
+    });
+    expect(down.headers["retry-after"]).toBe("5");
   });
 
   it("answers 500 in the envelope, without detail, when the database is gone", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
+import { KEY_RELOAD_INTERVAL_MS } from "../core/tokens/signing-keys.js";
+import { ConfigError, loadConfig, MAX_KEY_RELOAD_SECONDS } from "./config.js";
 
 describe("config", () => {
   it("has the contract's defaults", () => {
@@ -16,6 +17,14 @@ describe("config", () => {
       refreshGraceSeconds: 10,
     });
     expect(config.throttle).toEqual({ freeFailures: 5, maxWaitSeconds: 3600 });
+    expect(config.keyReloadSeconds).toBe(30);
+  });
+
+  it("lets a node read the signing keys more often than the interval a rotation waits for, never less often", () => {
+    expect(MAX_KEY_RELOAD_SECONDS * 1000).toBe(KEY_RELOAD_INTERVAL_MS);
+    expect(loadConfig({ LATCHKEY_KEY_RELOAD_SECONDS: "2" }).keyReloadSeconds).toBe(2);
+    expect(() => loadConfig({ LATCHKEY_KEY_RELOAD_SECONDS: "31" })).toThrow(/LATCHKEY_KEY_RELOAD_SECONDS/);
+    expect(() => loadConfig({ LATCHKEY_KEY_RELOAD_SECONDS: "0" })).toThrow(/LATCHKEY_KEY_RELOAD_SECONDS/);
   });
 
   it("reports every problem at once", () => {

@@ -11,6 +11,8 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL: keep session statuses on the database's revocation notices (LATCHKEY_SESSION_CACHE). */
   sessionCache: boolean;
+  /** How often a node reads the signing keys again (LATCHKEY_KEY_RELOAD_SECONDS, at most 30). */
+  keyReloadSeconds: number;
   issuer: string;
   dataDir: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -267,6 +269,12 @@ function signupPolicy(r: Reader): SignupPolicy {
   return { mode: "off" };
 }
 
+/**
+ * A rotated key signs only once every node has had time to load it, a delay reckoned on this longest
+ * interval (KEY_RELOAD_INTERVAL_MS in core/tokens): a node may read the keys more often, never less.
+ */
+export const MAX_KEY_RELOAD_SECONDS = 30;
+
 export function loadConfig(env: Env): Config {
   const r = new Reader(env);
   const port = r.int("LATCHKEY_PORT", 8080, 0, 65_535);
@@ -279,6 +287,7 @@ export function loadConfig(env: Env): Config {
     databaseUrl:
       r.url("LATCHKEY_DATABASE_URL", `sqlite:${dataDir}/latchkey.db`, ["sqlite:", "postgres:", "postgresql:"]) ?? "",
     sessionCache: r.oneOf("LATCHKEY_SESSION_CACHE", "off", ["on", "off"]) === "on",
+    keyReloadSeconds: r.int("LATCHKEY_KEY_RELOAD_SECONDS", MAX_KEY_RELOAD_SECONDS, 1, MAX_KEY_RELOAD_SECONDS),
     issuer: r.url("LATCHKEY_ISSUER", `http://127.0.0.1:${port}`, ["http:", "https:"]) ?? "",
     logLevel: r.oneOf("LATCHKEY_LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     accessLog: r.oneOf("LATCHKEY_ACCESS_LOG", "off", ["on", "off"]) === "on",

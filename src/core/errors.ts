@@ -111,7 +111,10 @@ export const ERROR_CODES = {
   INVITATION_NOT_NEEDED: { status: 409, description: "The account has a password already: nothing to invite to." },
   // Faults
   INTERNAL_SERVER_ERROR: { status: 500, description: "An unexpected fault; details are in the server log." },
-  SERVICE_UNAVAILABLE: { status: 503, description: "A dependency (the database) does not answer." },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    description: "The database does not answer (readiness, or a request it could not serve); see retryAfter.",
+  },
 } as const satisfies Record<string, { status: ErrorStatus; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,7 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDialects } from "../support/harness.js";
 import { codeOf, type SmtpSink, startSmtpSink } from "../support/smtp.js";
 import { authenticatorFrom, codeAt } from "../two-factor/support.js";
-import { ADMIN_TOKEN, buildServer, call, createSchema, type Node, startNode } from "./nodes.js";
+import {
+  ADMIN_TOKEN,
+  buildServer,
+  call,
+  createSchema,
+  eventually,
+  type Node,
+  runCommand,
+  startNode,
+  startRelay,
+  throughRelay,
+} from "./nodes.js";
 
 /**
  * Three nodes started from the build, as `npm start` starts them, on one PostgreSQL schema and one
@@ -13,6 +24,8 @@ const postgres = testDialects().find((d) => d.name === "postgres");
 const redisUrl = process.env.LATCHKEY_TEST_REDIS_URL;
 if (process.env.CI === "true" && !redisUrl) throw new Error("CI=true but LATCHKEY_TEST_REDIS_URL is not set");
 const PASSWORD = "Correct7Horse";
+/** How often the nodes read the signing keys again (LATCHKEY_KEY_RELOAD_SECONDS): the bound a rotation meets. */
+const KEY_RELOAD_SECONDS = 2;
 
 describe.runIf(postgres !== undefined && redisUrl !== undefined)("three nodes, one database", () => {
   let nodes: Node[] = [];
@@ -30,6 +43,7 @@ describe.runIf(postgres !== undefined && redisUrl !== undefined)("three nodes, o
       LATCHKEY_REDIS_URL: redisUrl,
       LATCHKEY_SMTP_URL: smtp.url,
       LATCHKEY_RATE_LIMIT_PER_MINUTE: "1000",
+      LATCHKEY_KEY_RELOAD_SECONDS: String(KEY_RELOAD_SECONDS),
     };
     // Started at the same moment on an empty schema: the migrations run once, every node serves.
     nodes = await Promise.all(["a", "b", "c"].map((name) => startNode(name, env)));
@@ -310,6 +324,118 @@ describe.runIf(postgres !== undefined && redisUrl !== undefined)("three nodes, o
       for (const other of nodes) expect((await validate(other, again.access)).status).toBe(200);
     } finally {
       await victim.stop();
+    }
+  });
+
+  it("pushes a revocation made on one node to a node that keeps session statuses", async () => {
+    const keeper = await startNode("f", {
+      LATCHKEY_DATABASE_URL: schema.url,
+      LATCHKEY_REDIS_URL: redisUrl ?? "",
+      LATCHKEY_SMTP_URL: smtp.url,
+      LATCHKEY_SESSION_CACHE: "on",
+    });
+    try {
+      const { email, id } = await newUser();
+      const first = await signIn(node(0), email);
+      const second = await signIn(node(1), email);
+      // Accepted once: the keeper now holds both sessions' statuses and no longer reads them.
+      expect((await validate(keeper, first.access)).status).toBe(200);
+      expect((await validate(keeper, second.access)).status).toBe(200);
+      // A logout elsewhere (the session's row), then an admin's disable elsewhere (the user's row).
+      expect((await call(node(1), "POST", "/auth/logout", { token: first.refresh })).status).toBe(204);
+      const refusedLogout = await eventually(async () => {
+        const res = await validate(keeper, first.access);
+        return res.status === 200 ? undefined : res;
+      }, 5_000);
+      expect(refusedLogout.json().message).toBe("TOKEN_REVOKED");
+      expect((await validate(keeper, second.access)).status).toBe(200);
+      const disabled = await call(node(2), "POST", `/admin/users/${id}/disable`, { token: ADMIN_TOKEN, body: {} });
+      expect(disabled.status, disabled.body).toBeLessThan(300);
+      const refusedDisable = await eventually(async () => {
+        const res = await validate(keeper, second.access);
+        return res.status === 200 ? undefined : res;
+      }, 5_000);
+      expect(refusedDisable.status).toBe(401);
+      expect(refusedDisable.json().message).toBe("ACCOUNT_DISABLED");
+    } finally {
+      await keeper.stop();
+    }
+  });
+
+  it("publishes a key rotated from the command line on every node within the reload interval", async () => {
+    const before = await call(node(0), "GET", "/.well-known/jwks.json");
+    const rotated = await runCommand(["keys", "rotate"], { LATCHKEY_DATABASE_URL: schema.url });
+    const rotatedAt = performance.now();
+    const kid = String(rotated.kid);
+    expect(before.body).not.toContain(kid);
+    const published = await Promise.all(
+      nodes.map((each) =>
+        eventually(async () => {
+          const jwks = await call(each, "GET", "/.well-known/jwks.json", { as: "10.88.0.1" });
+          const kids = (jwks.json().keys as { kid: string }[]).map((key) => key.kid);
+          return kids.includes(kid) ? performance.now() - rotatedAt : undefined;
+        }, 10_000),
+      ),
+    );
+    // Each node's timer runs at its own phase: within one interval, and the time a reload takes.
+    for (const elapsed of published) expect(elapsed).toBeLessThan(KEY_RELOAD_SECONDS * 1000 + 1000);
+    // Published, not signing yet: tokens are still signed with the key in force, on every node.
+    const { email } = await newUser();
+    const { access } = await signIn(node(1), email);
+    const header = JSON.parse(Buffer.from(access.split(".")[0] ?? "", "base64url").toString("utf8")) as { kid: string };
+    expect(header.kid).not.toBe(kid);
+    expect(new Date(String(rotated.activatesAt)).getTime()).toBeGreaterThan(Date.now() + 5 * 60_000);
+  });
+
+  it("answers 503 with a time to retry while its database is away, changes nothing meanwhile, and recovers by itself", async () => {
+    if (!postgres) throw new Error("no database");
+    const database = new URL(postgres.url);
+    const relay = await startRelay({ host: database.hostname, port: Number(database.port || 5432) });
+    const env = {
+      LATCHKEY_DATABASE_URL: throughRelay(schema.url, relay.port),
+      LATCHKEY_REDIS_URL: redisUrl ?? "",
+      LATCHKEY_SMTP_URL: smtp.url,
+      LATCHKEY_RATE_LIMIT_PER_MINUTE: "100000",
+    };
+    const cutOff = await startNode("e", env);
+    try {
+      const { email } = await newUser();
+      const { access } = await signIn(cutOff, email);
+      expect((await call(cutOff, "GET", "/health/ready")).status).toBe(200);
+
+      await relay.cut();
+      const ready = await call(cutOff, "GET", "/health/ready");
+      expect(ready.status).toBe(503);
+      expect(ready.json()).toEqual({
+        statusCode: 503,
+        error: "Service unavailable",
+        message: "SERVICE_UNAVAILABLE",
+        retryAfter: 5,
+      });
+      const login = await call(cutOff, "POST", "/auth/login", { body: { username: email, password: PASSWORD } });
+      expect(login.status, login.body).toBe(503);
+      expect(login.json().message).toBe("SERVICE_UNAVAILABLE");
+      const change = await call(cutOff, "PUT", "/user/password/old-password", {
+        token: access,
+        body: { oldPassword: PASSWORD, newPassword: "Fresh9Lantern" },
+      });
+      expect(change.status, change.body).toBe(503);
+      // The other nodes have their database, and serve.
+      for (const other of nodes) expect((await call(other, "GET", "/health/ready")).status).toBe(200);
+      expect((await validate(node(0), access)).status).toBe(200);
+
+      await relay.restore();
+      await eventually(
+        async () => ((await call(cutOff, "GET", "/health/ready")).status === 200 ? true : undefined),
+        15_000,
+      );
+      // Nothing changed while it was away: the old password still opens the account, here and elsewhere.
+      const again = await signIn(cutOff, email);
+      expect((await validate(node(2), again.access)).status).toBe(200);
+      expect((await validate(cutOff, access)).status).toBe(200);
+    } finally {
+      await cutOff.stop();
+      await relay.close();
     }
   });
 

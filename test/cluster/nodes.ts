@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { secureRandom } from "../../src/platform/random.js";
@@ -130,4 +132,101 @@ export async function call(
   });
   const body = await res.text();
   return { status: res.status, body, json: () => JSON.parse(body) as Record<string, unknown> };
+}
+
+/**
+ * A TCP relay between a node and PostgreSQL, so that one node can lose its database while the others
+ * keep theirs: `cut` ends every relayed connection and stops listening (new connections are
+ * refused, as when the database is down), `restore` listens on the same port again.
+ */
+export interface Relay {
+  port: number;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startRelay(target: { host: string; port: number }): Promise<Relay> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolveListen, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolveListen();
+      });
+    });
+  await listen(0);
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("the relay has no port");
+  const port = address.port;
+  const stopListening = () =>
+    new Promise<void>((resolveClose) => {
+      if (!server.listening) return resolveClose();
+      server.close(() => resolveClose());
+      for (const socket of sockets) socket.destroy();
+    });
+  return {
+    port,
+    cut: stopListening,
+    restore: () => listen(port),
+    close: stopListening,
+  };
+}
+
+/** The same database URL, reached through a relay on `port`. */
+export function throughRelay(url: string, port: number): string {
+  const relayed = new URL(url);
+  relayed.hostname = "127.0.0.1";
+  relayed.port = String(port);
+  return relayed.toString();
+}
+
+/** Runs the build's command line (`latchkey <args>`) with the nodes' settings; its output, parsed. */
+export async function runCommand(args: string[], env: Record<string, string>): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, [join(BUILD, "cli.js"), ...args], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      LATCHKEY_ISSUER: ISSUER,
+      LATCHKEY_ENCRYPTION_KEYS: `cluster1:${Buffer.alloc(32, 9).toString("base64")}`,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => (stdout += String(chunk)));
+  child.stderr?.on("data", (chunk) => (stderr += String(chunk)));
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`latchkey ${args.join(" ")} exited with ${code}: ${stderr}`);
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+/**
+ * Asks `probe` again, every `everyMs`, until it returns something other than undefined; throws when
+ * `withinMs` has passed. For what another process does in its own time (a node's timer, a
+ * reconnection), which no clock of the test's can move.
+ */
+export async function eventually<T>(probe: () => Promise<T | undefined>, withinMs: number, everyMs = 20): Promise<T> {
+  const deadline = performance.now() + withinMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
+    await delay(everyMs);
+  }
 }

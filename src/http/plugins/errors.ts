@@ -1,5 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError, BadRequestError, type ErrorBody, type ErrorCode } from "../../core/errors.js";
+import { isDatabaseUnreachable } from "../../storage/kysely/faults.js";
+
+/** What a request the database could not answer is told: try again in a few seconds. */
+const DATABASE_RETRY_SECONDS = 5;
 
 /** Fastify's own request-shape errors, mapped onto registry codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -47,6 +51,10 @@ export function registerErrorHandling(app: FastifyInstance, onThrottled: (code: 
     if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
       request.log.info({ code: error.code }, "request refused");
       return send(reply, new AppError("INVALID_REQUEST").toBody());
+    }
+    if (isDatabaseUnreachable(error)) {
+      request.log.error({ err: error }, "database does not answer");
+      return send(reply, new AppError("SERVICE_UNAVAILABLE", { retryAfterSeconds: DATABASE_RETRY_SECONDS }).toBody());
     }
     request.log.error({ err: error }, "unexpected fault");
     return send(reply, new AppError("INTERNAL_SERVER_ERROR").toBody());

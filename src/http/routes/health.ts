@@ -29,7 +29,7 @@ export function healthRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           await deps.store.ping();
         } catch (error) {
           request.log.warn({ err: error }, "database does not answer");
-          throw new AppError("SERVICE_UNAVAILABLE");
+          throw new AppError("SERVICE_UNAVAILABLE", { retryAfterSeconds: 5 });
         }
         return { status: "ready" };
       },
