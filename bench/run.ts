@@ -44,6 +44,7 @@ import {
   waitReady,
 } from "./lib/proc.js";
 import { summarizeProfile, writeFoldedStacks } from "./lib/profile.js";
+import { type DatabaseFigures, targetTable } from "./lib/targets.js";
 import { accessTokens, logins, refreshTokens, totpAuthentications } from "./scenarios.js";
 
 const { values: options } = parseArgs({
@@ -640,6 +641,30 @@ function report(context: References): void {
   const peak = Math.max(...rows.filter((r) => r.database !== "-").map((r) => r.peakRssMb));
   lines.push("");
   lines.push(`server peak RSS over all scenarios: ${fmt(peak)} MB`);
+  if (!options.scale && baseRps) {
+    const figures: DatabaseFigures[] = databases.map((database) => {
+      const validate = rows.find((r) => r.database === database && r.scenario === "validate");
+      const probes = context.argon.filter((a) => a.database === database);
+      const logins = rows.filter((r) => r.database === database && r.scenario === "login");
+      const own = rows.filter((r) => r.database === database);
+      return {
+        database,
+        ...(validate
+          ? { validateRatio: validate.result.requestsPerSecond / baseRps, validateP99Ms: validate.result.p99Ms }
+          : {}),
+        ...(probes.length && logins.length
+          ? {
+              loginRatio:
+                mean(logins.map((r) => r.result.requestsPerSecond)) / mean(probes.map((a) => a.verifiesPerSecond)),
+            }
+          : {}),
+        ...(own.length ? { peakRssMb: Math.max(...own.map((r) => r.peakRssMb)) } : {}),
+      };
+    });
+    lines.push("");
+    lines.push("targets at the defaults (docs/benchmarks.md):");
+    lines.push(...targetTable(figures));
+  }
   lines.push(`total time: ${fmt((performance.now() - startedAt) / 1000)} s`);
   lines.push(`1-minute load average before the run: ${loadBefore.toFixed(2)}`);
   lines.push(
