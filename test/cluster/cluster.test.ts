@@ -11,6 +11,7 @@ import {
   eventually,
   type Node,
   runCommand,
+  startNginx,
   startNode,
   startRelay,
   throughRelay,
@@ -24,6 +25,9 @@ const postgres = testDialects().find((d) => d.name === "postgres");
 const redisUrl = process.env.LATCHKEY_TEST_REDIS_URL;
 if (process.env.CI === "true" && !redisUrl) throw new Error("CI=true but LATCHKEY_TEST_REDIS_URL is not set");
 const PASSWORD = "Correct7Horse";
+/** Debian's nginx, for the sample configuration of docs/operations.md (.ci/run installs it). */
+const nginx = process.env.LATCHKEY_TEST_NGINX;
+if (process.env.CI === "true" && !nginx) throw new Error("CI=true but LATCHKEY_TEST_NGINX is not set");
 /** How often the nodes read the signing keys again (LATCHKEY_KEY_RELOAD_SECONDS): the bound a rotation meets. */
 const KEY_RELOAD_SECONDS = 2;
 
@@ -438,6 +442,55 @@ describe.runIf(postgres !== undefined && redisUrl !== undefined)("three nodes, o
       await relay.close();
     }
   });
+
+  it.runIf(nginx !== undefined)(
+    "serves through nginx with the sample configuration: both nodes answer, the client's address is nginx's peer, not what it wrote",
+    async () => {
+      const proxy = await startNginx(nginx ?? "", [node(0).port, node(1).port]);
+      try {
+        const { email, id } = await newUser();
+        const spoofed = { "content-type": "application/json", "x-forwarded-for": "203.0.113.9" };
+        const login = await fetch(`${proxy.url}/auth/login`, {
+          method: "POST",
+          headers: spoofed,
+          body: JSON.stringify({ username: email, password: PASSWORD }),
+        });
+        expect(login.status).toBe(200);
+        const refresh = await login.text();
+        const before = proxy.upstreams().length;
+        const access = await fetch(`${proxy.url}/auth/accesstoken`, {
+          headers: { authorization: `Bearer ${refresh}` },
+        });
+        expect(access.status).toBe(200);
+        const token = await access.text();
+        for (let i = 0; i < 6; i++) {
+          const res = await fetch(`${proxy.url}/auth/accesstoken/validate`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          expect(res.status).toBe(200);
+        }
+        // Round robin: the seven requests went to both nodes.
+        const used = new Set(proxy.upstreams().slice(before));
+        expect(used).toEqual(new Set([`127.0.0.1:${node(0).port}`, `127.0.0.1:${node(1).port}`]));
+        // The login's audit event has the address nginx saw (the test's, on the loopback), not the header's.
+        const events = await call(node(2), "GET", `/admin/users/${id}/events`, { token: ADMIN_TOKEN });
+        const logins = (events.json().events as { type: string; ip: string | null }[]).filter((e) =>
+          e.type.startsWith("login"),
+        );
+        expect(logins.length).toBeGreaterThan(0);
+        for (const event of logins) expect(event.ip).toBe("127.0.0.1");
+        // A logout through nginx counts on every node.
+        const logout = await fetch(`${proxy.url}/auth/logout`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${refresh}` },
+        });
+        expect(logout.status).toBe(204);
+        for (const each of nodes) expect((await validate(each, token)).status).toBe(401);
+      } finally {
+        await proxy.stop();
+      }
+    },
+  );
 
   it("shares the guess throttle and the per-address limit between nodes", async () => {
     const { email } = await newUser();

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -228,5 +228,91 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, withinM
     if (found !== undefined) return found;
     if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
     await delay(everyMs);
+  }
+}
+
+/** nginx in front of some nodes, with the sample configuration of docs/operations.md. */
+export interface Proxy {
+  url: string;
+  /** The upstream address of each request answered so far, in order (nginx's access log). */
+  upstreams(): string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The ```nginx block of docs/operations.md, its upstream servers and listen port replaced by the
+ * given ones, inside an `http { }` of the test's own (its files in a temporary directory).
+ */
+export async function startNginx(nginx: string, upstreamPorts: number[]): Promise<Proxy> {
+  const docs = readFileSync(join(ROOT, "docs/operations.md"), "utf8");
+  const sample = /```nginx\n([\s\S]*?)```/.exec(docs)?.[1];
+  if (!sample) throw new Error("docs/operations.md has no nginx sample");
+  const port = await closedPort();
+  const dir = mkdtempSync(join(tmpdir(), "latchkey-nginx-"));
+  const servers = upstreamPorts.map((p) => `    server 127.0.0.1:${p};`).join("\n");
+  const block = sample
+    .replace(/(upstream latchkey \{\n)(?:\s*server [^\n]+\n)+/, `$1${servers}\n`)
+    .replace(/listen 80;/, `listen 127.0.0.1:${port};`);
+  if (!block.includes(`listen 127.0.0.1:${port};`) || !block.includes(servers)) {
+    throw new Error(`the nginx sample did not take the test's ports:\n${block}`);
+  }
+  const log = join(dir, "upstreams.log");
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    [
+      "worker_processes 1;",
+      `pid ${join(dir, "nginx.pid")};`,
+      `error_log ${join(dir, "error.log")} warn;`,
+      "events { worker_connections 256; }",
+      "http {",
+      "  log_format upstream '$upstream_addr';",
+      `  access_log ${log} upstream;`,
+      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`),
+      block,
+      "}",
+      "",
+    ].join("\n"),
+  );
+  const child = spawn(
+    nginx,
+    ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "error.log"), "-g", "daemon off;"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let output = "";
+  child.stdout?.on("data", (chunk) => (output += String(chunk)));
+  child.stderr?.on("data", (chunk) => (output += String(chunk)));
+  const exited = once(child, "exit");
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${output}${readIfThere(join(dir, "error.log"))}`);
+    try {
+      return (await fetch(`${url}/health/live`)).ok ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  }, 10_000);
+  return {
+    url,
+    upstreams: () =>
+      readIfThere(log)
+        .split("\n")
+        .filter((line) => line !== ""),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGQUIT");
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readIfThere(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
   }
 }
