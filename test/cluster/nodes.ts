@@ -15,6 +15,8 @@ export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const BUILD = join(ROOT, "dist-cluster");
 export const ADMIN_TOKEN = "cluster-admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
 export const ISSUER = "http://latchkey.cluster.test";
+/** The encryption key every node and command of the cluster shares. */
+const ENCRYPTION_KEYS = `cluster1:${Buffer.alloc(32, 9).toString("base64")}`;
 
 /** Compiles the server as `npm run build` does, into BUILD. */
 export async function buildServer(): Promise<void> {
@@ -81,7 +83,7 @@ export async function startNode(name: string, env: Record<string, string>, port?
         LATCHKEY_ISSUER: ISSUER,
         LATCHKEY_ADMIN_TOKEN: ADMIN_TOKEN,
         LATCHKEY_TRUST_PROXY: "127.0.0.1",
-        LATCHKEY_ENCRYPTION_KEYS: `cluster1:${Buffer.alloc(32, 9).toString("base64")}`,
+        LATCHKEY_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -202,7 +204,7 @@ export async function runCommand(args: string[], env: Record<string, string>): P
     env: {
       PATH: process.env.PATH,
       LATCHKEY_ISSUER: ISSUER,
-      LATCHKEY_ENCRYPTION_KEYS: `cluster1:${Buffer.alloc(32, 9).toString("base64")}`,
+      LATCHKEY_ENCRYPTION_KEYS: ENCRYPTION_KEYS,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -3,7 +3,7 @@ import { AppError, BadRequestError, type ErrorBody, type ErrorCode } from "../..
 import { isDatabaseUnreachable } from "../../storage/kysely/faults.js";
 
 /** What a request the database could not answer is told: try again in a few seconds. */
-const DATABASE_RETRY_SECONDS = 5;
+export const DATABASE_RETRY_SECONDS = 5;
 
 /** Fastify's own request-shape errors, mapped onto registry codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {

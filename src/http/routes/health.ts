@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { AppError } from "../../core/errors.js";
 import type { Deps } from "../../deps.js";
+import { DATABASE_RETRY_SECONDS } from "../plugins/errors.js";
 import { errors } from "../schemas/common.js";
 
 const Status = Type.Object({ status: Type.String() });
@@ -29,7 +30,7 @@ export function healthRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           await deps.store.ping();
         } catch (error) {
           request.log.warn({ err: error }, "database does not answer");
-          throw new AppError("SERVICE_UNAVAILABLE", { retryAfterSeconds: 5 });
+          throw new AppError("SERVICE_UNAVAILABLE", { retryAfterSeconds: DATABASE_RETRY_SECONDS });
         }
         return { status: "ready" };
       },
