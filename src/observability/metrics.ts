@@ -1,25 +1,17 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import type { AuditEventType } from "../core/events.js";
 import type { Mailer } from "../core/mail/port.js";
+import { RequestTally } from "./request-tally.js";
 
 /** The Prometheus metrics of one node. A registry per app, so several apps in one process stay apart. */
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
-    name: "latchkey_http_requests_total",
-    help: "HTTP requests by route, method and status.",
-    labelNames: ["route", "method", "status"] as const,
-    registers: [this.registry],
-  });
-
-  readonly httpDuration = new Histogram({
-    name: "latchkey_http_request_duration_seconds",
-    help: "HTTP request latency by route, method and status.",
-    labelNames: ["route", "method", "status"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
+  /** `latchkey_http_requests_total` and `latchkey_http_request_duration_seconds`, by route, method and status. */
+  readonly requests = new RequestTally(
+    "latchkey_http",
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
 
   readonly logins = new Counter({
     name: "latchkey_logins_total",
@@ -57,6 +49,7 @@ export class Metrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
+    this.requests.register(this.registry);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "latchkey_" });
   }
 

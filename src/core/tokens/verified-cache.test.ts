@@ -8,7 +8,7 @@ describe("VerifiedTokenCache", () => {
   it("answers a remembered token until its exp, and never at or after it", () => {
     const cache = new VerifiedTokenCache<{ exp: number }>(10);
     cache.set("a.b.c", "k1", { exp: NOW_S + 300 });
-    expect(cache.get("a.b.c", NOW_MS)).toEqual({ kid: "k1", claims: { exp: NOW_S + 300 } });
+    expect(cache.get("a.b.c", NOW_MS)).toMatchObject({ kid: "k1", claims: { exp: NOW_S + 300 } });
     expect(cache.get("a.b.c", (NOW_S + 299) * 1000 + 999)).toBeDefined();
     // exp ≤ now (whole seconds) is expired: the rule of the full verification.
     expect(cache.get("a.b.c", (NOW_S + 300) * 1000)).toBeUndefined();
@@ -25,7 +25,31 @@ describe("VerifiedTokenCache", () => {
     }
   });
 
-  it("keeps at most maxEntries, evicting the least recently used", () => {
+  it("answers a token only when all of it matches, though entries are filed under the signature", () => {
+    const cache = new VerifiedTokenCache<{ exp: number }>(10);
+    cache.set("header.payload.signature", "k1", { exp: NOW_S + 300 });
+    // Same signature, another header or payload: not answered, and not able to remove the entry.
+    for (const other of ["header.payloaD.signature", "headeR.payload.signature", "signature", ".signature"]) {
+      expect(cache.get(other, NOW_MS)).toBeUndefined();
+      cache.delete(other);
+    }
+    expect(cache.get("header.payload.signature", NOW_MS)).toMatchObject({ kid: "k1" });
+    cache.delete("header.payload.signature");
+    expect(cache.get("header.payload.signature", NOW_MS)).toBeUndefined();
+  });
+
+  it("keeps two tokens whose signatures begin alike apart: each is answered only for itself", () => {
+    const cache = new VerifiedTokenCache<{ exp: number }>(10);
+    cache.set("h.p1.SIGNone", "k1", { exp: NOW_S + 300 });
+    expect(cache.get("h.p1.SIGNone", NOW_MS)).toMatchObject({ kid: "k1" });
+    // Filed under the same number: the second replaces the first, which is verified in full again.
+    cache.set("h.p2.SIGNtwo", "k2", { exp: NOW_S + 300 });
+    expect(cache.get("h.p1.SIGNone", NOW_MS)).toBeUndefined();
+    expect(cache.get("h.p2.SIGNtwo", NOW_MS)).toMatchObject({ kid: "k2" });
+    expect(cache.get("h.p2.SIGNone", NOW_MS)).toBeUndefined();
+  });
+
+  it("keeps at most maxEntries, forgetting the tokens not presented lately", () => {
     const cache = new VerifiedTokenCache<{ exp: number }>(3);
     for (const token of ["t1", "t2", "t3"]) cache.set(token, "k", { exp: NOW_S + 300 });
     expect(cache.get("t1", NOW_MS)).toBeDefined(); // t1 is now the most recent; t2 the oldest

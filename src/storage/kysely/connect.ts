@@ -1,7 +1,7 @@
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from "kysely";
 import pg from "pg";
-import { setBounded } from "../../core/bounded-map.js";
+import { RecentMap } from "../../core/recent-map.js";
 import type { Dialect } from "../store.js";
 import { namedStatementClient, StatementNames } from "./pg-statements.js";
 import { postgresReads, SessionStatusCache } from "./reads/postgres.js";
@@ -39,20 +39,17 @@ const STATEMENT_CACHE_SIZE = 256;
 /**
  * Kysely prepares every query it runs, and better-sqlite3 compiles the SQL text each time (tens of
  * microseconds, more than most of our indexed statements take to run). This keeps the prepared
- * statements by SQL text (least recently used beyond the bound) and hands them out again; values are
+ * statements by SQL text (those not used lately are forgotten beyond the bound) and hands them out again; values are
  * still bound per execution. A statement still iterating a result (a streamed query) is never shared.
  */
 function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
+  const statements = new RecentMap<string, SQLite.Statement>(STATEMENT_CACHE_SIZE);
   return {
     prepare(text: string) {
       const cached = statements.get(text);
-      if (cached !== undefined && !cached.busy) {
-        setBounded(statements, text, cached, STATEMENT_CACHE_SIZE);
-        return cached;
-      }
+      if (cached !== undefined && !cached.busy) return cached;
       const statement = sqlite.prepare(text);
-      if (cached === undefined) setBounded(statements, text, statement, STATEMENT_CACHE_SIZE);
+      if (cached === undefined) statements.set(text, statement);
       return statement;
     },
     close() {

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { setBounded } from "../../../core/bounded-map.js";
+import { RecentMap } from "../../../core/recent-map.js";
 import type { SessionTouch } from "../../sessions.js";
 import { ReadBatcher } from "./read-batcher.js";
 import type { RevocationFeed, RevocationNotice } from "./revocation-feed.js";
@@ -94,7 +94,7 @@ export const SESSION_CACHE_SIZE = 100_000;
  * reset (the feed reconnected, or this node revoked something) drops everything.
  */
 export class SessionStatusCache {
-  readonly #rows = new Map<string, SessionStatusRow>();
+  readonly #rows = new RecentMap<string, SessionStatusRow>(SESSION_CACHE_SIZE);
 
   get size(): number {
     return this.#rows.size;
@@ -105,7 +105,7 @@ export class SessionStatusCache {
   }
 
   set(sessionId: string, row: SessionStatusRow): void {
-    setBounded(this.#rows, sessionId, row, SESSION_CACHE_SIZE);
+    this.#rows.set(sessionId, row);
   }
 
   notice(notice: RevocationNotice): void {
@@ -113,7 +113,7 @@ export class SessionStatusCache {
       this.#rows.delete(notice.id);
       return;
     }
-    for (const [sessionId, row] of this.#rows) if (row.user_id === notice.id) this.#rows.delete(sessionId);
+    for (const [sessionId, row] of this.#rows.entries()) if (row.user_id === notice.id) this.#rows.delete(sessionId);
   }
 
   clear(): void {

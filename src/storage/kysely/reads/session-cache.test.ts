@@ -91,11 +91,16 @@ describe("session statuses kept on revocation notices", () => {
     expect(cache.size).toBe(0);
   });
 
-  it("holds at most SESSION_CACHE_SIZE statuses, the oldest going first", () => {
+  it("holds at most SESSION_CACHE_SIZE statuses, those not asked for lately going first", () => {
     const cache = new SessionStatusCache();
-    for (let i = 0; i <= SESSION_CACHE_SIZE; i++) cache.set(`s${i}`, row(1));
-    expect(cache.size).toBe(SESSION_CACHE_SIZE);
+    cache.set("asked", row(2));
+    for (let i = 0; i < 2 * SESSION_CACHE_SIZE; i++) {
+      cache.set(`s${i}`, row(1));
+      if (i % 1000 === 0) expect(cache.get("asked")).toEqual(row(2));
+      expect(cache.size).toBeLessThanOrEqual(SESSION_CACHE_SIZE);
+    }
     expect(cache.get("s0")).toBeUndefined();
-    expect(cache.get(`s${SESSION_CACHE_SIZE}`)).toEqual(row(1));
+    expect(cache.get(`s${2 * SESSION_CACHE_SIZE - 1}`)).toEqual(row(1));
+    expect(cache.get("asked")).toEqual(row(2));
   });
 });
