@@ -286,7 +286,7 @@ export function loadConfig(env: Env): Config {
     dataDir,
     databaseUrl:
       r.url("LATCHKEY_DATABASE_URL", `sqlite:${dataDir}/latchkey.db`, ["sqlite:", "postgres:", "postgresql:"]) ?? "",
-    sessionCache: r.oneOf("LATCHKEY_SESSION_CACHE", "off", ["on", "off"]) === "on",
+    sessionCache: r.oneOf("LATCHKEY_SESSION_CACHE", "on", ["on", "off"]) === "on",
     keyReloadSeconds: r.int("LATCHKEY_KEY_RELOAD_SECONDS", MAX_KEY_RELOAD_SECONDS, 1, MAX_KEY_RELOAD_SECONDS),
     issuer: r.url("LATCHKEY_ISSUER", `http://127.0.0.1:${port}`, ["http:", "https:"]) ?? "",
     logLevel: r.oneOf("LATCHKEY_LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

@@ -70,6 +70,15 @@ type QueryResult = pg.QueryResult<pg.QueryResultRow>;
  */
 export function namedStatementClient(names: StatementNames): typeof pg.Client {
   return class NamedStatementClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      // A connection lost while the pool has lent this client out (between a transaction's
+      // statements, say) is an 'error' event that nobody listens for but the pool, and only while the
+      // client is idle: unheard, it would end the process. The statement in flight fails with it, the
+      // next one is refused, and the pool drops the client when it comes back.
+      this.on("error", () => {});
+    }
+
     // Only (text, values[, callback]) is named (Kysely's form, and the pool's); configs and cursors
     // pass through untouched.
     override query(...args: unknown[]): never {
