@@ -37,6 +37,29 @@ describe("session statuses kept on revocation notices", () => {
     expect(loader.reads()).toBe(1);
   });
 
+  it("hands the answers kept in memory out together on the next turn, one scheduled turn for all", async () => {
+    const feed = { trusted: true, generation: 0 };
+    const cache = new SessionStatusCache();
+    cache.set("s1", row(1));
+    cache.set("s2", row(2));
+    const turns: Array<() => void> = [];
+    const status = cachedSessionStatus(controlledLoader().load, feed, cache, (callback) => turns.push(callback));
+    const answered: string[] = [];
+    const asks = ["s1", "s2", "s1"].map((id) => status(id).then((value) => answered.push(`${id}:${value?.user_id}`)));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(answered).toEqual([]);
+    expect(turns).toHaveLength(1);
+    turns[0]?.();
+    await Promise.all(asks);
+    expect(answered).toEqual(["s1:1", "s2:2", "s1:1"]);
+    // The next ask waits for a turn of its own.
+    const later = status("s2");
+    expect(turns).toHaveLength(2);
+    turns[1]?.();
+    expect(await later).toEqual(row(2));
+  });
+
   it("does not keep a status whose read raced a notice or a reset (the generation moved)", async () => {
     const feed = { trusted: true, generation: 0 };
     const cache = new SessionStatusCache();
