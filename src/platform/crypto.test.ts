@@ -1,6 +1,6 @@
 import { generateKeyPairSync, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { verifyEd25519 } from "./crypto.js";
+import { sameLengthConstantTimeEqual, verifyEd25519 } from "./crypto.js";
 
 describe("verifyEd25519", () => {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
@@ -22,5 +22,19 @@ describe("verifyEd25519", () => {
     expect(verifyEd25519(privateKey, data, signature)).toBe(false);
     expect(verifyEd25519(generateKeyPairSync("x25519").publicKey, data, signature)).toBe(false);
     expect(verifyEd25519(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey, data, signature)).toBe(false);
+  });
+});
+
+describe("sameLengthConstantTimeEqual", () => {
+  it("is true for equal strings only, whatever position differs", () => {
+    const token = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    expect(sameLengthConstantTimeEqual(token, `${token}`)).toBe(true);
+    expect(sameLengthConstantTimeEqual("", "")).toBe(true);
+    for (const position of [0, 10, token.length - 1]) {
+      const other = `${token.slice(0, position)}${token[position] === "x" ? "y" : "x"}${token.slice(position + 1)}`;
+      expect(sameLengthConstantTimeEqual(token, other)).toBe(false);
+    }
+    expect(sameLengthConstantTimeEqual(token, token.slice(1))).toBe(false);
+    expect(sameLengthConstantTimeEqual("é", "e")).toBe(false);
   });
 });

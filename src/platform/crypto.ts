@@ -19,6 +19,17 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(left, right) && a.length === b.length;
 }
 
+/**
+ * Equality of two strings in a time that depends on their length alone, without hashing them: for a
+ * hot path whose strings have a public length (tokens of one format). Unequal lengths answer at once.
+ */
+export function sameLengthConstantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}
+
 export function sha256Hex(input: string | Buffer): string {
   return createHash("sha256").update(input).digest("hex");
 }

@@ -1,3 +1,4 @@
+import { sameLengthConstantTimeEqual } from "../../platform/crypto.js";
 import { RecentMap } from "../recent-map.js";
 
 /**
@@ -54,7 +55,8 @@ export class VerifiedTokenCache<T extends CachedClaims> {
   get(token: string, nowMs: number): { kid: string; claims: T } | undefined {
     const key = keyOf(token);
     const entry = this.#entries.get(key);
-    if (entry === undefined || entry.token !== token) return undefined;
+    // Compared in constant time: a presented token chooses which entry it is compared with.
+    if (entry === undefined || !sameLengthConstantTimeEqual(entry.token, token)) return undefined;
     // Expired when exp ≤ now in whole seconds: the rule of the full verification (RFC 7519 §4.1.4).
     if (entry.claims.exp <= Math.floor(nowMs / 1000)) {
       this.#entries.delete(key);
@@ -70,7 +72,8 @@ export class VerifiedTokenCache<T extends CachedClaims> {
 
   delete(token: string): void {
     const key = keyOf(token);
-    if (this.#entries.get(key)?.token === token) this.#entries.delete(key);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && sameLengthConstantTimeEqual(entry.token, token)) this.#entries.delete(key);
   }
 
   clear(): void {
