@@ -160,10 +160,11 @@ export function cachedSessionStatus(
   const nextTurn = turnGate(schedule);
   return async (sessionId) => {
     if (!feed.trusted) return load(sessionId);
-    const cached = cache.get(sessionId);
-    if (cached !== undefined) {
+    if (cache.get(sessionId) !== undefined) {
       await nextTurn();
-      return cached;
+      // Looked up again once the turn has come: a notice that arrived meanwhile is not overlooked.
+      const cached = feed.trusted ? cache.get(sessionId) : undefined;
+      if (cached !== undefined) return cached;
     }
     const generation = feed.generation;
     const row = await load(sessionId);

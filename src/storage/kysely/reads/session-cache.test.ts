@@ -60,6 +60,24 @@ describe("session statuses kept on revocation notices", () => {
     expect(await later).toEqual(row(2));
   });
 
+  it("answers what the cache holds when the turn comes: a notice that arrived meanwhile is not overlooked", async () => {
+    const feed = { trusted: true, generation: 0 };
+    const cache = new SessionStatusCache();
+    cache.set("s1", row(1));
+    const turns: Array<() => void> = [];
+    const loader = controlledLoader();
+    const status = cachedSessionStatus(loader.load, feed, cache, (callback) => turns.push(callback));
+    const asked = status("s1");
+    // The session is revoked elsewhere while the answer waits for its turn.
+    cache.notice({ kind: "session", id: "s1" });
+    turns[0]?.();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(loader.reads()).toBe(1);
+    loader.answer(0, { ...row(1), revoked_at: 5 });
+    expect(await asked).toEqual({ ...row(1), revoked_at: 5 });
+  });
+
   it("does not keep a status whose read raced a notice or a reset (the generation moved)", async () => {
     const feed = { trusted: true, generation: 0 };
     const cache = new SessionStatusCache();
