@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
-import { setBounded } from "../../core/bounded-map.js";
+import { RecentMap } from "../../core/recent-map.js";
 import type { Clock } from "../../platform/clock.js";
 
 /** What @fastify/rate-limit asks of a store: the count of this window so far, and what is left of it. */
@@ -20,7 +20,7 @@ return {n, redis.call('PTTL', KEYS[1])}`;
 
 /** Fixed windows counted in this process. */
 class LocalWindows {
-  readonly #windows = new Map<string, { count: number; endsAt: number }>();
+  readonly #windows = new RecentMap<string, { count: number; endsAt: number }>(LOCAL_ADDRESSES);
   constructor(private readonly clock: Clock) {}
 
   increment(key: string, windowMs: number): WindowCount {
@@ -28,7 +28,7 @@ class LocalWindows {
     const live = this.#windows.get(key);
     const window = live !== undefined && live.endsAt > now ? live : { count: 0, endsAt: now + windowMs };
     window.count++;
-    setBounded(this.#windows, key, window, LOCAL_ADDRESSES);
+    this.#windows.set(key, window);
     return { current: window.count, ttl: window.endsAt - now };
   }
 }

@@ -1,6 +1,6 @@
 import SQLite from "better-sqlite3";
 import { CompiledQuery, type Kysely, sql } from "kysely";
-import { setBounded } from "../../../core/bounded-map.js";
+import { RecentMap } from "../../../core/recent-map.js";
 import type { Database } from "../schema.js";
 import { PAGE_CACHE_KIB } from "../sqlite-file.js";
 import { CommitWatch } from "./commit-watch.js";
@@ -30,10 +30,12 @@ const READ_BATCH_SIZE = 1024;
  * request is seen by that request.
  */
 export class RowsWhileUnchanged<Row> {
-  readonly #rows = new Map<string, Row | null>();
+  readonly #rows: RecentMap<string, Row | null>;
   #version: number | undefined;
 
-  constructor(readonly maxRows: number) {}
+  constructor(readonly maxRows: number) {
+    this.#rows = new RecentMap(maxRows);
+  }
 
   /** The row of `key` at `version` (null: known to have none), reading it with `read` when not kept. */
   get(version: number, key: string, read: (key: string) => Row | undefined): Row | undefined {
@@ -44,7 +46,7 @@ export class RowsWhileUnchanged<Row> {
     const kept = this.#rows.get(key);
     if (kept !== undefined) return kept ?? undefined;
     const row = read(key);
-    setBounded(this.#rows, key, row ?? null, this.maxRows);
+    this.#rows.set(key, row ?? null);
     return row;
   }
 }
