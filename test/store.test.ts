@@ -75,6 +75,24 @@ describe.each(testDialects())("store on $name", (dialect) => {
     await store.db.transaction().execute((trx) => insertSession(trx, row, jti));
   }
 
+  it("keeps what proved a session's sign-in, and answers only while the session lives", async () => {
+    const id = await user();
+    const row = { id: "s2", userId: id, createdAt: T0, expiresAt: T0 + 1000, ip: null, userAgent: null };
+    await store.db.transaction().execute((trx) => insertSession(trx, { ...row, methods: ["password", "totp"] }, "r2"));
+    await session(id, "s3", "r3");
+    expect(await store.sessionAuthentication("s2", T0)).toEqual({
+      userId: id,
+      createdAt: T0,
+      methods: ["password", "totp"],
+    });
+    // A session stored without its methods claims none.
+    expect(await store.sessionAuthentication("s3", T0)).toEqual({ userId: id, createdAt: T0, methods: [] });
+    expect(await store.sessionAuthentication("s2", T0 + 1000)).toBeUndefined();
+    await store.revokeSession("s2", T0);
+    expect(await store.sessionAuthentication("s2", T0)).toBeUndefined();
+    expect(await store.sessionAuthentication("nope", T0)).toBeUndefined();
+  });
+
   describe("the end of a password login", () => {
     const throttle = { subject: "user:x", kind: "password" };
     function end(userId: number, id: string, jti: string) {
@@ -392,22 +410,30 @@ describe.each(testDialects())("store on $name", (dialect) => {
   });
 
   it("stores signing keys and drops only those replaced before the cutoff", async () => {
-    const key = (kid: string, createdAt: number, activatesAt: number) =>
-      store.insertSigningKey({ kid, privateKeyEnc: "p", publicPem: "q", createdAt, activatesAt });
+    const key = (kid: string, createdAt: number, activatesAt: number, alg: "EdDSA" | "RS256" = "EdDSA") =>
+      store.insertSigningKey({ kid, alg, privateKeyEnc: "p", publicPem: "q", createdAt, activatesAt });
     await key("a", T0, T0);
     await key("b", T0 + 10, T0 + 100);
     await key("c", T0 + 20, T0 + 200);
-    expect((await store.listSigningKeys()).map((k) => [k.kid, k.activatesAt])).toEqual([
-      ["a", T0],
-      ["b", T0 + 100],
-      ["c", T0 + 200],
+    // An RSA key older than "b": replaced by no key of its own algorithm, so it stays.
+    await key("r", T0 + 5, T0 + 5, "RS256");
+    expect((await store.listSigningKeys()).map((k) => [k.kid, k.alg, k.activatesAt])).toEqual([
+      ["a", "EdDSA", T0],
+      ["r", "RS256", T0 + 5],
+      ["b", "EdDSA", T0 + 100],
+      ["c", "EdDSA", T0 + 200],
     ]);
     // Nothing had replaced "a" yet; then "b" had (at T0 + 100), but "b" still signed.
     expect(await store.deleteSigningKeysRetiredBefore(T0 + 99)).toBe(0);
     expect(await store.deleteSigningKeysRetiredBefore(T0 + 199)).toBe(1);
-    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["b", "c"]);
+    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["r", "b", "c"]);
     expect(await store.deleteSigningKeysRetiredBefore(T0 + 10_000)).toBe(1);
-    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["c"]);
+    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["r", "c"]);
+    // A later RSA key retires "r" once it activates, and leaves the Ed25519 key alone.
+    await key("s", T0 + 30, T0 + 300, "RS256");
+    expect(await store.deleteSigningKeysRetiredBefore(T0 + 299)).toBe(0);
+    expect(await store.deleteSigningKeysRetiredBefore(T0 + 300)).toBe(1);
+    expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(["c", "s"]);
   });
 
   it("creates the first signing key once when nodes race for it, and never once a key exists", async () => {
@@ -415,7 +441,14 @@ describe.each(testDialects())("store on $name", (dialect) => {
     const stores = dialect.name === "postgres" ? [store, database.store(), database.store()] : [store, store, store];
     const created = await Promise.all(
       stores.map((s, i) =>
-        s.insertFirstSigningKey({ kid: `k${i}`, privateKeyEnc: "p", publicPem: "q", createdAt: T0, activatesAt: T0 }),
+        s.insertFirstSigningKey({
+          kid: `k${i}`,
+          alg: "EdDSA",
+          privateKeyEnc: "p",
+          publicPem: "q",
+          createdAt: T0,
+          activatesAt: T0,
+        }),
       ),
     );
     expect(created.filter(Boolean)).toHaveLength(1);
@@ -423,6 +456,7 @@ describe.each(testDialects())("store on $name", (dialect) => {
     expect(
       await store.insertFirstSigningKey({
         kid: "late",
+        alg: "EdDSA",
         privateKeyEnc: "p",
         publicPem: "q",
         createdAt: T0,
@@ -430,6 +464,13 @@ describe.each(testDialects())("store on $name", (dialect) => {
       }),
     ).toBe(false);
     expect((await store.listSigningKeys()).map((k) => k.kid)).not.toContain("late");
+    // The first key of another algorithm is its own first.
+    const rsa = { alg: "RS256" as const, privateKeyEnc: "p", publicPem: "q", createdAt: T0, activatesAt: T0 };
+    expect(await store.insertFirstSigningKey({ ...rsa, kid: "rsa1" })).toBe(true);
+    expect(await store.insertFirstSigningKey({ ...rsa, kid: "rsa2" })).toBe(false);
+    const keys = await store.listSigningKeys();
+    expect(keys.filter((k) => k.alg === "RS256").map((k) => k.kid)).toEqual(["rsa1"]);
+    expect(keys.filter((k) => k.alg === "EdDSA")).toHaveLength(1);
   });
 
   it("answers a ping", async () => {

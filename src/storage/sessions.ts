@@ -1,5 +1,8 @@
 /** Sessions: sessions and their refresh tokens, and partial tokens completed. */
 
+/** How a session's sign-in was proven: its password, a second factor, or a passkey alone. */
+export type AuthMethod = "password" | "totp" | "email_otp" | "recovery_code" | "passkey";
+
 export interface NewSession {
   id: string;
   userId: number;
@@ -7,6 +10,15 @@ export interface NewSession {
   expiresAt: number;
   ip: string | null;
   userAgent: string | null;
+  /** What proved the sign-in; stored with the session, for the OpenID provider's `amr` and `acr`. */
+  methods?: readonly AuthMethod[];
+}
+
+/** A live session's sign-in: who, when, and with what (methods empty for sessions from before they were kept). */
+export interface SessionAuthentication {
+  userId: number;
+  createdAt: number;
+  methods: AuthMethod[];
 }
 
 /** What validating a token of a session needs: one indexed read (sessions ⋈ users by primary key). */
@@ -66,6 +78,8 @@ export interface PartialTokenCompletion {
 }
 
 export interface SessionStore {
+  /** The sign-in behind a session that is neither revoked nor past its end, by `now`; undefined otherwise. */
+  sessionAuthentication(sessionId: string, now: number): Promise<SessionAuthentication | undefined>;
   sessionStatus(sessionId: string): Promise<SessionStatus | undefined>;
   refreshTokenStatus(jti: string): Promise<RefreshTokenStatus | undefined>;
   /**

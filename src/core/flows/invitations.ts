@@ -124,6 +124,7 @@ export async function acceptInvitation(
     expiresAt: now + flow.settings.tokens.refreshTtlSeconds * 1000,
     ip: meta.ip,
     userAgent: meta.userAgent,
+    methods: ["password"] as const,
   };
   const refreshJti = flow.tokens.newJti();
   const base = { userId: user.id, ip: meta.ip, userAgent: meta.userAgent };

@@ -1,4 +1,4 @@
-import type { NewSession } from "../../storage/store.js";
+import type { AuthMethod, NewSession } from "../../storage/store.js";
 import { AppError } from "../errors.js";
 import type { SecurityEvent } from "../events.js";
 import type { RequestMeta } from "../request-meta.js";
@@ -22,11 +22,20 @@ export function newSession(
   flow: FlowContext,
   userId: number,
   meta: RequestMeta,
+  methods: readonly AuthMethod[],
 ): { session: NewSession; refreshJti: string } {
   const now = flow.clock.now();
   const expiresAt = now + flow.settings.tokens.refreshTtlSeconds * 1000;
   return {
-    session: { id: flow.random.uuid(), userId, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent },
+    session: {
+      id: flow.random.uuid(),
+      userId,
+      createdAt: now,
+      expiresAt,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      methods,
+    },
     refreshJti: flow.tokens.newJti(),
   };
 }
@@ -55,8 +64,9 @@ export async function startSessionFromPartial(
   flow: FlowContext,
   partial: Principal,
   meta: RequestMeta,
+  secondFactor: AuthMethod,
 ): Promise<SessionRefreshToken> {
-  const { session, refreshJti } = newSession(flow, partial.userId, meta);
+  const { session, refreshJti } = newSession(flow, partial.userId, meta, ["password", secondFactor]);
   const opened = await flow.store.openSessionFromPartial({
     partial: {
       jti: partial.claims.jti,
@@ -82,7 +92,7 @@ export async function startSessionAfterPassword(
   throttleSubject: string,
   meta: RequestMeta,
 ): Promise<SessionRefreshToken | undefined> {
-  const { session, refreshJti } = newSession(flow, userId, meta);
+  const { session, refreshJti } = newSession(flow, userId, meta, ["password"]);
   const event: SecurityEvent = { type: "login.succeeded", userId, ip: meta.ip, userAgent: meta.userAgent };
   const opened = await flow.store.openSessionAfterPassword({
     throttle: { subject: throttleSubject, kind: "password" satisfies GuessKind },

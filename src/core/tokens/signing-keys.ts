@@ -1,14 +1,21 @@
 import type { JWK } from "jose";
 import { exportJWK } from "jose";
 import type { Clock } from "../../platform/clock.js";
-import { generateEd25519, type KeyObject, privateKeyFromPem, publicKeyFromPem } from "../../platform/crypto.js";
+import {
+  generateEd25519,
+  generateRsa,
+  type KeyObject,
+  privateKeyFromPem,
+  publicKeyFromPem,
+} from "../../platform/crypto.js";
 import type { Random } from "../../platform/random.js";
-import type { SigningKeyRecord, Store } from "../../storage/store.js";
+import type { SigningAlgorithm, SigningKeyRecord, Store } from "../../storage/store.js";
 import type { Logger } from "../logger.js";
 import { type Keyring, SecretDecryptError } from "../secrets/keyring.js";
 
 export interface LoadedKey {
   kid: string;
+  alg: SigningAlgorithm;
   createdAt: number;
   /** From when this key signs (ms since the epoch); it is published from the moment it is loaded. */
   activatesAt: number;
@@ -60,11 +67,12 @@ export class UnreadableSigningKeyError extends Error {
 }
 
 /**
- * The Ed25519 signing keys (§2). They live in the database so every node signs and verifies with the
- * same set, their private parts sealed with the encryption keyring. Every loaded key is published;
- * the one that signs is the newest whose activation time has passed. Each node reloads the set on a
- * timer (`refresh`), so a key rotated or pruned anywhere reaches it within one interval; a `kid`
- * this node has not seen also triggers a reload, at most every ten seconds.
+ * The signing keys (§2): Ed25519 for Latchkey's own tokens and, once the OpenID provider asks for it,
+ * RSA for its ID tokens. They live in the database so every node signs and verifies with the same
+ * set, their private parts sealed with the encryption keyring. Every loaded key is published; the
+ * one that signs, per algorithm, is the newest whose activation time has passed. Each node reloads
+ * the set on a timer (`refresh`), so a key rotated or pruned anywhere reaches it within one
+ * interval; a `kid` this node has not seen also triggers a reload, at most every ten seconds.
  */
 export class SigningKeys {
   #keys = new Map<string, LoadedKey>();
@@ -72,6 +80,7 @@ export class SigningKeys {
   #byActivation: LoadedKey[] = [];
   #lastReloadAt = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | undefined;
+  #version = 0;
 
   constructor(
     private readonly store: Store,
@@ -87,11 +96,20 @@ export class SigningKeys {
    */
   async init(): Promise<void> {
     await this.reload();
-    if (this.#keys.size === 0) {
-      // Of nodes starting together on an empty database one creates it; the others load that one.
-      await this.store.insertFirstSigningKey(this.#newKey(this.clock.now()));
-      await this.reload();
-    }
+    await this.ensure("EdDSA");
+  }
+
+  /** Creates the first key of `alg`, active at once, when the database has none of it. */
+  async ensure(alg: SigningAlgorithm): Promise<void> {
+    if (this.#byActivation.some((key) => key.alg === alg)) return;
+    // Of nodes starting together one creates it; the others load that one.
+    await this.store.insertFirstSigningKey(this.#newKey(alg, this.clock.now()));
+    await this.reload();
+  }
+
+  /** Moves on whenever the set of loaded keys changes: what was built from the keys is stale. */
+  get version(): number {
+    return this.#version;
   }
 
   async reload(): Promise<void> {
@@ -99,7 +117,9 @@ export class SigningKeys {
     const records = await this.store.listSigningKeys();
     const keys = new Map<string, LoadedKey>();
     for (const record of records) keys.set(record.kid, this.#keys.get(record.kid) ?? (await this.#open(record)));
+    const changed = keys.size !== this.#keys.size || [...keys.keys()].some((kid) => !this.#keys.has(kid));
     this.#keys = keys;
+    if (changed) this.#version += 1;
     this.#byActivation = [...keys.values()].sort(
       (a, b) => b.activatesAt - a.activatesAt || b.createdAt - a.createdAt || b.kid.localeCompare(a.kid),
     );
@@ -122,30 +142,33 @@ export class SigningKeys {
   }
 
   /**
-   * Stores a new key, published at once and signing from `activatesAt` (ACTIVATION_DELAY_MS from
-   * now), when every node and every client's cached JWKS know it. Old keys stay until `prune`.
+   * Stores a new Ed25519 key (and a new RSA key where the provider has one), published at once and
+   * signing from `activatesAt` (ACTIVATION_DELAY_MS from now), when every node and every client's
+   * cached JWKS know it. Old keys stay until `prune`. Returns the Ed25519 key's id and activation.
    */
   async rotate(): Promise<{ kid: string; activatesAt: number }> {
     await this.reload();
-    // Later than every key stored, so the new one is the newest even if rotated twice in a row.
-    const latest = this.#byActivation[0]?.activatesAt ?? Number.NEGATIVE_INFINITY;
-    const activatesAt = Math.max(this.clock.now() + ACTIVATION_DELAY_MS, latest + 1);
-    const kid = await this.#insert(activatesAt);
+    const algs = new Set<SigningAlgorithm>(["EdDSA", ...this.#byActivation.map((key) => key.alg)]);
+    let rotated: { kid: string; activatesAt: number } | undefined;
+    for (const alg of algs) {
+      // Later than every key of its algorithm, so the new one is the newest even if rotated twice in a row.
+      const latest = this.#byActivation.find((key) => key.alg === alg)?.activatesAt ?? Number.NEGATIVE_INFINITY;
+      const activatesAt = Math.max(this.clock.now() + ACTIVATION_DELAY_MS, latest + 1);
+      const key = this.#newKey(alg, activatesAt);
+      await this.store.insertSigningKey(key);
+      if (alg === "EdDSA") rotated = { kid: key.kid, activatesAt };
+    }
     await this.reload();
-    return { kid, activatesAt };
+    if (!rotated) throw new Error("no Ed25519 key was rotated");
+    return rotated;
   }
 
-  async #insert(activatesAt: number): Promise<string> {
-    const key = this.#newKey(activatesAt);
-    await this.store.insertSigningKey(key);
-    return key.kid;
-  }
-
-  #newKey(activatesAt: number): SigningKeyRecord {
-    const pair = generateEd25519();
+  #newKey(alg: SigningAlgorithm, activatesAt: number): SigningKeyRecord {
+    const pair = alg === "RS256" ? generateRsa() : generateEd25519();
     const kid = this.random.bytes(12).toString("base64url");
     return {
       kid,
+      alg,
       privateKeyEnc: this.keyring.encrypt(Buffer.from(pair.privatePem), signingKeyAad(kid), this.random),
       publicPem: pair.publicPem,
       createdAt: this.clock.now(),
@@ -183,14 +206,23 @@ export class SigningKeys {
     return removed;
   }
 
-  /** The key that signs now: the newest whose activation time has passed. */
-  active(): LoadedKey {
+  /** The key of `alg` that signs now: the newest of it whose activation time has passed. */
+  active(alg: SigningAlgorithm = "EdDSA"): LoadedKey {
     const now = this.clock.now();
-    for (const key of this.#byActivation) if (key.activatesAt <= now) return key;
+    let soonest: LoadedKey | undefined;
+    for (const key of this.#byActivation) {
+      if (key.alg !== alg) continue;
+      if (key.activatesAt <= now) return key;
+      soonest = key;
+    }
     // Only when the keys in force were deleted by hand: sign with the one due first rather than not at all.
-    const soonest = this.#byActivation.at(-1);
-    if (!soonest) throw new Error("signing keys not initialised");
+    if (!soonest) throw new Error(`no ${alg} signing key loaded`);
     return soonest;
+  }
+
+  /** Every loaded key, the last to activate first. */
+  all(): readonly LoadedKey[] {
+    return this.#byActivation;
   }
 
   /** Whether `kid` is among the keys loaded now (no reload). */
@@ -215,9 +247,10 @@ export class SigningKeys {
 
 async function load(record: SigningKeyRecord, privatePem: string): Promise<LoadedKey> {
   const publicKey = publicKeyFromPem(record.publicPem);
-  const jwk = { ...(await exportJWK(publicKey)), kid: record.kid, alg: "EdDSA", use: "sig" };
+  const jwk = { ...(await exportJWK(publicKey)), kid: record.kid, alg: record.alg, use: "sig" };
   return {
     kid: record.kid,
+    alg: record.alg,
     createdAt: record.createdAt,
     activatesAt: record.activatesAt,
     privateKey: privateKeyFromPem(privatePem),

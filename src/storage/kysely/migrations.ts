@@ -253,6 +253,23 @@ const migrations: Record<string, DialectMigration> = {
         for each row execute function latchkey_notify_revocation()`.execute(db);
     },
   }),
+  "2026-12-07-003-signing-key-algorithms": () => ({
+    async up(db: Kysely<unknown>) {
+      // The OpenID provider signs ID tokens with RS256 beside the Ed25519 keys of Latchkey's own
+      // tokens: each key says its algorithm. Every key stored before is an Ed25519 key.
+      await db.schema
+        .alterTable("signing_keys")
+        .addColumn("alg", "text", (c) => c.notNull().defaultTo("EdDSA"))
+        .execute();
+    },
+  }),
+  "2026-12-07-004-session-auth-methods": () => ({
+    async up(db: Kysely<unknown>) {
+      // What proved a session's sign-in ("password totp", "passkey" …), for the OpenID provider's amr
+      // and acr. Sessions opened before it are left without: nothing is claimed for them.
+      await db.schema.alterTable("sessions").addColumn("auth_methods", "text").execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

@@ -1,4 +1,4 @@
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 
 /** Times are integer milliseconds since the Unix epoch (BIGINT on PostgreSQL, INTEGER on SQLite). */
 /**
@@ -32,6 +32,8 @@ export interface SessionsTable {
   user_agent: string | null;
   /** The session's start, moved on by rotations and access tokens issued from it (migration 2026-12-03-001, §6). */
   last_used_at: number;
+  /** Space-separated AuthMethod values; null for sessions from before 2026-12-07-004. */
+  auth_methods: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RefreshTokensTable {
@@ -57,6 +59,8 @@ export interface SigningKeysTable {
   public_pem: string;
   created_at: number;
   activates_at: number;
+  /** "EdDSA" or "RS256" (SigningAlgorithm). */
+  alg: Generated<string>;
 }
 
 export interface UserTotpTable {

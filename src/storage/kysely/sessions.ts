@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import type {
+  AuthMethod,
   NewRefreshToken,
   NewSession,
   RefreshSuccessor,
@@ -26,15 +27,34 @@ export function insertSessionStatement(
   return sql<{ jti: string }>`
       with ${parts.before ?? sql``}
       s as (
-        insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent, last_used_at)
+        insert into sessions (id, user_id, created_at, expires_at, revoked_at, ip, user_agent, last_used_at,
+                              auth_methods)
         select ${session.id}, ${session.userId}, ${session.createdAt}, ${session.expiresAt}, null,
-               ${session.ip}, ${session.userAgent}, ${session.createdAt}
+               ${session.ip}, ${session.userAgent}, ${session.createdAt}, ${authMethodsColumn(session)}
         where ${parts.condition ?? sql<boolean>`true`}
         returning id)
       ${parts.after ?? sql``}
       insert into refresh_tokens (jti, session_id, issued_at, used_at)
       select ${refreshJti}, s.id, ${session.createdAt}, null from s
       returning jti`;
+}
+
+function authMethodsColumn(session: NewSession): string | null {
+  return session.methods && session.methods.length > 0 ? session.methods.join(" ") : null;
+}
+
+const AUTH_METHODS: ReadonlySet<string> = new Set<AuthMethod>([
+  "password",
+  "totp",
+  "email_otp",
+  "recovery_code",
+  "passkey",
+]);
+
+/** The stored methods, each one known (a value written by a later version is left out). */
+function authMethodsOf(column: string | null): AuthMethod[] {
+  if (column === null) return [];
+  return column.split(" ").filter((m): m is AuthMethod => AUTH_METHODS.has(m));
 }
 
 /** Inside a transaction: the session and its first refresh token. */
@@ -50,6 +70,7 @@ export async function insertSession(trx: Kysely<Database>, session: NewSession, 
       ip: session.ip,
       user_agent: session.userAgent,
       last_used_at: session.createdAt,
+      auth_methods: authMethodsColumn(session),
     })
     .execute();
   await addRefreshToken(trx, { jti: refreshJti, sessionId: session.id, issuedAt: session.createdAt });
@@ -147,6 +168,17 @@ export function sessionStore(db: Kysely<Database>, reads: PreparedReads, dialect
     async sessionStatus(sessionId) {
       const row = await reads.sessionStatus(sessionId);
       return row && toSessionStatus(row);
+    },
+
+    async sessionAuthentication(sessionId, now) {
+      const row = await db
+        .selectFrom("sessions")
+        .select(["user_id", "created_at", "auth_methods"])
+        .where("id", "=", sessionId)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .executeTakeFirst();
+      return row && { userId: row.user_id, createdAt: row.created_at, methods: authMethodsOf(row.auth_methods) };
     },
 
     async refreshTokenStatus(jti) {

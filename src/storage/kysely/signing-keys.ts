@@ -1,5 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
-import type { SigningKeyRecord, SigningKeyStore } from "../signing-keys.js";
+import type { SigningAlgorithm, SigningKeyRecord, SigningKeyStore } from "../signing-keys.js";
 import type { Dialect } from "../store.js";
 import type { Database } from "./schema.js";
 
@@ -12,6 +12,7 @@ function insertKey(db: Kysely<Database> | Transaction<Database>, key: SigningKey
       public_pem: key.publicPem,
       created_at: key.createdAt,
       activates_at: key.activatesAt,
+      alg: key.alg,
     })
     .execute();
 }
@@ -23,6 +24,7 @@ export function signingKeyStore(db: Kysely<Database>, dialect: Dialect): Signing
       const rows = await db.selectFrom("signing_keys").selectAll().orderBy("created_at", "asc").execute();
       return rows.map((r) => ({
         kid: r.kid,
+        alg: r.alg as SigningAlgorithm,
         privateKeyEnc: r.private_key_enc,
         publicPem: r.public_pem,
         createdAt: r.created_at,
@@ -40,25 +42,28 @@ export function signingKeyStore(db: Kysely<Database>, dialect: Dialect): Signing
         // before it has committed. SQLite: one writer at a time, the command line included.
         if (dialect === "postgres")
           await sql`select pg_advisory_xact_lock(hashtext('latchkey:first-signing-key'))`.execute(trx);
-        const any = await trx.selectFrom("signing_keys").select("kid").limit(1).executeTakeFirst();
+        const any = await trx
+          .selectFrom("signing_keys")
+          .select("kid")
+          .where("alg", "=", key.alg)
+          .limit(1)
+          .executeTakeFirst();
         if (any) return false;
         await insertKey(trx, key);
         return true;
       }),
 
     async deleteSigningKeysRetiredBefore(cutoff) {
-      // The key signing at `cutoff` is the last to activate by then; every key that activated before
-      // it was replaced by `cutoff`. With no key active by then, max() is null and nothing goes.
-      const result = await db
-        .deleteFrom("signing_keys")
-        .where("activates_at", "<", (eb) =>
-          eb
-            .selectFrom("signing_keys")
-            .select((inner) => inner.fn.max("activates_at").as("signing_at_cutoff"))
-            .where("activates_at", "<=", cutoff),
-        )
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
+      // The key of an algorithm signing at `cutoff` is the last of that algorithm to activate by
+      // then; every key of it that activated before was replaced by `cutoff`. With no key of the
+      // algorithm active by then, max() is null and none of it goes.
+      const result = await sql`
+        delete from signing_keys
+        where activates_at < (
+          select max(later.activates_at) from signing_keys later
+          where later.alg = signing_keys.alg and later.activates_at <= ${cutoff}
+        )`.execute(db);
+      return Number(result.numAffectedRows ?? 0n);
     },
 
     async swapSigningKeyPrivate(swap) {

@@ -1,3 +1,4 @@
+import type { AuthMethod } from "../../../storage/store.js";
 import { AppError } from "../../errors.js";
 import type { RequestMeta } from "../../request-meta.js";
 import type { Principal } from "../../tokens/token-guard.js";
@@ -18,9 +19,12 @@ export async function completeSecondFactor(
   flow: FlowContext,
   principal: Principal,
   meta: RequestMeta,
+  method: AuthMethod,
 ): Promise<SessionTokens> {
   const { refresh, sessionId } =
-    principal.kind === "partial" ? await sessionFromPartial(flow, principal, meta) : await stepUp(flow, principal);
+    principal.kind === "partial"
+      ? await sessionFromPartial(flow, principal, meta, method)
+      : await stepUp(flow, principal);
   return { refresh, ...(await issueAccessAndSudo(flow, principal.userId, sessionId)) };
 }
 
@@ -28,8 +32,9 @@ async function sessionFromPartial(
   flow: FlowContext,
   principal: Principal,
   meta: RequestMeta,
+  method: AuthMethod,
 ): Promise<{ refresh: IssuedToken; sessionId: string }> {
-  const refresh = await startSessionFromPartial(flow, principal, meta);
+  const refresh = await startSessionFromPartial(flow, principal, meta, method);
   return { refresh, sessionId: refresh.sessionId };
 }
 

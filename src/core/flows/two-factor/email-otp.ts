@@ -107,7 +107,7 @@ export async function authenticateEmailOtp(
     throw new AppError("OTP_INVALID_EXPIRED");
   }
   await audit(flow, "second_factor.succeeded", userId, meta, { method: "email_otp" });
-  return completeSecondFactor(flow, principal, meta);
+  return completeSecondFactor(flow, principal, meta, "email_otp");
 }
 
 /**

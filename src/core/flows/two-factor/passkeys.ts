@@ -498,7 +498,7 @@ export async function authenticatePasskey(
   });
   if (!used) await lostUse(flow, assertion, meta);
   await audit(flow, "second_factor.succeeded", principal.userId, meta, { method: "passkey" });
-  return completeSecondFactor(flow, principal, meta);
+  return completeSecondFactor(flow, principal, meta, "passkey");
 }
 
 /**
@@ -512,7 +512,7 @@ export async function signInWithPasskey(
 ): Promise<SessionTokens> {
   const assertion = await verifyAssertion(flow, credential, "sign_in", null, meta);
   const userId = assertion.passkey.userId;
-  const { session, refreshJti } = newSession(flow, userId, meta);
+  const { session, refreshJti } = newSession(flow, userId, meta, ["passkey"]);
   const event: SecurityEvent = {
     type: "login.succeeded",
     userId,

@@ -53,7 +53,7 @@ export async function authenticateRecoveryCode(
   await flow.throttle.succeed(userSubject(userId), "recovery");
   await audit(flow, "recovery_code.used", userId, meta);
   await audit(flow, "second_factor.succeeded", userId, meta, { method: "recovery_code" });
-  return completeSecondFactor(flow, principal, meta);
+  return completeSecondFactor(flow, principal, meta, "recovery_code");
 }
 
 /** `GET /user/2fa/recovery-code/next-guess`. */

@@ -121,7 +121,7 @@ export async function authenticateTotp(
   }
   await flow.throttle.succeed(userSubject(userId), "totp");
   await audit(flow, "second_factor.succeeded", userId, meta, { method: "totp" });
-  return completeSecondFactor(flow, principal, meta);
+  return completeSecondFactor(flow, principal, meta, "totp");
 }
 
 /** `GET /user/2fa/totp/next-guess`: the same wait the next TOTP check would be refused with. */
