@@ -1,6 +1,7 @@
 import type { AdminStore } from "./admin.js";
 import type { LoginStore } from "./logins.js";
 import type { MailCodeStore } from "./mail-codes.js";
+import type { OidcPayloadStore } from "./oidc.js";
 import type { PasskeyStore } from "./passkeys.js";
 import type { SessionStore } from "./sessions.js";
 import type { SigningKeyStore } from "./signing-keys.js";
@@ -11,13 +12,14 @@ import type { UserStore } from "./users.js";
 /**
  * The Store: every read and write the domain needs, and nothing of the rules, declared by area in
  * the files beside this one (users, logins, sessions, throttles, two-factor, mail codes, admin, signing
- * keys). Methods that consume or rotate a single-use secret say how they stay atomic; all of them
- * hold on SQLite and PostgreSQL, with one process or many sharing the database. The domain imports
- * its storage types from here.
+ * keys, the OpenID provider's artifacts). Methods that consume or rotate a single-use secret say how
+ * they stay atomic; all of them hold on SQLite and PostgreSQL, with one process or many sharing the
+ * database. The domain imports its storage types from here.
  */
 export type * from "./admin.js";
 export type * from "./logins.js";
 export type * from "./mail-codes.js";
+export type * from "./oidc.js";
 export type * from "./passkeys.js";
 export type * from "./sessions.js";
 export type * from "./signing-keys.js";
@@ -36,7 +38,8 @@ export interface Store
     PasskeyStore,
     MailCodeStore,
     AdminStore,
-    SigningKeyStore {
+    SigningKeyStore,
+    OidcPayloadStore {
   readonly dialect: Dialect;
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -253,6 +253,33 @@ const migrations: Record<string, DialectMigration> = {
         for each row execute function latchkey_notify_revocation()`.execute(db);
     },
   }),
+  "2026-12-07-002-oidc-payloads": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      // The OpenID provider's artifacts (codes, tokens, sessions, interactions, grants …), one row
+      // each, keyed by model and the SHA-256 of the artifact's id: ids are bearer secrets, so only
+      // their hash is at rest. Single use is one conditional UPDATE of consumed_at.
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      await db.schema
+        .createTable("oidc_payloads")
+        .addColumn("model", "text", (c) => c.notNull())
+        .addColumn("id_hash", "text", (c) => c.notNull())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("grant_id", "text")
+        .addColumn("uid_hash", "text")
+        .addColumn("user_code", "text")
+        .addColumn("expires_at", int64)
+        .addColumn("consumed_at", int64)
+        .addPrimaryKeyConstraint("oidc_payloads_pk", ["model", "id_hash"])
+        .execute();
+      await db.schema.createIndex("oidc_payloads_grant_id").on("oidc_payloads").column("grant_id").execute();
+      await db.schema
+        .createIndex("oidc_payloads_uid_hash")
+        .on("oidc_payloads")
+        .columns(["model", "uid_hash"])
+        .execute();
+      await db.schema.createIndex("oidc_payloads_expires_at").on("oidc_payloads").column("expires_at").execute();
+    },
+  }),
   "2026-12-07-003-signing-key-algorithms": () => ({
     async up(db: Kysely<unknown>) {
       // The OpenID provider signs ID tokens with RS256 beside the Ed25519 keys of Latchkey's own

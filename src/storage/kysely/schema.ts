@@ -163,7 +163,31 @@ export interface AuditEventsTable {
   details: string | null;
 }
 
+/**
+ * The OpenID provider's stored artifacts (migration 2026-12-07-002), written by src/oidc/adapter.ts:
+ * one row per model and artifact id, the id kept only as its SHA-256.
+ */
+export interface OidcPayloadsTable {
+  /** oidc-provider's model name: AuthorizationCode, RefreshToken, AccessToken, Session, Grant … */
+  model: string;
+  /** SHA-256 hex of the artifact's id (a bearer secret for codes and tokens). */
+  id_hash: string;
+  /** The payload as JSON, without the id. */
+  payload: string;
+  /** The grant the artifact belongs to, for revoking them all at once. */
+  grant_id: string | null;
+  /** SHA-256 hex of a session's uid, for the lookup by uid. */
+  uid_hash: string | null;
+  /** A device flow's user code, for the lookup by user code. */
+  user_code: string | null;
+  /** When it may go; null for no expiry. */
+  expires_at: number | null;
+  /** Set once, by the one caller whose conditional UPDATE consumed it. */
+  consumed_at: number | null;
+}
+
 export interface Database {
+  oidc_payloads: OidcPayloadsTable;
   audit_events: AuditEventsTable;
   users: UsersTable;
   sessions: SessionsTable;

@@ -5,6 +5,7 @@ import { type Connection, type ConnectOptions, connect } from "./connect.js";
 import { loginStore } from "./logins.js";
 import { mailCodeStore } from "./mail-codes.js";
 import { migrateToLatest, pingDatabase } from "./migrations.js";
+import { oidcPayloadStore } from "./oidc.js";
 import { passkeyStore } from "./passkeys.js";
 import type { SessionCacheView } from "./reads/sql.js";
 import type { Database } from "./schema.js";
@@ -40,6 +41,7 @@ export function kyselyStore({ db, dialect, reads }: Connection): KyselyStore {
     ...mailCodeStore(db),
     ...adminStore(db),
     ...signingKeyStore(db, dialect),
+    ...oidcPayloadStore(db),
     migrate: () => migrateToLatest(db as Kysely<unknown>, dialect),
     ping: () => pingDatabase(db as Kysely<unknown>),
     async close() {
