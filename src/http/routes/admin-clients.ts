@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "@sinclair/typebox";
+import { type TSchema, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { FastifyRequest } from "fastify";
+import { BadRequestError } from "../../core/errors.js";
 import {
   adminClientEvents,
   adminCreateClient,
@@ -53,6 +56,49 @@ const CreatedClient = Type.Object({
   ),
 });
 
+/** Each request's body as it was sent, kept by `exactly` for its check. */
+const sent = new WeakMap<FastifyRequest, unknown>();
+
+/**
+ * The app's validator coerces types (app.ts: a null becomes false, a string a one-item list), as
+ * the query strings need. A client's registration is refused instead: after the schema's usual
+ * check, the body as sent must fit the schema without any coercion.
+ */
+function exactly(schema: TSchema) {
+  return {
+    preValidation: async (request: FastifyRequest) => {
+      sent.set(request, structuredClone(request.body));
+    },
+    preHandler: async (request: FastifyRequest) => {
+      const error = Value.Errors(schema, sent.get(request)).First();
+      if (error) throw new BadRequestError(`body${error.path} ${error.message.toLowerCase()}`);
+    },
+  };
+}
+
+const CreateBody = Type.Object(
+  {
+    name: Name,
+    type: ClientType,
+    redirectUris: RedirectUris,
+    postLogoutRedirectUris: Type.Optional(PostLogoutRedirectUris),
+    scopes: Type.Optional(Scopes),
+    firstParty: Type.Optional(FirstParty),
+  },
+  { additionalProperties: false },
+);
+
+const UpdateBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    redirectUris: Type.Optional(RedirectUris),
+    postLogoutRedirectUris: Type.Optional(PostLogoutRedirectUris),
+    scopes: Type.Optional(Scopes),
+    firstParty: Type.Optional(FirstParty),
+  },
+  { additionalProperties: false },
+);
+
 /** The registry of OAuth clients (§5), inside the admin API's plugin and behind its token. */
 export function adminClientRoutes(deps: Deps): FastifyPluginAsyncTypebox {
   const { flow } = deps;
@@ -64,19 +110,10 @@ export function adminClientRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           summary: "Register an OAuth client",
           tags,
           security,
-          body: Type.Object(
-            {
-              name: Name,
-              type: ClientType,
-              redirectUris: RedirectUris,
-              postLogoutRedirectUris: Type.Optional(PostLogoutRedirectUris),
-              scopes: Type.Optional(Scopes),
-              firstParty: Type.Optional(FirstParty),
-            },
-            { additionalProperties: false },
-          ),
+          body: CreateBody,
           response: { 201: CreatedClient, ...errors(400, 401) },
         },
+        ...exactly(CreateBody),
       },
       async (request, reply) => reply.code(201).send(await adminCreateClient(flow, request.body, requestMeta(request))),
     );
@@ -120,18 +157,10 @@ export function adminClientRoutes(deps: Deps): FastifyPluginAsyncTypebox {
           tags,
           security,
           params: ClientParams,
-          body: Type.Object(
-            {
-              name: Type.Optional(Name),
-              redirectUris: Type.Optional(RedirectUris),
-              postLogoutRedirectUris: Type.Optional(PostLogoutRedirectUris),
-              scopes: Type.Optional(Scopes),
-              firstParty: Type.Optional(FirstParty),
-            },
-            { additionalProperties: false },
-          ),
+          body: UpdateBody,
           response: { 200: AdminClient, ...errors(400, 401, 404) },
         },
+        ...exactly(UpdateBody),
       },
       async (request) => adminUpdateClient(flow, request.params.clientId, request.body, requestMeta(request)),
     );
