@@ -65,6 +65,18 @@ Configuration comes from LATCHKEY_* environment variables (see .env.example).`;
 
 class UsageError extends Error {}
 
+/** parseArgs's refusals (an unknown option, a missing value) are usage errors: exit code 2. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof Error && String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS_")) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+}
+
 const CLI_META: RequestMeta = { ip: null, userAgent: "latchkey-cli" };
 
 function out(value: unknown): void {
@@ -188,23 +200,25 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
 
 async function clientsCommand(config: Config, args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      id: { type: "string" },
-      name: { type: "string" },
-      "redirect-uri": { type: "string", multiple: true },
-      "post-logout-redirect-uri": { type: "string", multiple: true },
-      "no-post-logout-redirect-uris": { type: "boolean" },
-      scope: { type: "string", multiple: true },
-      public: { type: "boolean" },
-      "first-party": { type: "boolean" },
-      "no-first-party": { type: "boolean" },
-      offset: { type: "string" },
-      limit: { type: "string" },
-    },
-    strict: true,
-  });
+  const { values } = usage(() =>
+    parseArgs({
+      args: rest,
+      options: {
+        id: { type: "string" },
+        name: { type: "string" },
+        "redirect-uri": { type: "string", multiple: true },
+        "post-logout-redirect-uri": { type: "string", multiple: true },
+        "no-post-logout-redirect-uris": { type: "boolean" },
+        scope: { type: "string", multiple: true },
+        public: { type: "boolean" },
+        "first-party": { type: "boolean" },
+        "no-first-party": { type: "boolean" },
+        offset: { type: "string" },
+        limit: { type: "string" },
+      },
+      strict: true,
+    }),
+  );
   const id = (): string => {
     if (values.id === undefined || values.id === "") throw new UsageError(`clients ${sub} needs --id`);
     return values.id;
