@@ -11,6 +11,15 @@ import {
   adminSetDisabled,
   adminUserEvents,
 } from "./core/flows/admin.js";
+import {
+  adminClientEvents,
+  adminCreateClient,
+  adminDeleteClient,
+  adminGetClient,
+  adminListClients,
+  adminRotateClientSecret,
+  adminUpdateClient,
+} from "./core/flows/clients.js";
 import { sendInvitation } from "./core/flows/invitations.js";
 import { reencryptSigningKeys, reencryptTotpSecrets } from "./core/flows/keys.js";
 import type { MailOptions } from "./core/flows/mail-codes.js";
@@ -35,6 +44,19 @@ Commands:
   user revoke-sessions --email E | --id N End every session of the user
   user reset-2fa --email E | --id N       Turn every 2FA method off and drop recovery codes
   user events --email E | --id N [--offset N] [--limit N]
+  clients create --name N --redirect-uri U [--redirect-uri U …] [--post-logout-redirect-uri U …]
+                 [--public] [--scope S …] [--first-party]
+                                          Register an OAuth client; prints it, with a confidential
+                                          client's secret: shown this once, stored only hashed
+  clients list [--offset N] [--limit N]   OAuth clients, newest first
+  clients get --id ID                     One OAuth client
+  clients update --id ID [--name N] [--redirect-uri U …] [--post-logout-redirect-uri U …]
+                 [--no-post-logout-redirect-uris] [--scope S …] [--first-party | --no-first-party]
+                                          Change a client; a list given replaces the stored one
+  clients rotate-secret --id ID           A new secret for a confidential client (printed once);
+                                          the old one stops working
+  clients delete --id ID                  Delete an OAuth client (its audit trail stays)
+  clients events --id ID [--offset N] [--limit N]
   keys rotate                             Add a signing key: published now, signing from the time printed
   keys prune                              Drop signing keys whose tokens have all expired
   keys reencrypt                          Move TOTP secrets and signing keys to the active encryption key
@@ -42,6 +64,18 @@ Commands:
 Configuration comes from LATCHKEY_* environment variables (see .env.example).`;
 
 class UsageError extends Error {}
+
+/** parseArgs's refusals (an unknown option, a missing value) are usage errors: exit code 2. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof Error && String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS_")) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+}
 
 const CLI_META: RequestMeta = { ip: null, userAgent: "latchkey-cli" };
 
@@ -164,6 +198,102 @@ async function userCommand(config: Config, args: string[]): Promise<void> {
   });
 }
 
+async function clientsCommand(config: Config, args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values } = usage(() =>
+    parseArgs({
+      args: rest,
+      options: {
+        id: { type: "string" },
+        name: { type: "string" },
+        "redirect-uri": { type: "string", multiple: true },
+        "post-logout-redirect-uri": { type: "string", multiple: true },
+        "no-post-logout-redirect-uris": { type: "boolean" },
+        scope: { type: "string", multiple: true },
+        public: { type: "boolean" },
+        "first-party": { type: "boolean" },
+        "no-first-party": { type: "boolean" },
+        offset: { type: "string" },
+        limit: { type: "string" },
+      },
+      strict: true,
+    }),
+  );
+  const id = (): string => {
+    if (values.id === undefined || values.id === "") throw new UsageError(`clients ${sub} needs --id`);
+    return values.id;
+  };
+  const page = () => ({
+    offset: integer(values.offset, "--offset", 0, 0, 1_000_000_000),
+    limit: integer(values.limit, "--limit", 50, 1, 500),
+  });
+  if (values["first-party"] && values["no-first-party"]) {
+    throw new UsageError("--first-party and --no-first-party cannot be used together");
+  }
+  if (values["no-post-logout-redirect-uris"] && values["post-logout-redirect-uri"] !== undefined) {
+    throw new UsageError("--no-post-logout-redirect-uris and --post-logout-redirect-uri cannot be used together");
+  }
+  if (sub !== "create" && values.public) throw new UsageError("--public goes with clients create");
+  if (sub !== "update" && (values["no-first-party"] || values["no-post-logout-redirect-uris"])) {
+    throw new UsageError("--no-first-party and --no-post-logout-redirect-uris go with clients update");
+  }
+  await withDeps(config, async (deps) => {
+    const flow = deps.flow;
+    switch (sub) {
+      case "create": {
+        if (values.name === undefined) throw new UsageError("clients create needs --name");
+        if (values["redirect-uri"] === undefined) throw new UsageError("clients create needs --redirect-uri");
+        const input = {
+          name: values.name,
+          type: values.public ? ("public" as const) : ("confidential" as const),
+          redirectUris: values["redirect-uri"],
+          postLogoutRedirectUris: values["post-logout-redirect-uri"],
+          scopes: values.scope,
+          firstParty: values["first-party"] ?? false,
+        };
+        out(await adminCreateClient(flow, input, CLI_META));
+        return;
+      }
+      case "list": {
+        const result = await adminListClients(flow, page());
+        for (const client of result.clients) out(client);
+        out({ total: result.total });
+        return;
+      }
+      case "get":
+        out(await adminGetClient(flow, id()));
+        return;
+      case "update": {
+        const firstParty = values["first-party"] ? true : values["no-first-party"] ? false : undefined;
+        const input = {
+          name: values.name,
+          redirectUris: values["redirect-uri"],
+          postLogoutRedirectUris: values["no-post-logout-redirect-uris"] ? [] : values["post-logout-redirect-uri"],
+          scopes: values.scope,
+          firstParty,
+        };
+        out(await adminUpdateClient(flow, id(), input, CLI_META));
+        return;
+      }
+      case "rotate-secret":
+        out(await adminRotateClientSecret(flow, id(), CLI_META));
+        return;
+      case "delete":
+        await adminDeleteClient(flow, id(), CLI_META);
+        out({ deleted: true });
+        return;
+      case "events": {
+        const result = await adminClientEvents(flow, id(), page());
+        for (const event of result.events) out(event);
+        out({ total: result.total });
+        return;
+      }
+      default:
+        throw new UsageError(`unknown clients command: ${sub ?? "(none)"}`);
+    }
+  });
+}
+
 async function keysCommand(config: Config, args: string[]): Promise<void> {
   await withDeps(config, async (deps) => {
     if (args[0] === "rotate") {
@@ -203,6 +333,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
       }
       case "user":
         await userCommand(config, args);
+        return 0;
+      case "clients":
+        await clientsCommand(config, args);
         return 0;
       case "keys":
         await keysCommand(config, args);

@@ -64,6 +64,8 @@ export const REDACTED_LOG_PATHS = [
   "*.code",
   "*.recoveryCode",
   "*.token",
+  "*.clientSecret",
+  "*.secretHash",
 ];
 
 /** JSON logs to stdout (the server) or another file descriptor (the CLI logs to stderr). */

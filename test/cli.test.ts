@@ -143,6 +143,115 @@ describe("latchkey command line", () => {
     expect(lastLine()).toEqual({ total: 2 });
   });
 
+  it("registers, lists, shows, updates, re-keys and deletes OAuth clients, with their audit trail", async () => {
+    const lines = () =>
+      stdout
+        .join("")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line));
+    const args = ["clients", "create", "--name", "Wiki", "--redirect-uri", "https://wiki.example/cb"];
+    expect(await runCli([...args, "--redirect-uri", "http://127.0.0.1:3000/cb", "--first-party"], env)).toBe(0);
+    const wiki = lastLine();
+    expect(wiki).toMatchObject({
+      clientId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      clientSecret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      name: "Wiki",
+      type: "confidential",
+      redirectUris: ["https://wiki.example/cb", "http://127.0.0.1:3000/cb"],
+      postLogoutRedirectUris: [],
+      scopes: ["openid", "profile", "email"],
+      firstParty: true,
+    });
+    const spa = ["clients", "create", "--name", "SPA", "--public", "--redirect-uri", "https://spa.example/cb"];
+    expect(await runCli([...spa, "--scope", "openid", "--post-logout-redirect-uri", "https://spa.example/"], env)).toBe(
+      0,
+    );
+    const app = lastLine();
+    expect(app).toMatchObject({ type: "public", scopes: ["openid"], postLogoutRedirectUris: ["https://spa.example/"] });
+    expect(app).not.toHaveProperty("clientSecret");
+
+    stdout.length = 0;
+    expect(await runCli(["clients", "list", "--limit", "10"], env)).toBe(0);
+    expect(lines().map((line) => line.name ?? line.total)).toEqual(["SPA", "Wiki", 2]);
+    expect(stdout.join("")).not.toContain(wiki.clientSecret);
+    expect(await runCli(["clients", "get", "--id", wiki.clientId], env)).toBe(0);
+    const { clientSecret, ...shown } = wiki;
+    expect(lastLine()).toEqual(shown);
+
+    const update = ["clients", "update", "--id", wiki.clientId, "--name", "Team wiki", "--no-first-party"];
+    expect(await runCli([...update, "--scope", "openid", "--scope", "offline_access"], env)).toBe(0);
+    expect(lastLine()).toMatchObject({ name: "Team wiki", firstParty: false, scopes: ["openid", "offline_access"] });
+    expect(await runCli(["clients", "update", "--id", app.clientId, "--no-post-logout-redirect-uris"], env)).toBe(0);
+    expect(lastLine().postLogoutRedirectUris).toEqual([]);
+
+    expect(await runCli(["clients", "rotate-secret", "--id", wiki.clientId], env)).toBe(0);
+    const rotated = lastLine();
+    expect(rotated).toEqual({ clientId: wiki.clientId, clientSecret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(rotated.clientSecret).not.toBe(clientSecret);
+
+    stdout.length = 0;
+    expect(await runCli(["clients", "events", "--id", wiki.clientId], env)).toBe(0);
+    expect(lines().map((line) => line.type ?? line.total)).toEqual([
+      "client.secret_rotated",
+      "client.updated",
+      "client.created",
+      3,
+    ]);
+    expect(stdout.join("")).not.toContain(rotated.clientSecret);
+    expect(lines()[2]).toMatchObject({ userAgent: "latchkey-cli", details: { name: "Wiki", type: "confidential" } });
+
+    expect(await runCli(["clients", "delete", "--id", app.clientId], env)).toBe(0);
+    expect(lastLine()).toEqual({ deleted: true });
+    expect(await runCli(["clients", "get", "--id", app.clientId], env)).toBe(2);
+    expect(await runCli(["clients", "delete", "--id", app.clientId], env)).toBe(2);
+    expect(stderr.join("")).toContain("CLIENT_NOT_FOUND");
+    expect(await runCli(["clients", "list"], env)).toBe(0);
+    expect(lastLine()).toEqual({ total: 1 });
+    // The users' audit trail knows nothing of it.
+    expect(await runCli(["user", "create", "--email", "alice@example.com"], env)).toBe(0);
+    stdout.length = 0;
+    expect(await runCli(["user", "events", "--id", "1"], env)).toBe(0);
+    expect(lines().map((line) => line.type ?? line.total)).toEqual(["user.created", 1]);
+  });
+
+  it("refuses bad client commands with one line, no stack, and changes nothing", async () => {
+    const create = ["clients", "create", "--name", "Wiki", "--redirect-uri", "https://wiki.example/cb"];
+    expect(await runCli(create, env)).toBe(0);
+    const id: string = lastLine().clientId;
+    const refusals: [string[], string][] = [
+      [["clients", "create", "--redirect-uri", "https://a.example/cb"], "needs --name"],
+      [["clients", "create", "--name", "A"], "needs --redirect-uri"],
+      [["clients", "create", "--name", "A", "--redirect-uri", "http://a.example/cb"], "INVALID_REDIRECT_URI"],
+      [["clients", "create", "--name", "A", "--redirect-uri", "https://a.example/#x"], "INVALID_REDIRECT_URI"],
+      [[...create, "--post-logout-redirect-uri", "https://*.example/"], "INVALID_POST_LOGOUT_REDIRECT_URI"],
+      [[...create, "--scope", "profile"], "INVALID_SCOPE"],
+      [["clients", "create", "--name", "", "--redirect-uri", "https://a.example/cb"], "CLIENT_NAME_INVALID"],
+      [[...create, "--no-first-party"], "go with clients update"],
+      [[...create, "--colour", "red"], "Unknown option"],
+      [["clients", "update", "--id", id, "--first-party", "--no-first-party"], "cannot be used together"],
+      [["clients", "update", "--id", id], "CLIENT_UPDATE_EMPTY"],
+      [["clients", "update", "--id", id, "--public"], "--public goes with clients create"],
+      [["clients", "update", "--id", id, "--scope", "email"], "INVALID_SCOPE"],
+      [["clients", "get"], "needs --id"],
+      [["clients", "rotate-secret", "--id", "nope"], "CLIENT_NOT_FOUND"],
+      [["clients", "events", "--id", "nope"], "CLIENT_NOT_FOUND"],
+      [["clients", "list", "--limit", "0"], "--limit"],
+      [["clients", "frobnicate"], "unknown clients command"],
+    ];
+    for (const [args, said] of refusals) {
+      stderr.length = 0;
+      expect(await runCli(args, env), args.join(" ")).toBe(2);
+      expect(stderr.join(""), args.join(" ")).toContain(said);
+      expect(stderr.join("")).not.toMatch(/\n\s+at /);
+    }
+    stdout.length = 0;
+    expect(await runCli(["clients", "list"], env)).toBe(0);
+    expect(lastLine()).toEqual({ total: 1 });
+    expect(await runCli(["clients", "events", "--id", id], env)).toBe(0);
+    expect(lastLine()).toEqual({ total: 1 });
+  });
+
   it("re-encrypts TOTP secrets and signing keys under the active key", async () => {
     expect(await runCli(["keys", "reencrypt"], env)).toBe(0);
     // The first start made one signing key, sealed under the only key.

@@ -109,6 +109,27 @@ export const ERROR_CODES = {
     description: "The invitation's code is wrong, expired, used or replaced, or the address has none.",
   },
   INVITATION_NOT_NEEDED: { status: 409, description: "The account has a password already: nothing to invite to." },
+  // OAuth clients (the admin API's client registry)
+  CLIENT_NAME_INVALID: {
+    status: 400,
+    description: "A client's name must be 1 to 100 characters, not blank, without control characters.",
+  },
+  INVALID_REDIRECT_URI: {
+    status: 400,
+    description:
+      "Redirect URIs: 1 to 10, no two alike, each an absolute https URL (http on a loopback host only) without fragment, userinfo or asterisk.",
+  },
+  INVALID_POST_LOGOUT_REDIRECT_URI: {
+    status: 400,
+    description: "Post-logout redirect URIs: 0 to 10, under the redirect URIs' rules.",
+  },
+  INVALID_SCOPE: {
+    status: 400,
+    description: "Scopes are among openid, profile, email and offline_access, each once, and include openid.",
+  },
+  CLIENT_UPDATE_EMPTY: { status: 400, description: "An update names no field to change." },
+  CLIENT_NOT_FOUND: { status: 404, description: "No such OAuth client." },
+  CLIENT_IS_PUBLIC: { status: 409, description: "A public client has no secret to rotate." },
   // Faults
   INTERNAL_SERVER_ERROR: { status: 500, description: "An unexpected fault; details are in the server log." },
   SERVICE_UNAVAILABLE: {

@@ -23,6 +23,10 @@ export const AUDIT_EVENT_TYPES = [
   "invitation.sent",
   "invitation.accepted",
   "passkey.counter_invalid",
+  "client.created",
+  "client.updated",
+  "client.secret_rotated",
+  "client.deleted",
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -33,6 +37,8 @@ export interface SecurityEvent {
   type: AuditEventType;
   /** Null when the event concerns no known account (a failed login for an unknown username). */
   userId: number | null;
+  /** The OAuth client the event concerns (an operator's change to the client registry). */
+  clientId?: string | null;
   ip: string | null;
   userAgent: string | null;
   /** Never a secret: method names, reasons, counts. */

@@ -19,11 +19,13 @@ export class AuditTrail implements EventSink {
 
   async emit(event: SecurityEvent): Promise<void> {
     this.metrics.countEvent(event.type, event.details);
-    if (event.userId === null) return;
+    // An event about no known account and no client (a failed login for an unknown username) is only counted.
+    if (event.userId === null && (event.clientId ?? null) === null) return;
     try {
-      await this.store.recordAuditEvent({ ...event, userId: event.userId, at: this.clock.now() });
+      await this.store.recordAuditEvent({ ...event, at: this.clock.now() });
     } catch (error) {
-      this.logger.error({ err: error, type: event.type, userId: event.userId }, "audit event not recorded");
+      const subject = { userId: event.userId, ...(event.clientId ? { clientId: event.clientId } : {}) };
+      this.logger.error({ err: error, type: event.type, ...subject }, "audit event not recorded");
     }
   }
 

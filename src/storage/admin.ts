@@ -2,7 +2,10 @@
 
 export interface AuditEventRecord {
   type: string;
-  userId: number;
+  /** The user the event concerns; null for an event of an OAuth client alone. */
+  userId: number | null;
+  /** The OAuth client the event concerns (clients.ts); absent or null for a user's event. */
+  clientId?: string | null | undefined;
   at: number;
   ip: string | null;
   userAgent: string | null;
@@ -11,6 +14,12 @@ export interface AuditEventRecord {
 
 export interface AuditQuery {
   userId: number;
+  offset: number;
+  limit: number;
+}
+
+export interface ClientAuditQuery {
+  clientId: string;
   offset: number;
   limit: number;
 }
@@ -39,6 +48,8 @@ export interface AdminStore {
   recordAuditEvent(event: AuditEventRecord): Promise<void>;
   /** The user's events, newest first. */
   listAuditEvents(query: AuditQuery): Promise<AuditPage>;
+  /** The OAuth client's events, newest first. */
+  listClientAuditEvents(query: ClientAuditQuery): Promise<AuditPage>;
   /** Sets or clears users.disabled_at; false when the user does not exist. */
   setUserDisabled(userId: number, disabledAt: number | null): Promise<boolean>;
   /** Sessions neither revoked nor past their absolute end. */

@@ -1,4 +1,5 @@
 import type { AdminStore } from "./admin.js";
+import type { ClientStore } from "./clients.js";
 import type { LoginStore } from "./logins.js";
 import type { MailCodeStore } from "./mail-codes.js";
 import type { OidcPayloadStore } from "./oidc.js";
@@ -11,12 +12,13 @@ import type { UserStore } from "./users.js";
 
 /**
  * The Store: every read and write the domain needs, and nothing of the rules, declared by area in
- * the files beside this one (users, logins, sessions, throttles, two-factor, mail codes, admin, signing
- * keys, the OpenID provider's artifacts). Methods that consume or rotate a single-use secret say how
- * they stay atomic; all of them hold on SQLite and PostgreSQL, with one process or many sharing the
- * database. The domain imports its storage types from here.
+ * the files beside this one (users, logins, sessions, throttles, two-factor, mail codes, admin, OAuth
+ * clients, signing keys, the OpenID provider's artifacts). Methods that consume or rotate a
+ * single-use secret say how they stay atomic; all of them hold on SQLite and PostgreSQL, with one
+ * process or many sharing the database. The domain imports its storage types from here.
  */
 export type * from "./admin.js";
+export type * from "./clients.js";
 export type * from "./logins.js";
 export type * from "./mail-codes.js";
 export type * from "./oidc.js";
@@ -38,6 +40,7 @@ export interface Store
     PasskeyStore,
     MailCodeStore,
     AdminStore,
+    ClientStore,
     SigningKeyStore,
     OidcPayloadStore {
   readonly dialect: Dialect;

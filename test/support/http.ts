@@ -11,7 +11,7 @@ export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
 }
 
-type Method = "GET" | "POST" | "PUT" | "DELETE";
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** One request through the app, the token (if any) as a Bearer header, the payload (if any) as JSON. */
 export function call(t: TestApp, method: Method, url: string, token?: string, payload?: object) {

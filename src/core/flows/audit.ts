@@ -12,3 +12,21 @@ export function audit(
 ): Promise<void> {
   return flow.events.emit({ type, userId, ip: meta.ip, userAgent: meta.userAgent, ...(details ? { details } : {}) });
 }
+
+/** Records an event of an OAuth client (an operator's change to the registry): no user, the client's id. */
+export function auditClient(
+  flow: FlowContext,
+  type: AuditEventType,
+  clientId: string,
+  meta: RequestMeta,
+  details?: EventDetails,
+): Promise<void> {
+  return flow.events.emit({
+    type,
+    userId: null,
+    clientId,
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+    ...(details ? { details } : {}),
+  });
+}

@@ -15,7 +15,7 @@ export async function registerOpenApi(app: FastifyInstance, config: Config): Pro
         { name: "User", description: "Two-factor methods, password and email, and the user's own sessions." },
         { name: "Discovery", description: "Public keys for offline verification." },
         { name: "Operations", description: "Health and readiness." },
-        { name: "Admin", description: "User administration (Bearer LATCHKEY_ADMIN_TOKEN)." },
+        { name: "Admin", description: "User and OAuth client administration (Bearer LATCHKEY_ADMIN_TOKEN)." },
       ],
       components: {
         securitySchemes: {

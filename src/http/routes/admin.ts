@@ -14,16 +14,14 @@ import { sendInvitation } from "../../core/flows/invitations.js";
 import type { Deps } from "../../deps.js";
 import { requireAdminToken } from "../plugins/admin-auth.js";
 import { requestMeta } from "../request-meta.js";
+import { AuditEvent, Paging } from "../schemas/admin.js";
 import { errors, NoContent } from "../schemas/common.js";
 import { EmailAddress, MailQuery } from "../schemas/mail.js";
+import { adminClientRoutes } from "./admin-clients.js";
 
 const tags = ["Admin"];
 const security = [{ adminToken: [] }];
 const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
-const Paging = {
-  offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }),
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-};
 const AdminUser = Type.Object({
   userId: Type.Integer(),
   email: Type.String(),
@@ -54,19 +52,14 @@ const InviteOptions = Type.Object(MailQuery.properties, {
   additionalProperties: false,
   description: "Mail an invitation (origin and language as the mail query of §1); needs no password.",
 });
-const AuditEvent = Type.Object({
-  type: Type.String(),
-  at: Type.String({ format: "date-time" }),
-  ip: Type.Union([Type.String(), Type.Null()]),
-  userAgent: Type.Union([Type.String(), Type.Null()]),
-  details: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
-});
 
-/** The admin API (§5), registered only when LATCHKEY_ADMIN_TOKEN is set. */
+/** The admin API (§5), registered only when LATCHKEY_ADMIN_TOKEN is set: users, and OAuth clients (admin-clients.ts). */
 export function adminRoutes(deps: Deps, adminToken: string): FastifyPluginAsyncTypebox {
   const { flow } = deps;
   return async (app) => {
     requireAdminToken(app, adminToken);
+    // The OAuth client registry: a child of this plugin, so behind the same token.
+    await app.register(adminClientRoutes(deps));
 
     app.post(
       "/admin/users",

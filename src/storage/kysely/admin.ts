@@ -1,5 +1,5 @@
-import type { Insertable, Kysely } from "kysely";
-import type { AdminStore, AuditEventRecord } from "../admin.js";
+import type { Insertable, Kysely, Selectable } from "kysely";
+import type { AdminStore, AuditEventRecord, AuditPage } from "../admin.js";
 import { lockUser } from "./locks.js";
 import type { AuditEventsTable, Database } from "./schema.js";
 
@@ -9,6 +9,7 @@ import type { AuditEventsTable, Database } from "./schema.js";
 export function auditEventRow(event: AuditEventRecord): Omit<Insertable<AuditEventsTable>, "id"> {
   return {
     user_id: event.userId,
+    client_id: event.clientId ?? null,
     type: event.type,
     at: event.at,
     ip: event.ip,
@@ -22,29 +23,41 @@ export async function recordAuditEvent(db: Kysely<Database>, event: AuditEventRe
   await db.insertInto("audit_events").values(auditEventRow(event)).execute();
 }
 
+function toAuditEvent(row: Selectable<AuditEventsTable>): AuditEventRecord {
+  return {
+    type: row.type,
+    userId: row.user_id === null ? null : Number(row.user_id),
+    ...(row.client_id === null ? {} : { clientId: row.client_id }),
+    at: Number(row.at),
+    ip: row.ip,
+    userAgent: row.user_agent,
+    details: row.details ? JSON.parse(row.details) : undefined,
+  };
+}
+
+/** One page of the events a column names, newest first, with their count. */
+async function auditPage(
+  db: Kysely<Database>,
+  column: "user_id" | "client_id",
+  value: number | string,
+  page: { offset: number; limit: number },
+): Promise<AuditPage> {
+  const base = db.selectFrom("audit_events").where(column, "=", value);
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy("id", "desc").offset(page.offset).limit(page.limit).execute(),
+    base.select((eb) => eb.fn.countAll<number | string>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return { events: rows.map(toAuditEvent), total: Number(count.n) };
+}
+
 /** Administration over Kysely. */
 export function adminStore(db: Kysely<Database>): AdminStore {
   return {
     recordAuditEvent: (event) => recordAuditEvent(db, event),
 
-    async listAuditEvents(query) {
-      const base = db.selectFrom("audit_events").where("user_id", "=", query.userId);
-      const [rows, count] = await Promise.all([
-        base.selectAll().orderBy("id", "desc").offset(query.offset).limit(query.limit).execute(),
-        base.select((eb) => eb.fn.countAll<number | string>().as("n")).executeTakeFirstOrThrow(),
-      ]);
-      return {
-        events: rows.map((row) => ({
-          type: row.type,
-          userId: row.user_id,
-          at: row.at,
-          ip: row.ip,
-          userAgent: row.user_agent,
-          details: row.details ? JSON.parse(row.details) : undefined,
-        })),
-        total: Number(count.n),
-      };
-    },
+    listAuditEvents: (query) => auditPage(db, "user_id", query.userId, query),
+
+    listClientAuditEvents: (query) => auditPage(db, "client_id", query.clientId, query),
 
     async setUserDisabled(userId, disabledAt) {
       const result = await db

@@ -253,6 +253,57 @@ const migrations: Record<string, DialectMigration> = {
         for each row execute function latchkey_notify_revocation()`.execute(db);
     },
   }),
+  "2026-12-07-001-oauth-clients": (dialect) => ({
+    async up(db: Kysely<unknown>) {
+      const int64 = dialect === "postgres" ? "bigint" : "integer";
+      // The OAuth clients (the applications that sign in with Latchkey); the id is the client_id.
+      // A null secret_hash is a public client; the secret itself is never stored, only its SHA-256.
+      await db.schema
+        .createTable("oauth_clients")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("secret_hash", "text")
+        .addColumn("redirect_uris", "text", (c) => c.notNull())
+        .addColumn("post_logout_redirect_uris", "text", (c) => c.notNull())
+        .addColumn("scopes", "text", (c) => c.notNull())
+        .addColumn("first_party", "integer", (c) => c.notNull())
+        .addColumn("created_at", int64, (c) => c.notNull())
+        .addColumn("updated_at", int64, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("oauth_clients_created_at")
+        .on("oauth_clients")
+        .columns(["created_at", "id"])
+        .execute();
+      // The audit trail holds the clients' events too: those name a client and no user.
+      if (dialect === "postgres") {
+        await sql`alter table audit_events alter column user_id drop not null`.execute(db);
+        await db.schema.alterTable("audit_events").addColumn("client_id", "text").execute();
+      } else {
+        // SQLite cannot drop a NOT NULL: the table is rebuilt with the same columns, key, foreign key
+        // and indexes, its rows copied (ids kept, so the sequence goes on), in one transaction.
+        await db.transaction().execute(async (trx) => {
+          await trx.schema
+            .createTable("audit_events_new")
+            .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+            .addColumn("user_id", int64, (c) => c.references("users.id").onDelete("cascade"))
+            .addColumn("type", "text", (c) => c.notNull())
+            .addColumn("at", int64, (c) => c.notNull())
+            .addColumn("ip", "text")
+            .addColumn("user_agent", "text")
+            .addColumn("details", "text")
+            .addColumn("client_id", "text")
+            .execute();
+          await sql`insert into audit_events_new (id, user_id, type, at, ip, user_agent, details, client_id)
+            select id, user_id, type, at, ip, user_agent, details, null from audit_events`.execute(trx);
+          await trx.schema.dropTable("audit_events").execute();
+          await trx.schema.alterTable("audit_events_new").renameTo("audit_events").execute();
+          await trx.schema.createIndex("audit_events_user_id").on("audit_events").columns(["user_id", "id"]).execute();
+        });
+      }
+      await db.schema.createIndex("audit_events_client_id").on("audit_events").columns(["client_id", "id"]).execute();
+    },
+  }),
   "2026-12-07-002-oidc-payloads": (dialect) => ({
     async up(db: Kysely<unknown>) {
       // The OpenID provider's artifacts (codes, tokens, sessions, interactions, grants …), one row

@@ -152,15 +152,40 @@ export interface WebauthnChallengesTable {
   expires_at: number;
 }
 
+/**
+ * The audit trail. An event concerns a user, or (migration 2026-12-07-001) an OAuth client with
+ * `user_id` null.
+ */
 export interface AuditEventsTable {
   id: Generated<number>;
-  user_id: number;
+  user_id: number | null;
   type: string;
   at: number;
   ip: string | null;
   user_agent: string | null;
   /** JSON object of non-secret details. */
   details: string | null;
+  /** The OAuth client the event concerns (migration 2026-12-07-001); null for a user's event. */
+  client_id: string | null;
+}
+
+/** The OAuth clients (migration 2026-12-07-001): the applications that sign in with Latchkey. */
+export interface OauthClientsTable {
+  /** The client_id. */
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the client secret; null for a public client. */
+  secret_hash: string | null;
+  /** JSON array of absolute URLs. */
+  redirect_uris: string;
+  /** JSON array of absolute URLs. */
+  post_logout_redirect_uris: string;
+  /** Space-separated scopes. */
+  scopes: string;
+  /** 1 for an application of the operator's own (no consent asked), else 0. */
+  first_party: number;
+  created_at: number;
+  updated_at: number;
 }
 
 /**
@@ -189,6 +214,7 @@ export interface OidcPayloadsTable {
 export interface Database {
   oidc_payloads: OidcPayloadsTable;
   audit_events: AuditEventsTable;
+  oauth_clients: OauthClientsTable;
   users: UsersTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;

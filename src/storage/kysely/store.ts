@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Migrations, Store } from "../store.js";
 import { adminStore } from "./admin.js";
+import { clientStore } from "./clients.js";
 import { type Connection, type ConnectOptions, connect } from "./connect.js";
 import { loginStore } from "./logins.js";
 import { mailCodeStore } from "./mail-codes.js";
@@ -40,6 +41,7 @@ export function kyselyStore({ db, dialect, reads }: Connection): KyselyStore {
     ...passkeyStore(db),
     ...mailCodeStore(db),
     ...adminStore(db),
+    ...clientStore(db),
     ...signingKeyStore(db, dialect),
     ...oidcPayloadStore(db),
     migrate: () => migrateToLatest(db as Kysely<unknown>, dialect),
