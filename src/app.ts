@@ -26,6 +26,8 @@ import { twoFactorStateRoutes } from "./http/routes/two-factor/state.js";
 import { totpRoutes } from "./http/routes/two-factor/totp.js";
 import { wellKnownRoutes } from "./http/routes/well-known.js";
 import { ErrorResponse } from "./http/schemas/common.js";
+import { registerOidcRoutes } from "./oidc/routes.js";
+import { OidcService } from "./oidc/service.js";
 
 /** Builds the HTTP application on top of ready dependencies. Never reads process.env. */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
@@ -87,7 +89,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // The admin API exists only when a token is configured (§5); otherwise /admin answers 404.
   if (deps.config.adminToken) await app.register(adminRoutes(deps, deps.config.adminToken));
   if (deps.config.pages.enabled) {
-    const notFoundPage = await registerPages(app, deps);
+    // The OpenID provider signs people in on the hosted pages (its interactions are pages).
+    const oidc = deps.config.oidc.enabled ? new OidcService(deps, deps.store) : undefined;
+    const notFoundPage = await registerPages(app, deps, oidc);
+    if (oidc) await registerOidcRoutes(app, oidc);
     // A browser asking for a page that is not there gets the pages' 404; API clients the envelope.
     app.setNotFoundHandler((request, reply) => {
       if (request.method === "GET" && request.headers.accept?.includes("text/html"))

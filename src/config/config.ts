@@ -43,6 +43,11 @@ export interface Config {
   metrics: { host: string; port: number } | undefined;
   /** How far X-Forwarded-For is believed for the client address: no hop, a hop count, or the proxies. */
   trustProxy: TrustProxy;
+  /**
+   * The OpenID provider (/oidc/…, discovery, "Sign in with Latchkey"): needs the hosted pages, which
+   * are its sign-in and consent screens. `enabled` false → /oidc answers 404.
+   */
+  oidc: { enabled: boolean };
   /** The hosted pages (/login, /account …); `enabled` false → those paths answer 404. */
   pages: {
     enabled: boolean;
@@ -202,6 +207,19 @@ function metricsListener(r: Reader, env: Env, apiPort: number): Config["metrics"
 }
 
 /**
+ * LATCHKEY_OIDC: on (the default) or off. The provider signs its users in on the hosted pages, so
+ * with LATCHKEY_PAGES=off it is off, and asking for it on then stops the start.
+ */
+function oidcSettings(r: Reader, pagesEnabled: boolean): Config["oidc"] {
+  const asked = r.optional("LATCHKEY_OIDC");
+  const on = r.oneOf("LATCHKEY_OIDC", "on", ["on", "off"]) === "on";
+  if (on && !pagesEnabled && asked !== undefined) {
+    r.problems.push("LATCHKEY_OIDC=on needs LATCHKEY_PAGES=on: the provider signs people in on the hosted pages");
+  }
+  return { enabled: on && pagesEnabled };
+}
+
+/**
  * LATCHKEY_RETURN_URLS: the comma-separated absolute http(s) URLs a sign-in on the hosted pages may
  * return to. A return URL is used only when it equals one of them exactly (no prefix or pattern), so
  * the pages can never be made to redirect elsewhere.
@@ -334,6 +352,7 @@ export function loadConfig(env: Env): Config {
     pages: { enabled: r.oneOf("LATCHKEY_PAGES", "on", ["on", "off"]) === "on", returnUrls: [] },
     signup: { mode: "off" },
     passkeys: undefined,
+    oidc: { enabled: false },
   };
   // Authenticator apps split the otpauth label at the first colon (Key Uri Format).
   if (config.totpIssuer?.includes(":")) r.problems.push("LATCHKEY_TOTP_ISSUER must not contain a colon");
@@ -361,6 +380,7 @@ export function loadConfig(env: Env): Config {
   config.pages.returnUrls = returnUrls(r);
   config.signup = signupPolicy(r);
   config.passkeys = passkeySettings(r, config);
+  config.oidc = oidcSettings(r, config.pages.enabled);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }

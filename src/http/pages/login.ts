@@ -28,6 +28,7 @@ import {
   afterSignIn,
   formatWait,
   formFields,
+  isReturnTarget,
   localPath,
   noticeOf,
   type PageEnv,
@@ -196,7 +197,7 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
     app.get("/login", async (request, reply) => {
       const returnTo = (request.query as Record<string, unknown>).return_to;
       if (returnTo !== undefined) {
-        if (typeof returnTo !== "string" || !env.returnUrls.has(returnTo)) {
+        if (typeof returnTo !== "string" || !isReturnTarget(env, returnTo)) {
           const { lang } = pageContext(env, request, reply);
           return renderPage(
             env,
@@ -212,7 +213,10 @@ export function loginPages(deps: Deps, env: PageEnv): FastifyPluginAsync {
         }
         setPageCookie(reply, PAGE_COOKIES.returnTo, returnTo, deps.config.tokens.partialTtlSeconds);
       }
-      if (await signedIn(deps, request, reply)) {
+      // `reauth`: a sign-in asked for again (an application's prompt=login or max_age), so the form
+      // shows even to a browser that is signed in; the new sign-in replaces its session.
+      const reauth = (request.query as Record<string, unknown>).reauth === "1";
+      if (!reauth && (await signedIn(deps, request, reply))) {
         const target = afterSignIn(env, cookiesOf(request)[PAGE_COOKIES.returnTo]);
         clearPageCookie(reply, PAGE_COOKIES.returnTo);
         return reply.redirect(target, 303);

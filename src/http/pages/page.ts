@@ -118,6 +118,41 @@ export interface RenderOptions {
   csrf?: boolean;
 }
 
+/** What the layout of every page needs: language, look, title, and the header's controls. */
+export function pageFrame(
+  env: PageEnv,
+  context: PageContext,
+  title: string,
+  extra: { languages: unknown[]; csrfToken: string | undefined; signedIn: boolean },
+): Record<string, unknown> {
+  return {
+    lang: context.lang,
+    brand: context.origin.brand,
+    originName: context.origin.name,
+    title: env.views.text(context.lang, title),
+    passkeyOrigins: env.passkeyOrigins,
+    ...extra,
+  };
+}
+
+/**
+ * The reader's context from cookies and Accept-Language alone, for a page answered outside the
+ * pages' routes (the OpenID provider's own): the remembered origin and language, else the defaults.
+ */
+export function contextFromHeaders(
+  env: PageEnv,
+  cookie: (name: string) => string | undefined,
+  acceptLanguage: string | undefined,
+): PageContext {
+  const origin = env.origins.get(cookie(PAGE_COOKIES.origin) ?? "") ?? env.origins.fallback;
+  const remembered = cookie(PAGE_COOKIES.language);
+  const lang =
+    (isPageLanguage(remembered) ? remembered : undefined) ??
+    languageFromHeader(acceptLanguage) ??
+    (isPageLanguage(origin.defaultLanguage) ? origin.defaultLanguage : "en");
+  return { lang, origin };
+}
+
 /** Renders `view` in the layout, with the CSRF token every form carries. */
 export function renderPage(
   env: PageEnv,
@@ -129,16 +164,11 @@ export function renderPage(
 ): FastifyReply {
   const context = pageContext(env, request, reply);
   const csrfToken = options.csrf === false ? undefined : reply.generateCsrf();
-  const frame = {
-    lang: context.lang,
-    brand: context.origin.brand,
-    originName: context.origin.name,
-    title: env.views.text(context.lang, options.title),
+  const frame = pageFrame(env, context, options.title, {
     languages: languageLinks(request, context.lang),
     csrfToken,
     signedIn: options.signedIn === true,
-    passkeyOrigins: env.passkeyOrigins,
-  };
+  });
   const html = env.views.render(view, frame, data);
   return reply
     .code(options.status ?? 200)
@@ -250,9 +280,17 @@ export function formFields<const K extends string>(
   return out;
 }
 
+/** An OpenID provider's sign-in waiting on this browser: a local path, so always a place to return to. */
+const INTERACTION_RETURN = /^\/oidc\/interaction\/[A-Za-z0-9_-]{1,64}$/;
+
+/** Whether a sign-in may end at `target`: a URL on the allow-list, or an OpenID sign-in's page. */
+export function isReturnTarget(env: PageEnv, target: string): boolean {
+  return env.returnUrls.has(target) || INTERACTION_RETURN.test(target);
+}
+
 /** Where a finished sign-in goes: the remembered return URL when it is on the allow-list, else /account. */
 export function afterSignIn(env: PageEnv, returnTo: string | undefined): string {
-  return returnTo !== undefined && env.returnUrls.has(returnTo) ? returnTo : "/account";
+  return returnTo !== undefined && isReturnTarget(env, returnTo) ? returnTo : "/account";
 }
 
 /** A local path to come back to (`next`): a path on this server only, never another host. */

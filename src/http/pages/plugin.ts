@@ -10,6 +10,8 @@ import { AppError } from "../../core/errors.js";
 import type { Deps } from "../../deps.js";
 import { loadMailCatalog } from "../../mail/catalog.js";
 import { DEFAULT_MAIL_DIR, DEFAULT_ORIGIN } from "../../mail/index.js";
+import { oidcPages } from "../../oidc/pages.js";
+import type { OidcService } from "../../oidc/service.js";
 import { accountPages } from "./account.js";
 import { invitationPages } from "./invitation.js";
 import { loginPages } from "./login.js";
@@ -69,7 +71,7 @@ export function createPageEnv(deps: Deps): PageEnv {
 }
 
 /** The policy of every page: no inline script or style, no framing, forms only to here (and the return URLs). */
-function contentSecurityPolicy(env: PageEnv, deps: Deps): string {
+export function contentSecurityPolicy(env: PageEnv, deps: Deps): string {
   const logos = new Set<string>();
   for (const name of loadMailCatalog(deps.config.mail.dir ?? DEFAULT_MAIL_DIR).origins.keys()) {
     const logo = env.origins.get(name)?.brand.logoUrl;
@@ -90,13 +92,19 @@ function contentSecurityPolicy(env: PageEnv, deps: Deps): string {
 }
 
 /** The headers of every page (the assets then allow caching for themselves). */
+export function pageSecurityHeaders(policy: string): Record<string, string> {
+  return {
+    "content-security-policy": policy,
+    "referrer-policy": "same-origin",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "cache-control": "no-store",
+  };
+}
+
 function securityHeaders(reply: FastifyReply, policy: string): void {
-  reply.header("content-security-policy", policy);
-  reply.header("referrer-policy", "same-origin");
-  reply.header("x-content-type-options", "nosniff");
-  reply.header("x-frame-options", "DENY");
-  reply.header("cross-origin-opener-policy", "same-origin");
-  reply.header("cache-control", "no-store");
+  reply.headers(pageSecurityHeaders(policy));
 }
 
 /** A refusal or fault as a page in the reader's language: never a stack trace, never JSON. */
@@ -166,6 +174,7 @@ export function errorPage(
 export async function registerPages(
   app: FastifyInstance,
   deps: Deps,
+  oidc?: OidcService,
 ): Promise<(request: FastifyRequest, reply: FastifyReply) => FastifyReply> {
   const env = createPageEnv(deps);
   const policy = contentSecurityPolicy(env, deps);
@@ -221,6 +230,10 @@ export async function registerPages(
     await scope.register(sessionPages(deps, env));
     await scope.register(invitationPages(deps, env));
     await scope.register(signupPages(deps, env));
+    if (oidc) {
+      await scope.register(oidcPages(deps, env, oidc));
+      oidc.attachPages(env, policy);
+    }
   };
   await app.register(pages);
   return (request, reply) => {

@@ -24,6 +24,8 @@ export const PAGE_COOKIES = {
   resetEmail: "latchkey_reset_email",
   /** The address a sign-up's code went to, to fill in the confirmation form (never in a URL). */
   signupEmail: "latchkey_signup_email",
+  /** The page session an application asked to replace by a new sign-in (OpenID prompt=login, max_age). */
+  oidcStale: "latchkey_oidc_stale",
   language: "latchkey_lang",
   origin: "latchkey_origin",
   csrf: "latchkey_csrf",

@@ -14,6 +14,8 @@ export function wellKnownRoutes(deps: Deps): FastifyPluginAsyncTypebox {
         return deps.keys.jwks();
       },
     );
+    // With the OpenID provider on, it answers discovery (src/oidc/routes.ts): the same issuer and keys, and its endpoints.
+    if (deps.config.oidc.enabled) return;
     app.get(
       "/.well-known/openid-configuration",
       { schema: { summary: "Issuer and key set location", tags: ["Discovery"] } },

@@ -1,0 +1,30 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { OIDC_PREFIX } from "./provider.js";
+import type { OidcService } from "./service.js";
+
+/**
+ * The provider's routes: every path under /oidc but the interaction pages (which the hosted pages
+ * answer), and discovery. Bodies reach the provider unread: it parses its own forms and JSON.
+ */
+export async function registerOidcRoutes(app: FastifyInstance, oidc: OidcService): Promise<void> {
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
+    const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+      await oidc.ready();
+      reply.hijack();
+      await oidc.handle(request.raw, reply.raw);
+    };
+    scope.route({ method: ["GET", "POST"], url: `${OIDC_PREFIX}/*`, schema: { hide: true }, handler: forward });
+    scope.get(
+      "/.well-known/openid-configuration",
+      {
+        schema: {
+          summary: "OpenID Provider metadata: issuer, endpoints, keys, what the provider supports",
+          tags: ["Discovery"],
+        },
+      },
+      forward,
+    );
+  });
+}
