@@ -92,7 +92,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // The OpenID provider signs people in on the hosted pages (its interactions are pages).
     const oidc = deps.config.oidc.enabled ? new OidcService(deps, deps.store) : undefined;
     const notFoundPage = await registerPages(app, deps, oidc);
-    if (oidc) await registerOidcRoutes(app, oidc);
+    if (oidc) await registerOidcRoutes(app, oidc, deps.config.issuer);
     // A browser asking for a page that is not there gets the pages' 404; API clients the envelope.
     app.setNotFoundHandler((request, reply) => {
       if (request.method === "GET" && request.headers.accept?.includes("text/html"))

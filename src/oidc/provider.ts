@@ -213,8 +213,9 @@ export function buildProvider(options: OidcOptions): Provider {
     },
   };
   const provider = new Provider(deps.config.issuer, configuration);
-  // A reverse proxy the configuration trusts says which scheme the browser used (secure cookies).
-  provider.proxy = deps.config.trustProxy !== false;
+  // The forwarding route (routes.ts) sets the scheme, host and address the provider sees from the
+  // issuer and the trusted client address: the provider reads them from the forwarded headers.
+  provider.proxy = true;
   // The stored "secret" is the secret's SHA-256: the presented secret is hashed, then compared in constant time.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(
     this: { clientSecret?: string },

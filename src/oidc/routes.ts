@@ -6,12 +6,21 @@ import type { OidcService } from "./service.js";
  * The provider's routes: every path under /oidc but the interaction pages (which the hosted pages
  * answer), and discovery. Bodies reach the provider unread: it parses its own forms and JSON.
  */
-export async function registerOidcRoutes(app: FastifyInstance, oidc: OidcService): Promise<void> {
+export async function registerOidcRoutes(app: FastifyInstance, oidc: OidcService, issuer: string): Promise<void> {
+  const { host, protocol } = new URL(issuer);
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser("*", (_request, _payload, done) => done(null, undefined));
     const forward = async (request: FastifyRequest, reply: FastifyReply) => {
       await oidc.ready();
+      // The provider builds every URL it answers with from the request: it sees the issuer's host and
+      // scheme whatever the Host header said, and the client address Latchkey settled on.
+      const headers = request.raw.headers;
+      headers.host = host;
+      headers["x-forwarded-proto"] = protocol.slice(0, -1);
+      headers["x-forwarded-for"] = request.ip;
+      delete headers["x-forwarded-host"];
+      delete headers["x-forwarded-port"];
       reply.hijack();
       await oidc.handle(request.raw, reply.raw);
     };
