@@ -26,8 +26,6 @@ import { twoFactorStateRoutes } from "./http/routes/two-factor/state.js";
 import { totpRoutes } from "./http/routes/two-factor/totp.js";
 import { wellKnownRoutes } from "./http/routes/well-known.js";
 import { ErrorResponse } from "./http/schemas/common.js";
-import { registerOidcRoutes } from "./oidc/routes.js";
-import { OidcService } from "./oidc/service.js";
 
 /** Builds the HTTP application on top of ready dependencies. Never reads process.env. */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
@@ -89,10 +87,21 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // The admin API exists only when a token is configured (§5); otherwise /admin answers 404.
   if (deps.config.adminToken) await app.register(adminRoutes(deps, deps.config.adminToken));
   if (deps.config.pages.enabled) {
-    // The OpenID provider signs people in on the hosted pages (its interactions are pages).
-    const oidc = deps.config.oidc.enabled ? new OidcService(deps, deps.store) : undefined;
-    const notFoundPage = await registerPages(app, deps, oidc);
-    if (oidc) await registerOidcRoutes(app, oidc, deps.config.issuer);
+    // The OpenID provider signs people in on the hosted pages (its interactions are pages). Its
+    // library is loaded only when it is on.
+    const oidc = deps.config.oidc.enabled ? await import("./oidc/index.js") : undefined;
+    const service = oidc ? new oidc.OidcService(deps, deps.store) : undefined;
+    const notFoundPage = await registerPages(
+      app,
+      deps,
+      oidc && service
+        ? async (scope, env, policy) => {
+            await scope.register(oidc.oidcPages(deps, env, service));
+            service.attachPages(env, policy);
+          }
+        : undefined,
+    );
+    if (oidc && service) await oidc.registerOidcRoutes(app, service, deps.config.issuer);
     // A browser asking for a page that is not there gets the pages' 404; API clients the envelope.
     app.setNotFoundHandler((request, reply) => {
       if (request.method === "GET" && request.headers.accept?.includes("text/html"))

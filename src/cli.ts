@@ -45,13 +45,14 @@ Commands:
   user reset-2fa --email E | --id N       Turn every 2FA method off and drop recovery codes
   user events --email E | --id N [--offset N] [--limit N]
   clients create --name N --redirect-uri U [--redirect-uri U …] [--post-logout-redirect-uri U …]
-                 [--public] [--scope S …] [--first-party]
+                 [--public] [--scope S …] [--first-party] [--id-token-alg RS256|EdDSA]
                                           Register an OAuth client; prints it, with a confidential
                                           client's secret: shown this once, stored only hashed
   clients list [--offset N] [--limit N]   OAuth clients, newest first
   clients get --id ID                     One OAuth client
   clients update --id ID [--name N] [--redirect-uri U …] [--post-logout-redirect-uri U …]
                  [--no-post-logout-redirect-uris] [--scope S …] [--first-party | --no-first-party]
+                 [--id-token-alg RS256|EdDSA]
                                           Change a client; a list given replaces the stored one
   clients rotate-secret --id ID           A new secret for a confidential client (printed once);
                                           the old one stops working
@@ -212,6 +213,7 @@ async function clientsCommand(config: Config, args: string[]): Promise<void> {
         scope: { type: "string", multiple: true },
         public: { type: "boolean" },
         "first-party": { type: "boolean" },
+        "id-token-alg": { type: "string" },
         "no-first-party": { type: "boolean" },
         offset: { type: "string" },
         limit: { type: "string" },
@@ -237,6 +239,11 @@ async function clientsCommand(config: Config, args: string[]): Promise<void> {
   if (sub !== "update" && (values["no-first-party"] || values["no-post-logout-redirect-uris"])) {
     throw new UsageError("--no-first-party and --no-post-logout-redirect-uris go with clients update");
   }
+  const idTokenAlg = (): "RS256" | "EdDSA" | undefined => {
+    const alg = values["id-token-alg"];
+    if (alg === undefined || alg === "RS256" || alg === "EdDSA") return alg;
+    throw new UsageError("--id-token-alg is RS256 or EdDSA");
+  };
   await withDeps(config, async (deps) => {
     const flow = deps.flow;
     switch (sub) {
@@ -250,6 +257,7 @@ async function clientsCommand(config: Config, args: string[]): Promise<void> {
           postLogoutRedirectUris: values["post-logout-redirect-uri"],
           scopes: values.scope,
           firstParty: values["first-party"] ?? false,
+          idTokenSigningAlg: idTokenAlg(),
         };
         out(await adminCreateClient(flow, input, CLI_META));
         return;
@@ -271,6 +279,7 @@ async function clientsCommand(config: Config, args: string[]): Promise<void> {
           postLogoutRedirectUris: values["no-post-logout-redirect-uris"] ? [] : values["post-logout-redirect-uri"],
           scopes: values.scope,
           firstParty,
+          idTokenSigningAlg: idTokenAlg(),
         };
         out(await adminUpdateClient(flow, id(), input, CLI_META));
         return;

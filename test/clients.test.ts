@@ -21,6 +21,7 @@ function record(id: string, overrides: Partial<OAuthClientRecord> = {}): OAuthCl
     postLogoutRedirectUris: [],
     scopes: ["openid", "profile"],
     firstParty: false,
+    idTokenSigningAlg: "RS256",
     createdAt: T0,
     updatedAt: T0,
     ...overrides,
@@ -239,6 +240,7 @@ describe.each(testDialects())("the client registry's admin API on $name", (diale
       postLogoutRedirectUris: ["https://wiki.example/bye"],
       scopes: ["openid", "email", "offline_access"],
       firstParty: true,
+      idTokenSigningAlg: "RS256",
       createdAt: iso(),
       updatedAt: iso(),
     });
@@ -327,6 +329,7 @@ describe.each(testDialects())("the client registry's admin API on $name", (diale
       redirectUris: ["https://wiki.example/cb2"],
       scopes: ["openid"],
       firstParty: true,
+      idTokenSigningAlg: "EdDSA",
     });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({
@@ -337,6 +340,7 @@ describe.each(testDialects())("the client registry's admin API on $name", (diale
       postLogoutRedirectUris: ["https://wiki.example/bye"],
       scopes: ["openid"],
       firstParty: true,
+      idTokenSigningAlg: "EdDSA",
       createdAt: created.createdAt,
       updatedAt: iso(),
     });
@@ -486,6 +490,8 @@ describe.each(testDialects())("the client registry's admin API on $name", (diale
       ["a first-party flag of null", { ...good, firstParty: null }, /firstParty/],
       ["a first-party flag of 1", { ...good, firstParty: 1 }, /firstParty/],
       ['a first-party flag of "true"', { ...good, firstParty: "true" }, /firstParty/],
+      ["an ID token algorithm with a shared secret", { ...good, idTokenSigningAlg: "HS256" }, /idTokenSigningAlg/],
+      ["an ID token algorithm of none", { ...good, idTokenSigningAlg: "none" }, /idTokenSigningAlg/],
       ["a name that is a number", { ...good, name: 42 }, /name/],
       ["a redirect URI not in a list", { ...good, redirectUris: "https://wiki.example/cb" }, /redirectUris/],
       ["a scope not in a list", { ...good, scopes: "openid" }, /scopes/],
@@ -529,6 +535,7 @@ describe.each(testDialects())("the client registry's admin API on $name", (diale
       [{ type: "public" }, 400, "body must NOT have additional properties"],
       [{ clientSecret: "mine" }, 400, "body must NOT have additional properties"],
       [{ firstParty: null }, 400, /firstParty/],
+      [{ idTokenSigningAlg: "RS512" }, 400, /idTokenSigningAlg/],
       [{ firstParty: 0 }, 400, /firstParty/],
       [{ redirectUris: "https://wiki.example/cb" }, 400, /redirectUris/],
       [{ name: null }, 400, /name/],

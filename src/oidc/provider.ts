@@ -51,6 +51,7 @@ export interface OidcClientRecord {
   postLogoutRedirectUris: string[];
   scopes: string[];
   firstParty: boolean;
+  idTokenSigningAlg: "RS256" | "EdDSA";
 }
 
 export interface OidcClientSource {
@@ -90,7 +91,7 @@ export function clientMetadata(record: OidcClientRecord): ClientMetadata {
     grant_types: ["authorization_code", "refresh_token"],
     response_types: ["code"],
     scope: record.scopes.join(" "),
-    id_token_signed_response_alg: "RS256",
+    id_token_signed_response_alg: record.idTokenSigningAlg,
     [FIRST_PARTY_METADATA]: record.firstParty,
   };
 }

@@ -3,6 +3,8 @@
  * a confidential client has a secret, of which only the SHA-256 is stored; a public client has none.
  */
 
+export type IdTokenSigningAlg = "RS256" | "EdDSA";
+
 export interface OAuthClientRecord {
   /** The client_id. */
   id: string;
@@ -14,6 +16,8 @@ export interface OAuthClientRecord {
   scopes: string[];
   /** An application of the operator's own. */
   firstParty: boolean;
+  /** How its ID tokens are signed: RS256 unless the client asked for EdDSA. */
+  idTokenSigningAlg: IdTokenSigningAlg;
   createdAt: number;
   updatedAt: number;
 }
@@ -25,6 +29,7 @@ export interface OAuthClientChanges {
   postLogoutRedirectUris?: string[] | undefined;
   scopes?: string[] | undefined;
   firstParty?: boolean | undefined;
+  idTokenSigningAlg?: IdTokenSigningAlg | undefined;
   /** The time of the change. */
   updatedAt: number;
 }

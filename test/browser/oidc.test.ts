@@ -4,7 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import * as oidc from "openid-client";
 import type { Page } from "playwright-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { adminCreateClient } from "../../src/core/flows/clients.js";
+import { adminCreateClient, adminUpdateClient } from "../../src/core/flows/clients.js";
 import { ManualClock } from "../../src/platform/clock.js";
 import { describeBrowser, expectAccessible, newContext, screenshot, useBrowser } from "../support/browser.js";
 import { createTestApp, type TestApp, testDialects } from "../support/harness.js";
@@ -215,11 +215,72 @@ describeBrowser("Sign in with Latchkey (OpenID Connect)", () => {
         expectedNonce: again.nonce,
       });
       expect(tokens.claims()?.sub).toBe(String(alice.userId));
+      // A client that asks for EdDSA gets its ID tokens signed with the Ed25519 key of the same JWKS.
+      await adminUpdateClient(t.deps.flow, clientId, { idTokenSigningAlg: "EdDSA" }, META);
+      const eddsa = await authorizationRequest({ prompt: "" });
+      await page.goto(eddsa.url.toString());
+      const eddsaTokens = await oidc.authorizationCodeGrant(config, await backAtApplication(page), {
+        pkceCodeVerifier: eddsa.verifier,
+        expectedState: eddsa.state,
+        expectedNonce: eddsa.nonce,
+      });
+      const eddsaId = eddsaTokens.id_token ?? "";
+      expect(decodeProtectedHeader(eddsaId).alg).toBe("EdDSA");
+      const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
+      await expect(jwtVerify(eddsaId, jwks, { issuer: base, audience: clientId })).resolves.toBeDefined();
       // prompt=login: the sign-in form again, even with a page session.
       const fresh = await authorizationRequest({ prompt: "login" });
       await page.goto(fresh.url.toString());
       await page.waitForURL(/\/login\?return_to=.*reauth=1/);
       await page.getByLabel("Email address").waitFor();
+      await context.close();
+    });
+
+    it("lets a first-party public client in with PKCE and no consent page; max_age asks for a new sign-in", async () => {
+      const app = await adminCreateClient(
+        t.deps.flow,
+        { name: "Dashboard", type: "public", redirectUris: [`${rp.url}/callback`], firstParty: true },
+        META,
+      );
+      const publicConfig = await oidc.discovery(new URL(base), app.clientId, undefined, oidc.None(), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const context = await newContext(browser());
+      const page = await context.newPage();
+      const signInThrough = async (extra: Record<string, string>) => {
+        const verifier = oidc.randomPKCECodeVerifier();
+        const state = oidc.randomState();
+        const url = oidc.buildAuthorizationUrl(publicConfig, {
+          redirect_uri: `${rp.url}/callback`,
+          scope: "openid",
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: "S256",
+          state,
+          ...extra,
+        });
+        await page.goto(url.toString());
+        await page.waitForURL(/\/login\?return_to=/);
+        await page.getByLabel("Email address").fill("alice@example.com");
+        await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+        await page.getByRole("button", { name: "Sign in", exact: true }).click();
+        await page.waitForURL(/\/login\/second-factor/);
+        t.clock.advanceSeconds(30);
+        await page.getByLabel("6-digit code").fill(codeAt(alice.totp, t.clock.now()));
+        await page.getByRole("button", { name: "Verify" }).click();
+        // First-party: straight back to the application, no consent page on the way.
+        const callback = await backAtApplication(page);
+        return oidc.authorizationCodeGrant(publicConfig, callback, {
+          pkceCodeVerifier: verifier,
+          expectedState: state,
+        });
+      };
+      const first = await signInThrough({});
+      expect(first.claims()?.sub).toBe(String(alice.userId));
+      expect(rp.seen.filter((url) => url.pathname === "/callback")).toHaveLength(1);
+      // max_age=0: the page session there is too old, so the sign-in form comes again (reauth).
+      const again = await signInThrough({ max_age: "0" });
+      expect(again.claims()?.sub).toBe(String(alice.userId));
+      expect(typeof again.claims()?.auth_time).toBe("number");
       await context.close();
     });
 

@@ -1,5 +1,5 @@
 import { constantTimeEqual, sha256Hex } from "../../platform/crypto.js";
-import type { OAuthClientChanges, OAuthClientRecord } from "../../storage/store.js";
+import type { IdTokenSigningAlg, OAuthClientChanges, OAuthClientRecord } from "../../storage/store.js";
 import {
   clientName,
   clientScopes,
@@ -32,6 +32,7 @@ export interface AdminClient {
   postLogoutRedirectUris: string[];
   scopes: string[];
   firstParty: boolean;
+  idTokenSigningAlg: IdTokenSigningAlg;
   createdAt: string;
   updatedAt: string;
 }
@@ -48,6 +49,7 @@ export interface NewClientInput {
   postLogoutRedirectUris?: string[] | undefined;
   scopes?: string[] | undefined;
   firstParty?: boolean | undefined;
+  idTokenSigningAlg?: IdTokenSigningAlg | undefined;
 }
 
 export interface ClientUpdateInput {
@@ -56,6 +58,7 @@ export interface ClientUpdateInput {
   postLogoutRedirectUris?: string[] | undefined;
   scopes?: string[] | undefined;
   firstParty?: boolean | undefined;
+  idTokenSigningAlg?: IdTokenSigningAlg | undefined;
 }
 
 function view(client: OAuthClientRecord): AdminClient {
@@ -67,6 +70,7 @@ function view(client: OAuthClientRecord): AdminClient {
     postLogoutRedirectUris: client.postLogoutRedirectUris,
     scopes: client.scopes,
     firstParty: client.firstParty,
+    idTokenSigningAlg: client.idTokenSigningAlg,
     createdAt: iso(client.createdAt),
     updatedAt: iso(client.updatedAt),
   };
@@ -115,6 +119,7 @@ export async function adminCreateClient(
     postLogoutRedirectUris: logoutUris,
     scopes,
     firstParty: input.firstParty ?? false,
+    idTokenSigningAlg: input.idTokenSigningAlg ?? "RS256",
     createdAt: now,
     updatedAt: now,
   };
@@ -164,6 +169,10 @@ export async function adminUpdateClient(
   if (input.firstParty !== undefined) {
     changes.firstParty = input.firstParty;
     changed.push("firstParty");
+  }
+  if (input.idTokenSigningAlg !== undefined) {
+    changes.idTokenSigningAlg = input.idTokenSigningAlg;
+    changed.push("idTokenSigningAlg");
   }
   if (changed.length === 0) throw new AppError("CLIENT_UPDATE_EMPTY");
   const client = await flow.store.updateClient(clientId, changes);

@@ -10,8 +10,6 @@ import { AppError } from "../../core/errors.js";
 import type { Deps } from "../../deps.js";
 import { loadMailCatalog } from "../../mail/catalog.js";
 import { DEFAULT_MAIL_DIR, DEFAULT_ORIGIN } from "../../mail/index.js";
-import { oidcPages } from "../../oidc/pages.js";
-import type { OidcService } from "../../oidc/service.js";
 import { accountPages } from "./account.js";
 import { invitationPages } from "./invitation.js";
 import { loginPages } from "./login.js";
@@ -174,7 +172,8 @@ export function errorPage(
 export async function registerPages(
   app: FastifyInstance,
   deps: Deps,
-  oidc?: OidcService,
+  /** More pages in the same scope (the OpenID provider's interactions), given the views and the policy. */
+  more?: (scope: FastifyInstance, env: PageEnv, policy: string) => Promise<void>,
 ): Promise<(request: FastifyRequest, reply: FastifyReply) => FastifyReply> {
   const env = createPageEnv(deps);
   const policy = contentSecurityPolicy(env, deps);
@@ -230,10 +229,7 @@ export async function registerPages(
     await scope.register(sessionPages(deps, env));
     await scope.register(invitationPages(deps, env));
     await scope.register(signupPages(deps, env));
-    if (oidc) {
-      await scope.register(oidcPages(deps, env, oidc));
-      oidc.attachPages(env, policy);
-    }
+    await more?.(scope, env, policy);
   };
   await app.register(pages);
   return (request, reply) => {

@@ -37,6 +37,9 @@ const Name = Type.String({ maxLength: 1000, description: "1 to 100 characters." 
 const FirstParty = Type.Boolean({ description: "An application of the operator's own." });
 const ClientType = Type.Union([Type.Literal("confidential"), Type.Literal("public")]);
 
+const IdTokenSigningAlg = Type.Union([Type.Literal("RS256"), Type.Literal("EdDSA")], {
+  description: "How the client's ID tokens are signed: RS256 (the default) or EdDSA.",
+});
 const clientFields = {
   clientId: Type.String(),
   name: Type.String(),
@@ -45,6 +48,7 @@ const clientFields = {
   postLogoutRedirectUris: Type.Array(Type.String()),
   scopes: Type.Array(Type.String()),
   firstParty: Type.Boolean(),
+  idTokenSigningAlg: IdTokenSigningAlg,
   createdAt: Type.String({ format: "date-time" }),
   updatedAt: Type.String({ format: "date-time" }),
 };
@@ -84,6 +88,7 @@ const CreateBody = Type.Object(
     postLogoutRedirectUris: Type.Optional(PostLogoutRedirectUris),
     scopes: Type.Optional(Scopes),
     firstParty: Type.Optional(FirstParty),
+    idTokenSigningAlg: Type.Optional(IdTokenSigningAlg),
   },
   { additionalProperties: false },
 );
@@ -95,6 +100,7 @@ const UpdateBody = Type.Object(
     postLogoutRedirectUris: Type.Optional(PostLogoutRedirectUris),
     scopes: Type.Optional(Scopes),
     firstParty: Type.Optional(FirstParty),
+    idTokenSigningAlg: Type.Optional(IdTokenSigningAlg),
   },
   { additionalProperties: false },
 );

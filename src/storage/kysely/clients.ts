@@ -22,6 +22,7 @@ function toClient(row: Selectable<OauthClientsTable>): OAuthClientRecord {
     postLogoutRedirectUris: stringArray(row.post_logout_redirect_uris),
     scopes: row.scopes.split(" ").filter((scope) => scope !== ""),
     firstParty: Number(row.first_party) === 1,
+    idTokenSigningAlg: row.id_token_alg === "EdDSA" ? "EdDSA" : "RS256",
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -40,6 +41,7 @@ export function clientStore(db: Kysely<Database>): ClientStore {
           post_logout_redirect_uris: JSON.stringify(client.postLogoutRedirectUris),
           scopes: client.scopes.join(" "),
           first_party: client.firstParty ? 1 : 0,
+          id_token_alg: client.idTokenSigningAlg,
           created_at: client.createdAt,
           updated_at: client.updatedAt,
         })
@@ -78,6 +80,7 @@ export function clientStore(db: Kysely<Database>): ClientStore {
       }
       if (changes.scopes !== undefined) set.scopes = changes.scopes.join(" ");
       if (changes.firstParty !== undefined) set.first_party = changes.firstParty ? 1 : 0;
+      if (changes.idTokenSigningAlg !== undefined) set.id_token_alg = changes.idTokenSigningAlg;
       const row = await db.updateTable("oauth_clients").set(set).where("id", "=", id).returningAll().executeTakeFirst();
       return row ? toClient(row) : undefined;
     },

@@ -348,6 +348,16 @@ const migrations: Record<string, DialectMigration> = {
       await db.schema.alterTable("sessions").addColumn("auth_methods", "text").execute();
     },
   }),
+  "2026-12-07-005-client-id-token-alg": () => ({
+    async up(db: Kysely<unknown>) {
+      // The algorithm of a client's ID tokens: RS256 (what OpenID Connect requires every provider to
+      // offer, and what clients expect unless told) or EdDSA for a client that asks for it.
+      await db.schema
+        .alterTable("oauth_clients")
+        .addColumn("id_token_alg", "text", (c) => c.notNull().defaultTo("RS256"))
+        .execute();
+    },
+  }),
 };
 
 class CodeMigrationProvider implements MigrationProvider {

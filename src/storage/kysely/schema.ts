@@ -184,6 +184,8 @@ export interface OauthClientsTable {
   scopes: string;
   /** 1 for an application of the operator's own (no consent asked), else 0. */
   first_party: number;
+  /** "RS256" or "EdDSA" (migration 2026-12-07-005). */
+  id_token_alg: Generated<string>;
   created_at: number;
   updated_at: number;
 }
