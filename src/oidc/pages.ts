@@ -133,7 +133,7 @@ export function oidcPages(deps: Deps, env: PageEnv, oidc: OidcService): FastifyP
       const form = formFields(request.body, { decision: 10 });
       const details = await interactionOf(request, reply);
       const accountId = details?.session?.accountId;
-      if (!details || details.prompt.name !== "consent" || accountId === undefined) return expired(request, reply);
+      if (details?.prompt.name !== "consent" || accountId === undefined) return expired(request, reply);
       if (form.decision !== "allow") {
         return finish(request, reply, details, {
           error: "access_denied",
