@@ -190,6 +190,26 @@ describe.each(testDialects())("the OpenID provider on $name", (dialect) => {
     expect(get.status).toBeLessThan(500);
   });
 
+  it("answers a browser application's preflight for the token endpoint, and its token request from a registered origin", async () => {
+    const preflight = await fetch(`${base}/oidc/token`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://notes.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://notes.example");
+    // The answer itself is shared only with an origin of the client's redirect URIs.
+    const body = `client_id=${publicClientId}&grant_type=authorization_code&code=x&code_verifier=${"a".repeat(43)}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    const mine = await token(body, { origin: "https://notes.example" });
+    expect(mine.status).toBe(400);
+    expect(mine.headers.get("access-control-allow-origin")).toBe("https://notes.example");
+    const theirs = await token(body, { origin: "https://evil.example" });
+    expect(theirs.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
   it("refuses userinfo without a token or with a forged one", async () => {
     expect((await fetch(`${base}/oidc/userinfo`)).status).toBe(401);
     const forged = await fetch(`${base}/oidc/userinfo`, { headers: { authorization: "Bearer forged" } });

@@ -24,7 +24,12 @@ export async function registerOidcRoutes(app: FastifyInstance, oidc: OidcService
       reply.hijack();
       await oidc.handle(request.raw, reply.raw);
     };
-    scope.route({ method: ["GET", "POST"], url: `${OIDC_PREFIX}/*`, schema: { hide: true }, handler: forward });
+    scope.route({
+      method: ["GET", "POST", "OPTIONS"],
+      url: `${OIDC_PREFIX}/*`,
+      schema: { hide: true },
+      handler: forward,
+    });
     scope.get(
       "/.well-known/openid-configuration",
       {

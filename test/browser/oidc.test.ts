@@ -4,6 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import * as oidc from "openid-client";
 import type { Page } from "playwright-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { adminSetDisabled } from "../../src/core/flows/admin.js";
 import { adminCreateClient, adminUpdateClient } from "../../src/core/flows/clients.js";
 import { ManualClock } from "../../src/platform/clock.js";
 import { describeBrowser, expectAccessible, newContext, screenshot, useBrowser } from "../support/browser.js";
@@ -181,6 +182,12 @@ describeBrowser("Sign in with Latchkey (OpenID Connect)", () => {
       const reused = await tokenRequest({ grant_type: "refresh_token", refresh_token: refreshToken });
       expect(reused.status).toBe(400);
       expect(((await reused.json()) as { error: string }).error).toBe("invalid_grant");
+      // The old token's reuse ended the grant: its successor is refused too.
+      const successor = await tokenRequest({
+        grant_type: "refresh_token",
+        refresh_token: refreshed.refresh_token ?? "",
+      });
+      expect(successor.status).toBe(400);
 
       // RP-initiated logout: the person confirms, and is signed out of Latchkey's pages too.
       const logout = oidc.buildEndSessionUrl(config, {
@@ -318,6 +325,26 @@ describeBrowser("Sign in with Latchkey (OpenID Connect)", () => {
       expect(userinfo.status).toBe(401);
       const refresh = await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token });
       expect(refresh.status).toBe(400);
+      // A user disabled since gets nothing more from a grant that is still good.
+      // (The reuse ended the grant, so the person consents again.)
+      const later = await authorizationRequest();
+      await page.goto(later.url.toString());
+      await page.getByRole("button", { name: "Allow" }).click();
+      const laterCode = (await backAtApplication(page)).searchParams.get("code") ?? "";
+      const laterTokens = (await (
+        await tokenRequest({ ...exchange, code: laterCode, code_verifier: later.verifier })
+      ).json()) as { access_token: string; refresh_token: string };
+      await adminSetDisabled(t.deps.flow, alice.userId, true, META);
+      const disabledInfo = await fetch(`${base}/oidc/userinfo`, {
+        headers: { authorization: `Bearer ${laterTokens.access_token}` },
+      });
+      expect(disabledInfo.status).toBe(401);
+      const disabledRefresh = await tokenRequest({
+        grant_type: "refresh_token",
+        refresh_token: laterTokens.refresh_token,
+      });
+      expect(disabledRefresh.status).toBe(400);
+      expect(((await disabledRefresh.json()) as { error: string }).error).toBe("invalid_grant");
       await context.close();
     });
 
