@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { adminCreateClient } from "../src/core/flows/clients.js";
+import { ACTIVATION_DELAY_MS } from "../src/core/tokens/signing-keys.js";
+import { providerJwks } from "../src/oidc/provider.js";
 import { createTestApp, type TestApp, testDialects } from "./support/harness.js";
 import { closedPort } from "./support/smtp.js";
 
@@ -208,6 +210,40 @@ describe.each(testDialects())("the OpenID provider on $name", (dialect) => {
     expect(mine.headers.get("access-control-allow-origin")).toBe("https://notes.example");
     const theirs = await token(body, { origin: "https://evil.example" });
     expect(theirs.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("answers prompt=none without a signed-in browser with login_required, at the registered address", async () => {
+    const answer = await authorize({ ...good(), prompt: "none" });
+    expect(answer.status).toBe(303);
+    const location = new URL(answer.headers.get("location") ?? "", "http://no-location.invalid");
+    expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
+    expect(location.searchParams.get("error")).toBe("login_required");
+  });
+
+  it("rotates the RSA key with the Ed25519 one: published at once, signing ID tokens after the delay, pruned later", async () => {
+    await fetch(`${base}/.well-known/openid-configuration`);
+    const rsaKids = async () =>
+      ((await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: { kid: string; alg: string }[] }).keys
+        .filter((key) => key.alg === "RS256")
+        .map((key) => key.kid);
+    const [first] = await rsaKids();
+    const signingRsa = () =>
+      providerJwks(t.deps.keys).keys.find((key) => key.alg === "RS256" && key.key_ops === undefined);
+    expect(signingRsa()?.kid).toBe(first);
+    await t.deps.keys.rotate();
+    const both = await rsaKids();
+    expect(both).toHaveLength(2);
+    const second = both.find((kid) => kid !== first);
+    // Published, but the old key still signs until the new one's time comes.
+    expect(signingRsa()?.kid).toBe(first);
+    t.clock.advanceSeconds(ACTIVATION_DELAY_MS / 1000);
+    expect(signingRsa()?.kid).toBe(second);
+    // The provider may verify with the retired key (an id_token_hint it signed), never sign.
+    const retired = providerJwks(t.deps.keys).keys.find((key) => key.kid === first);
+    expect(retired?.key_ops).toEqual(["verify"]);
+    t.clock.advanceSeconds(t.config.tokens.refreshTtlSeconds + 120);
+    await t.deps.keys.prune(t.config.tokens.refreshTtlSeconds);
+    expect(await rsaKids()).toEqual([second]);
   });
 
   it("refuses userinfo without a token or with a forged one", async () => {

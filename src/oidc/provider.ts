@@ -116,8 +116,8 @@ function clientAdapter(clients: OidcClientSource): Adapter {
 }
 
 /**
- * The provider's keys: the RS256 and EdDSA keys that sign now, whole (the provider signs with the
- * first key of an algorithm that may sign), then the public half of every other published key.
+ * The provider's keys: the RS256 and EdDSA keys that sign now first (the provider signs with the
+ * first key of an algorithm that may sign), then every other published key, for verifying only.
  */
 export function providerJwks(keys: SigningKeys): { keys: Record<string, unknown>[] } {
   const signing = new Set([keys.active("RS256").kid, keys.active("EdDSA").kid]);
@@ -126,10 +126,10 @@ export function providerJwks(keys: SigningKeys): { keys: Record<string, unknown>
 }
 
 function privateJwk(key: LoadedKey, signs: boolean): Record<string, unknown> {
-  const base = { kid: key.kid, alg: key.alg, use: "sig" };
-  if (signs) return { ...(key.privateKey.export({ format: "jwk" }) as Record<string, unknown>), ...base };
-  // A key that does not sign now is given to the provider as its public half, for verifying only.
-  return { ...(key.publicKey.export({ format: "jwk" }) as Record<string, unknown>), ...base, key_ops: ["verify"] };
+  const jwk = { ...(key.privateKey.export({ format: "jwk" }) as Record<string, unknown>), kid: key.kid, alg: key.alg };
+  // The provider takes private keys only; one that does not sign now is marked for verifying only
+  // (the provider verifies with its public half: an id_token_hint it signed before a rotation).
+  return signs ? { ...jwk, use: "sig" } : { ...jwk, use: "sig", key_ops: ["verify"] };
 }
 
 /** Keys for the provider's signed cookies, derived from the encryption keyring (the active one first). */

@@ -21,8 +21,10 @@ export async function registerOidcRoutes(app: FastifyInstance, oidc: OidcService
       headers["x-forwarded-for"] = request.ip;
       delete headers["x-forwarded-host"];
       delete headers["x-forwarded-port"];
+      // Built (or rebuilt for new keys) before the reply is handed over, so a fault is answered.
+      const handler = oidc.handler();
       reply.hijack();
-      await oidc.handle(request.raw, reply.raw);
+      await handler(request.raw, reply.raw);
     };
     scope.route({
       method: ["GET", "POST", "OPTIONS"],

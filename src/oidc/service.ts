@@ -1,7 +1,7 @@
 /**
  * The node's OpenID provider, kept in step with the signing keys: `oidc-provider` takes its keys
- * when it is built, so a key rotated or pruned anywhere (each node reloads the key table on a timer)
- * makes the next request build it again. Everything the provider keeps lives in the database, so a
+ * when it is built, so a key rotated or pruned anywhere (each node reloads the key table on a timer),
+ * or a rotated key whose time to sign has come, makes the next request build it again. Everything the provider keeps lives in the database, so a
  * rebuilt provider, like another node, carries on every sign-in where it was.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -24,7 +24,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 export class OidcService {
   #provider: Provider | undefined;
   #handler: Handler | undefined;
-  #builtFor = -1;
+  #builtFor = "";
   #pages: { env: PageEnv; policy: string } | undefined;
 
   constructor(
@@ -52,7 +52,9 @@ export class OidcService {
   }
 
   get provider(): Provider {
-    const version = this.deps.keys.version;
+    // Built again when a key comes or goes, and when a rotated key's time to sign has come.
+    const keys = this.deps.keys;
+    const version = `${keys.version}:${keys.active("RS256").kid}:${keys.active("EdDSA").kid}`;
     if (this.#provider === undefined || this.#builtFor !== version) {
       const deps = this.deps;
       this.#provider = buildProvider({
@@ -68,12 +70,12 @@ export class OidcService {
     return this.#provider;
   }
 
-  /** Answers a request to one of the provider's routes (after `ready`). */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** What answers a request to one of the provider's routes (after `ready`). */
+  handler(): Handler {
     const provider = this.provider;
     const handler = this.#handler;
     if (!handler) throw new Error(`no handler for ${provider.issuer}`);
-    return handler(req, res);
+    return handler;
   }
 
   #render(ctx: KoaContextWithOIDC, view: string, title: string, data: Record<string, unknown>, policy?: string): void {

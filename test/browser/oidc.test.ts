@@ -6,6 +6,7 @@ import type { Page } from "playwright-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { adminSetDisabled } from "../../src/core/flows/admin.js";
 import { adminCreateClient, adminUpdateClient } from "../../src/core/flows/clients.js";
+import { ACTIVATION_DELAY_MS } from "../../src/core/tokens/signing-keys.js";
 import { ManualClock } from "../../src/platform/clock.js";
 import { describeBrowser, expectAccessible, newContext, screenshot, useBrowser } from "../support/browser.js";
 import { createTestApp, type TestApp, testDialects } from "../support/harness.js";
@@ -284,6 +285,52 @@ describeBrowser("Sign in with Latchkey (OpenID Connect)", () => {
       const first = await signInThrough({});
       expect(first.claims()?.sub).toBe(String(alice.userId));
       expect(rp.seen.filter((url) => url.pathname === "/callback")).toHaveLength(1);
+      // prompt=none with the browser signed in: a code at once. Two exchanges of it at the same
+      // moment: exactly one gets tokens.
+      const verifier = oidc.randomPKCECodeVerifier();
+      const silent = oidc.buildAuthorizationUrl(publicConfig, {
+        redirect_uri: `${rp.url}/callback`,
+        scope: "openid",
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: "S256",
+        prompt: "none",
+      });
+      await page.goto(silent.toString());
+      const code = (await backAtApplication(page)).searchParams.get("code") ?? "";
+      const exchange = () =>
+        fetch(`${base}/oidc/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({
+            client_id: app.clientId,
+            grant_type: "authorization_code",
+            code,
+            code_verifier: verifier,
+            redirect_uri: `${rp.url}/callback`,
+          }).toString(),
+        });
+      const raced = await Promise.all([exchange(), exchange()]);
+      expect(raced.map((answer) => answer.status).sort()).toEqual([200, 400]);
+      // The race was a code used twice, so its grant is gone: the next sign-in passes by the
+      // interaction again (no page for a first-party client). A rotated RSA key signs its ID token
+      // once the key's time has come, without a restart.
+      await t.deps.keys.rotate();
+      t.clock.advanceSeconds(ACTIVATION_DELAY_MS / 1000);
+      const rotatedKid = t.deps.keys.active("RS256").kid;
+      const verifier2 = oidc.randomPKCECodeVerifier();
+      const silent2 = oidc.buildAuthorizationUrl(publicConfig, {
+        redirect_uri: `${rp.url}/callback`,
+        scope: "openid",
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier2),
+        code_challenge_method: "S256",
+      });
+      await page.goto(silent2.toString());
+      const back2 = await backAtApplication(page);
+      expect(back2.searchParams.get("error_description") ?? "").toBe("");
+      const rotated = await oidc.authorizationCodeGrant(publicConfig, back2, {
+        pkceCodeVerifier: verifier2,
+      });
+      expect(decodeProtectedHeader(rotated.id_token ?? "").kid).toBe(rotatedKid);
       // max_age=0: the page session there is too old, so the sign-in form comes again (reauth).
       const again = await signInThrough({ max_age: "0" });
       expect(again.claims()?.sub).toBe(String(alice.userId));
