@@ -20,6 +20,9 @@ import { type Scheduler, systemScheduler } from "./platform/scheduler.js";
 import { type KyselyStore, openKyselyStore } from "./storage/kysely/store.js";
 import type { Store } from "./storage/store.js";
 
+/** How often a node deletes the OpenID provider's expired artifacts. */
+const OIDC_PURGE_INTERVAL_MS = 10 * 60_000;
+
 /** The composition root: every long-lived part of a Latchkey node, built once. */
 export interface Deps {
   config: Config;
@@ -140,10 +143,21 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       events,
       pacer: new DeliveryPacer(),
     };
+    const scheduler = overrides.scheduler ?? systemScheduler;
     // Every node reads the key table again on this timer: how a key rotated or pruned elsewhere reaches it.
-    const reloading = (overrides.scheduler ?? systemScheduler).every(config.keyReloadSeconds * 1000, () =>
-      keys.refresh(),
-    );
+    const reloading = scheduler.every(config.keyReloadSeconds * 1000, () => keys.refresh());
+    // The OpenID provider's codes, tokens and sessions past their end are deleted (a minute after it,
+    // beyond the provider's clock tolerance). Each node does it; the deletes are idempotent.
+    const purging = scheduler.every(OIDC_PURGE_INTERVAL_MS, async () => {
+      try {
+        await store.purgeExpiredOidcPayloads(clock.now() - 60_000);
+      } catch (error) {
+        logger.warn(
+          { reason: error instanceof Error ? error.message : String(error) },
+          "expired OpenID artifacts could not be purged",
+        );
+      }
+    });
     return {
       config,
       clock,
@@ -160,6 +174,7 @@ export async function buildDeps(config: Config, overrides: DepsOverrides = {}): 
       metrics,
       close: async () => {
         reloading.stop();
+        purging.stop();
         await mailer.close();
         if (ownsStore) await store.close();
       },

@@ -5,7 +5,7 @@ import { sha256Hex } from "../src/platform/crypto.js";
 import { migrateUpTo } from "../src/storage/kysely/migrations.js";
 import type { KyselyStore } from "../src/storage/kysely/store.js";
 import type { OAuthClientRecord } from "../src/storage/store.js";
-import { createTestApp, createTestDatabase, type TestApp, type TestDatabase, testDialects } from "./support/harness.js";
+import { createTestApp, createTestDatabase, type TestApp, testDialects, useTestStore } from "./support/harness.js";
 import { call, expectError, expectNoContent, PASSWORD } from "./support/http.js";
 import { snapshot } from "./support/snapshot.js";
 
@@ -29,16 +29,10 @@ function record(id: string, overrides: Partial<OAuthClientRecord> = {}): OAuthCl
 }
 
 describe.each(testDialects())("the client store on $name", (dialect) => {
-  let database: TestDatabase;
+  const fresh = useTestStore(dialect);
   let store: KyselyStore;
-
-  beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = database.store();
-    await store.migrate();
-  });
-  afterEach(async () => {
-    await database.drop();
+  beforeEach(() => {
+    store = fresh.store();
   });
 
   it("stores, finds, lists newest first, updates, re-keys and deletes clients", async () => {

@@ -14,6 +14,7 @@ import {
   type TestDatabase,
   tempDir,
   testDialects,
+  useTestStore,
 } from "./support/harness.js";
 
 const T0 = 1_800_000_000_000;
@@ -41,20 +42,15 @@ async function rows(store: KyselyStore) {
 }
 
 describe.each(testDialects())("oidc adapter on $name", (dialect) => {
-  let database: TestDatabase;
+  const fresh = useTestStore(dialect);
   let store: KyselyStore;
   let clock: ManualClock;
   let adapter: AdapterFactory;
 
-  beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = database.store();
-    await store.migrate();
+  beforeEach(() => {
+    store = fresh.store();
     clock = new ManualClock(T0);
     adapter = factory(store, clock);
-  });
-  afterEach(async () => {
-    await database.drop();
   });
 
   it("stores and finds a payload, gives its id back, and replaces it on a second upsert", async () => {
@@ -290,16 +286,10 @@ describe.each(testDialects())("oidc adapter across connections on $name", (diale
 });
 
 describe.each(testDialects())("oidc adapter in oidc-provider on $name", (dialect) => {
-  let database: TestDatabase;
+  const fresh = useTestStore(dialect);
   let store: KyselyStore;
-
-  beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = database.store();
-    await store.migrate();
-  });
-  afterEach(async () => {
-    await database.drop();
+  beforeEach(() => {
+    store = fresh.store();
   });
 
   it("plugs into the Provider and carries an authorization code through save, find and consume", async () => {

@@ -246,6 +246,24 @@ describe.each(testDialects())("the OpenID provider on $name", (dialect) => {
     expect(await rsaKids()).toEqual([second]);
   });
 
+  it("deletes expired artifacts on its timer, a minute past their end, and keeps the live ones", async () => {
+    const row = (idHash: string, expiresAt: number) => ({
+      model: "AuthorizationCode",
+      idHash,
+      payload: "{}",
+      grantId: null,
+      uidHash: null,
+      userCode: null,
+      expiresAt,
+    });
+    await t.deps.store.upsertOidcPayload(row("old", t.clock.now() - 61_000));
+    await t.deps.store.upsertOidcPayload(row("just-expired", t.clock.now() - 1_000));
+    await t.deps.store.upsertOidcPayload(row("live", t.clock.now() + 60_000));
+    await t.scheduler.fire();
+    const left = await t.db.selectFrom("oidc_payloads").select("id_hash").orderBy("id_hash").execute();
+    expect(left.map((r) => r.id_hash)).toEqual(["just-expired", "live"]);
+  });
+
   it("refuses userinfo without a token or with a forged one", async () => {
     expect((await fetch(`${base}/oidc/userinfo`)).status).toBe(401);
     const forged = await fetch(`${base}/oidc/userinfo`, { headers: { authorization: "Bearer forged" } });

@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Logger } from "pino";
+import { afterEach, beforeEach } from "vitest";
 import { buildApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config/config.js";
 import { createArgon2Hasher, type PasswordHasher } from "../../src/core/password/hasher.js";
@@ -78,6 +79,28 @@ export async function createTestDatabase(dialect: TestDialect, sqliteFile?: stri
       await admin.destroy();
     },
   };
+}
+
+/**
+ * A migrated store on a database of its own for each test of the calling describe block (dropped
+ * after it): `store()` and `database()` inside a test.
+ */
+export function useTestStore(dialect: TestDialect): { store(): KyselyStore; database(): TestDatabase } {
+  let database: TestDatabase | undefined;
+  let store: KyselyStore | undefined;
+  beforeEach(async () => {
+    database = await createTestDatabase(dialect);
+    store = database.store();
+    await store.migrate();
+  });
+  afterEach(async () => {
+    await database?.drop();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the store is made in beforeEach: call this inside a test");
+    return value;
+  };
+  return { store: () => ready(store), database: () => ready(database) };
 }
 
 export interface TestApp {

@@ -18,6 +18,22 @@ function toRecord(row: Selectable<OidcPayloadsTable>): OidcPayloadRecord {
 }
 
 export function oidcPayloadStore(db: Kysely<Database>): OidcPayloadStore {
+  /** One artifact of `model` by a column of its own (the id's hash is the key; uid and user code are indexed). */
+  async function findBy(
+    model: string,
+    column: "id_hash" | "uid_hash" | "user_code",
+    value: string,
+  ): Promise<OidcPayloadRecord | undefined> {
+    const row = await db
+      .selectFrom("oidc_payloads")
+      .selectAll()
+      .where("model", "=", model)
+      .where(column, "=", value)
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toRecord(row) : undefined;
+  }
+
   return {
     async upsertOidcPayload(p) {
       const columns = {
@@ -35,37 +51,9 @@ export function oidcPayloadStore(db: Kysely<Database>): OidcPayloadStore {
         .execute();
     },
 
-    async findOidcPayload(model, idHash) {
-      const row = await db
-        .selectFrom("oidc_payloads")
-        .selectAll()
-        .where("model", "=", model)
-        .where("id_hash", "=", idHash)
-        .executeTakeFirst();
-      return row ? toRecord(row) : undefined;
-    },
-
-    async findOidcPayloadByUid(model, uidHash) {
-      const row = await db
-        .selectFrom("oidc_payloads")
-        .selectAll()
-        .where("model", "=", model)
-        .where("uid_hash", "=", uidHash)
-        .limit(1)
-        .executeTakeFirst();
-      return row ? toRecord(row) : undefined;
-    },
-
-    async findOidcPayloadByUserCode(model, userCode) {
-      const row = await db
-        .selectFrom("oidc_payloads")
-        .selectAll()
-        .where("model", "=", model)
-        .where("user_code", "=", userCode)
-        .limit(1)
-        .executeTakeFirst();
-      return row ? toRecord(row) : undefined;
-    },
+    findOidcPayload: (model, idHash) => findBy(model, "id_hash", idHash),
+    findOidcPayloadByUid: (model, uidHash) => findBy(model, "uid_hash", uidHash),
+    findOidcPayloadByUserCode: (model, userCode) => findBy(model, "user_code", userCode),
 
     async consumeOidcPayload(model, idHash, now) {
       const result = await db
