@@ -78,7 +78,7 @@ describe.each(testDialects())("signing keys across nodes on $name", (dialect) =>
     expect(operator.scheduler.intervals()).toEqual([]); // its reload timer stopped with it
 
     // Every node reloads on a timer; nothing else tells it of a key rotated elsewhere.
-    expect(b.scheduler.intervals()).toEqual([RELOAD_INTERVAL_MS]);
+    expect(b.scheduler.intervals()).toContain(RELOAD_INTERVAL_MS);
     expect((await jwks(b)).kids).toEqual([oldKid]);
 
     // One reload later, B publishes the new key but keeps signing with the old one.

@@ -14,6 +14,7 @@ import { clientSecretHash } from "../core/flows/clients.js";
 import type { LoadedKey, SigningKeys } from "../core/tokens/signing-keys.js";
 import type { Deps } from "../deps.js";
 import { constantTimeEqual } from "../platform/crypto.js";
+import type { OAuthClientRecord } from "../storage/store.js";
 import { ACR_VALUES } from "./claims.js";
 
 export const OIDC_PREFIX = "/oidc";
@@ -42,17 +43,7 @@ export const OIDC_ROUTES = {
 } as const;
 
 /** A registered client as the store keeps it (see the admin API's /admin/clients). */
-export interface OidcClientRecord {
-  id: string;
-  name: string;
-  /** SHA-256 of the secret (hex); null for a public client. */
-  secretHash: string | null;
-  redirectUris: string[];
-  postLogoutRedirectUris: string[];
-  scopes: string[];
-  firstParty: boolean;
-  idTokenSigningAlg: "RS256" | "EdDSA";
-}
+export type OidcClientRecord = Omit<OAuthClientRecord, "createdAt" | "updatedAt">;
 
 export interface OidcClientSource {
   findClient(id: string): Promise<OidcClientRecord | undefined>;

@@ -1,4 +1,4 @@
-import { EmailTakenError } from "../../storage/store.js";
+import { type AuditPage, EmailTakenError } from "../../storage/store.js";
 import { AppError, BadRequestError } from "../errors.js";
 import { iso } from "../iso-time.js";
 import { assertAcceptablePassword } from "../password/policy.js";
@@ -126,7 +126,11 @@ export async function adminResetTwoFactor(flow: FlowContext, userId: number, met
 
 export async function adminUserEvents(flow: FlowContext, userId: number, page: { offset: number; limit: number }) {
   await existing(flow, userId);
-  const result = await flow.store.listAuditEvents({ userId, ...page });
+  return auditPage(await flow.store.listAuditEvents({ userId, ...page }));
+}
+
+/** A page of the audit trail as the admin API and the command line show it. */
+export function auditPage(result: AuditPage) {
   return {
     events: result.events.map((e) => ({
       type: e.type,

@@ -10,6 +10,7 @@ import {
 import { AppError } from "../errors.js";
 import { iso } from "../iso-time.js";
 import type { RequestMeta } from "../request-meta.js";
+import { auditPage } from "./admin.js";
 import { auditClient } from "./audit.js";
 import type { FlowContext } from "./context.js";
 
@@ -214,14 +215,5 @@ export async function adminClientEvents(flow: FlowContext, clientId: string, pag
     flow.store.listClientAuditEvents({ clientId, ...page }),
   ]);
   if (!client && result.total === 0) throw new AppError("CLIENT_NOT_FOUND");
-  return {
-    events: result.events.map((e) => ({
-      type: e.type,
-      at: iso(e.at),
-      ip: e.ip,
-      userAgent: e.userAgent,
-      details: e.details ?? {},
-    })),
-    total: result.total,
-  };
+  return auditPage(result);
 }
